@@ -1,7 +1,7 @@
-// Package testdata locates the real data sets that tests use. They live outside the project
+// Package datadir locates the real data sets that tests use. They live outside the project
 // (../shared/data beside the checkout, see that folder's README) and are never committed;
 // NINEDGE_DATA overrides the location.
-package testdata
+package datadir
 
 import (
 	"os"
