@@ -1,0 +1,120 @@
+// Package backends is the one interface every int8 executor implements: a backend opens
+// devices, a device prepares a quant.Graph into a Plan that owns its memory (weights uploaded
+// once, buffers allocated once), and Plan.Run fills caller-owned slices without allocating.
+//
+// Every backend must reproduce the bytes of quant's reference executor; Trace exposes each
+// node's output so tests and --verify can name the first layer that differs.
+package backends
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ninedge/ninedge/quant"
+)
+
+// DeviceInfo describes a device for `ninedge devices` and for choosing one.
+type DeviceInfo struct {
+	Backend  string `json:"backend"`
+	Index    int    `json:"index"`
+	Name     string `json:"name"`
+	Type     string `json:"type"` // cpu, gpu, integrated-gpu, accelerator, other
+	Driver   string `json:"driver"`
+	MemoryMB int64  `json:"memory_mb"`
+	// Capabilities that decide how fast int8 runs.
+	Int8Storage bool     `json:"int8_storage"`
+	IntegerDot  bool     `json:"integer_dot"`
+	Subgroup    int      `json:"subgroup_size,omitempty"`
+	Threads     int      `json:"threads,omitempty"`
+	Features    []string `json:"features,omitempty"`
+}
+
+// Backend opens the devices of one API.
+type Backend interface {
+	Name() string
+	// Devices lists usable devices; an error says why none can be used (no driver, no ICD).
+	Devices() ([]Device, error)
+}
+
+// Device runs graphs.
+type Device interface {
+	Info() DeviceInfo
+	// Prepare compiles the graph for batches of up to batch images.
+	Prepare(g *quant.Graph, batch int) (Plan, error)
+}
+
+// Plan is a graph ready to run on one device.
+type Plan interface {
+	// Run classifies n ≤ batch quantized images (NHWC uint8, the graph's input) and writes
+	// each image's global-pool channel sums into sums (n × classes). It allocates nothing.
+	Run(in []uint8, n int, sums []int32) error
+	// Trace runs one image and writes every node's output into acts[i] (sized
+	// Nodes[i].Out.Size(); the last node writes only sums). It is for tests and --verify.
+	Trace(in []uint8, acts [][]uint8, sums []int32) error
+	Close() error
+}
+
+var registry = map[string]Backend{}
+
+// Register makes a backend available by name; backends register themselves in init, those
+// behind build tags only when built in.
+func Register(b Backend) { registry[b.Name()] = b }
+
+// Get returns a registered backend.
+func Get(name string) (Backend, error) {
+	if b, ok := registry[name]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("backend %q is not available in this build (have: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Names lists the registered backends.
+func Names() []string {
+	var n []string
+	for k := range registry {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// NewTraceBuffers allocates one output buffer per node, as Trace expects.
+func NewTraceBuffers(g *quant.Graph) [][]uint8 {
+	acts := make([][]uint8, len(g.Nodes))
+	for i, n := range g.Nodes {
+		if n.Op != quant.OpGlobalAvg {
+			acts[i] = make([]uint8, n.Out.Size())
+		}
+	}
+	return acts
+}
+
+// Compare runs the reference executor and the plan on one image and returns an error naming
+// the first node whose bytes differ, or nil.
+func Compare(g *quant.Graph, p Plan, in []uint8) error {
+	ref := g.Reference(in)
+	acts := NewTraceBuffers(g)
+	sums := make([]int32, len(g.Classes))
+	if err := p.Trace(in, acts, sums); err != nil {
+		return err
+	}
+	for i, n := range g.Nodes {
+		if n.Op == quant.OpGlobalAvg {
+			break
+		}
+		for j := range ref.Acts[i] {
+			if acts[i][j] != ref.Acts[i][j] {
+				pix, ch := j/n.Out.C, j%n.Out.C
+				return fmt.Errorf("node %s (%d of %d) differs first at pixel %d channel %d: got %d, reference %d",
+					n.Name, i+1, len(g.Nodes), pix, ch, acts[i][j], ref.Acts[i][j])
+			}
+		}
+	}
+	for c := range ref.Sums {
+		if sums[c] != ref.Sums[c] {
+			return fmt.Errorf("global pool sums differ at class %d: got %d, reference %d", c, sums[c], ref.Sums[c])
+		}
+	}
+	return nil
+}

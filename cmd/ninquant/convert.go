@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/quant"
+)
+
+func convert(args []string) error {
+	fs := newFlags("convert", "convert --model F --dataset D --data DIR [--calib N] [--method minmax|percentile|kl] [--percentile P] [--float-layers a,b] -o OUT")
+	model := fs.String("model", "", "float model file")
+	var data cli.DataFlags
+	data.Add(fs, "train")
+	calib := fs.Int("calib", 1000, "calibration images (the first N of the split)")
+	method := fs.String("method", quant.DefaultMethod, "calibration: "+strings.Join(quant.Methods, ", "))
+	pct := fs.Float64("percentile", quant.DefaultPercentile, "percentile kept by --method percentile")
+	floatLayers := fs.StringSlice("float-layers", nil, "conv layers to keep in float (comma separated)")
+	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	out := fs.StringP("output", "o", "", "output int8 model file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return cli.Usagef("-o is required")
+	}
+	if *calib <= 0 {
+		return cli.Usagef("--calib must be positive")
+	}
+	m, g, err := cli.LoadModel(*model)
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		return fmt.Errorf("%s is already an int8 model", *model)
+	}
+	data.Limit = *calib
+	set, err := data.Load(m.Spec.Input)
+	if err != nil {
+		return err
+	}
+	if set.N == 0 {
+		return fmt.Errorf("the calibration set %s %s is empty", data.Name, data.Split)
+	}
+	start := time.Now()
+	g, err = quant.Convert(m, set.Images, set.N, quant.Options{Method: *method, Percentile: *pct, FloatLayers: *floatLayers,
+		Threads: *threads, Dataset: data.Name + "/" + data.Split})
+	if err != nil {
+		return err
+	}
+	if err := g.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s: int8 %s, calibrated by %s on %d images in %.1fs\n", *out, m.Spec.Name, *method, set.N, time.Since(start).Seconds())
+	return nil
+}

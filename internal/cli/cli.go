@@ -1,0 +1,163 @@
+// Package cli holds what the three commands share: error exits, progress bars, data set and
+// model loading by flags.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/safetensors"
+)
+
+// ErrUsage marks errors in how a command was called (exit status 2).
+var ErrUsage = errors.New("usage")
+
+// Usagef returns a usage error.
+func Usagef(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
+}
+
+// Exit prints err as one line prefixed by the program name and exits non-zero.
+func Exit(prog string, err error) {
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, strings.TrimPrefix(err.Error(), "usage: "))
+	if errors.Is(err, ErrUsage) || errors.Is(err, pflag.ErrHelp) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+// Progress returns a callback that draws a progress bar on stderr when it is a terminal, and
+// does nothing otherwise (logs and pipes stay clean).
+func Progress(total int, what string) (update func(done int), finish func()) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return func(int) {}, func() {}
+	}
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
+		progressbar.OptionThrottle(100e6), progressbar.OptionClearOnFinish())
+	return func(done int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
+}
+
+// DataFlags are the flags that choose a data set.
+type DataFlags struct {
+	Name, Dir, Split string
+	Limit            int
+}
+
+// Add registers --dataset, --data, --split and --limit.
+func (d *DataFlags) Add(fs *pflag.FlagSet, split string) {
+	fs.StringVar(&d.Name, "dataset", "", "data set: "+strings.Join(dataset.Names(), ", "))
+	fs.StringVar(&d.Dir, "data", "", "folder holding the data set files")
+	fs.StringVar(&d.Split, "split", split, "train or test")
+	fs.IntVar(&d.Limit, "limit", 0, "use only the first N images (0: all)")
+}
+
+// Load reads the data set, fitted to the given input shape for image folders.
+func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
+	if d.Name == "" || d.Dir == "" {
+		return nil, Usagef("--dataset and --data are required")
+	}
+	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit})
+	if err != nil {
+		return nil, err
+	}
+	if set.H != in.H || set.W != in.W || set.C != in.C {
+		return nil, fmt.Errorf("data set %s has %dx%dx%d images, the model wants %v", d.Name, set.H, set.W, set.C, in)
+	}
+	return set, nil
+}
+
+// LoadModel reads a model file of either kind: exactly one of the results is non-nil.
+func LoadModel(path string) (*nin.Model, *quant.Graph, error) {
+	if path == "" {
+		return nil, nil, Usagef("--model is required")
+	}
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch f.Metadata["format"] {
+	case quant.FormatInt8:
+		g, err := quant.FromFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, g, nil
+	default:
+		m, err := nin.FromFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return m, nil, nil
+	}
+}
+
+// RunFlags choose how a model runs: batch, threads and, for int8 models, the backend.
+type RunFlags struct {
+	Batch   int
+	Threads int
+	Backend string
+	Device  int
+}
+
+// Add registers --batch, --threads, --backend and --device.
+func (r *RunFlags) Add(fs *pflag.FlagSet) {
+	fs.IntVar(&r.Batch, "batch", 32, "images per batch")
+	fs.IntVar(&r.Threads, "threads", 0, "threads (0: all cores)")
+	fs.StringVar(&r.Backend, "backend", "cpu", "int8 backend: "+strings.Join(backends.Names(), ", "))
+	fs.IntVar(&r.Device, "device", 0, "device index within the backend (see ninedge devices)")
+}
+
+// Scorer loads a model file of either kind and prepares it to run. The returned function
+// frees the device's resources.
+func (r *RunFlags) Scorer(path string) (infer.Scorer, func(), error) {
+	if r.Batch <= 0 || r.Batch > 4096 {
+		return nil, nil, Usagef("--batch %d not in 1..4096", r.Batch)
+	}
+	m, g, err := LoadModel(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m != nil {
+		return infer.NewFloat(m, r.Batch, r.Threads), func() {}, nil
+	}
+	dev, err := r.OpenDevice()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := infer.NewInt8(g, dev, r.Batch, r.Threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { _ = s.Close() }, nil
+}
+
+// OpenDevice opens the chosen backend's device.
+func (r *RunFlags) OpenDevice() (backends.Device, error) {
+	b, err := backends.Get(r.Backend)
+	if err != nil {
+		return nil, Usagef("%v", err)
+	}
+	devs, err := b.Devices()
+	if err != nil {
+		return nil, err
+	}
+	if r.Device < 0 || r.Device >= len(devs) {
+		return nil, Usagef("--device %d: backend %s has %d device(s)", r.Device, r.Backend, len(devs))
+	}
+	return devs[r.Device], nil
+}

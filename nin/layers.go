@@ -1,0 +1,181 @@
+package nin
+
+import (
+	"math"
+	"sync"
+
+	"github.com/ninedge/ninedge/internal/sgemm"
+)
+
+// The fast float32 layers: NHWC batches, convolution as im2col (or nothing, for 1×1) times the
+// HWIO weight matrix on the blocked SGEMM, pooling split over images.
+
+// im2col writes, for each output pixel of one image, its k×k×cin receptive field (zeros where
+// it hangs over the padding) as one row of col, in the HWIO order of the weight matrix rows.
+func im2col(x []float32, in Shape, l Layer, out Shape, col []float32) {
+	k, c := l.Kernel, in.C
+	rowLen := k * k * c
+	for oy := 0; oy < out.H; oy++ {
+		for ox := 0; ox < out.W; ox++ {
+			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
+			for ky := 0; ky < k; ky++ {
+				iy := oy*l.Stride - l.Pad + ky
+				seg := row[ky*k*c : (ky+1)*k*c]
+				if iy < 0 || iy >= in.H {
+					clear(seg)
+					continue
+				}
+				for kx := 0; kx < k; kx++ {
+					ix := ox*l.Stride - l.Pad + kx
+					dst := seg[kx*c : (kx+1)*c]
+					if ix < 0 || ix >= in.W {
+						clear(dst)
+						continue
+					}
+					copy(dst, x[(iy*in.W+ix)*c:][:c])
+				}
+			}
+		}
+	}
+}
+
+// isPointwise reports whether a conv reads its input as-is (1×1, stride 1, no padding), so the
+// NHWC activation already is the GEMM's left matrix.
+func isPointwise(l Layer) bool { return l.Kernel == 1 && l.Stride == 1 && l.Pad == 0 }
+
+// colImages is how many images one im2col buffer holds: enough rows to keep the GEMM busy,
+// few enough to stay near the caches.
+func colImages(l Layer, in, out Shape, batch int) int {
+	if isPointwise(l) {
+		return 0
+	}
+	per := out.H * out.W * l.Kernel * l.Kernel * in.C
+	return max(1, min(batch, (1<<21)/per))
+}
+
+// convForward computes y = relu?(conv(x) + b) for n images; col is im2col scratch for
+// colImages(...) images (unused for pointwise convolutions).
+func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []float32, out Shape, y []float32, col []float32) {
+	kdim := l.Kernel * l.Kernel * in.C
+	pix := out.H * out.W
+	y = y[:n*pix*l.Out]
+	for r := 0; r < n*pix; r++ {
+		copy(y[r*l.Out:(r+1)*l.Out], b)
+	}
+	if isPointwise(l) {
+		sgemm.Gemm(threads, false, false, n*pix, l.Out, kdim, x, kdim, w, l.Out, 1, y, l.Out)
+	} else {
+		chunk := colImages(l, in, out, n)
+		for i0 := 0; i0 < n; i0 += chunk {
+			cnt := min(chunk, n-i0)
+			parallelFor(threads, cnt, func(i int) {
+				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+			})
+			sgemm.Gemm(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 1, y[i0*pix*l.Out:], l.Out)
+		}
+	}
+	if l.ReLU {
+		for i, v := range y {
+			if v < 0 {
+				y[i] = 0
+			}
+		}
+	}
+}
+
+// fcForward computes y = x·W + b over the flattened HWC activation.
+func fcForward(threads int, x []float32, n int, in Shape, l Layer, w, b []float32, y []float32) {
+	for i := 0; i < n; i++ {
+		copy(y[i*l.Out:(i+1)*l.Out], b)
+	}
+	sgemm.Gemm(threads, false, false, n, l.Out, in.Size(), x, in.Size(), w, l.Out, 1, y, l.Out)
+}
+
+// poolWindow is the clipped input range of output index o: Caffe starts windows at o·stride
+// and clips them at the border, so the ceil-mode last window may be smaller.
+func poolWindow(o, k, stride, size int) (lo, hi int) {
+	lo = o * stride
+	return lo, min(lo+k, size)
+}
+
+// poolForward computes max or average pooling for n images, images split over goroutines.
+func poolForward(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32) {
+	c := in.C
+	parallelFor(threads, n, func(img int) {
+		xi := x[img*in.Size():][:in.Size()]
+		yi := y[img*out.Size():][:out.Size()]
+		for oy := 0; oy < out.H; oy++ {
+			y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+			for ox := 0; ox < out.W; ox++ {
+				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+				dst := yi[(oy*out.W+ox)*c:][:c]
+				if l.Kind == MaxPool {
+					for ch := range dst {
+						dst[ch] = float32(math.Inf(-1))
+					}
+				} else {
+					clear(dst)
+				}
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						src := xi[(iy*in.W+ix)*c:][:c]
+						if l.Kind == MaxPool {
+							for ch, v := range src {
+								dst[ch] = max(dst[ch], v)
+							}
+						} else {
+							for ch, v := range src {
+								dst[ch] += v
+							}
+						}
+					}
+				}
+				if l.Kind == AvgPool {
+					inv := 1 / float32((y1-y0)*(x1-x0))
+					for ch := range dst {
+						dst[ch] *= inv
+					}
+				}
+			}
+		}
+	})
+}
+
+// globalAvgForward averages each channel over the whole map.
+func globalAvgForward(x []float32, n int, in Shape, y []float32) {
+	pix, c := in.H*in.W, in.C
+	for img := 0; img < n; img++ {
+		dst := y[img*c : (img+1)*c]
+		clear(dst)
+		for p := 0; p < pix; p++ {
+			for ch, v := range x[(img*pix+p)*c:][:c] {
+				dst[ch] += v
+			}
+		}
+		for ch := range dst {
+			dst[ch] /= float32(pix)
+		}
+	}
+}
+
+// parallelFor runs f(0..n-1) on up to `threads` goroutines.
+func parallelFor(threads, n int, f func(i int)) {
+	if threads <= 1 || n <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	workers := min(threads, n)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}

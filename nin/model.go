@@ -1,0 +1,262 @@
+package nin
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/ninedge/ninedge/safetensors"
+)
+
+// Float model file format: safetensors with these metadata keys. Weights are "<layer>.weight"
+// (OIHW; fc: [out, h·w·c] in HWC flatten order) and "<layer>.bias"; preprocessing tensors are
+// "preprocess.*".
+const (
+	FormatFloat   = "ninedge-float"
+	FormatVersion = 1
+)
+
+// Model is a float NIN: its architecture, class names, preprocessing and parameters.
+type Model struct {
+	Spec    Spec
+	Classes []string
+	Pre     Preprocess
+	// Weights[i] is layer i's weights in HWIO (nil for layers without weights); Biases[i] its bias.
+	Weights [][]float32
+	Biases  [][]float32
+}
+
+// NewModel allocates a model with zero parameters.
+func NewModel(spec Spec, classes []string, pre Preprocess) (*Model, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if len(classes) != spec.Classes {
+		return nil, fmt.Errorf("model %s: %d class names for %d classes", spec.Name, len(classes), spec.Classes)
+	}
+	m := &Model{Spec: spec, Classes: classes, Pre: pre,
+		Weights: make([][]float32, len(spec.Layers)), Biases: make([][]float32, len(spec.Layers))}
+	for i, l := range spec.Layers {
+		if l.HasWeights() {
+			w := spec.WeightShape(i)
+			m.Weights[i] = make([]float32, w[0]*w[1]*w[2]*w[3])
+			m.Biases[i] = make([]float32, w[3])
+		}
+	}
+	return m, nil
+}
+
+// InitHe fills the weights with He-normal values (right for ReLU networks) and zero biases.
+func (m *Model) InitHe(seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0x6e696e))
+	for i := range m.Spec.Layers {
+		w := m.Weights[i]
+		if w == nil {
+			continue
+		}
+		ws := m.Spec.WeightShape(i)
+		std := sqrt32(2 / float32(ws[0]*ws[1]*ws[2]))
+		for j := range w {
+			w[j] = float32(r.NormFloat64()) * std
+		}
+		clear(m.Biases[i])
+	}
+}
+
+// NumberedClasses names classes "0", "1", ... for data sets without names.
+func NumberedClasses(n int) []string {
+	c := make([]string, n)
+	for i := range c {
+		c[i] = strconv.Itoa(i)
+	}
+	return c
+}
+
+// HWIOToOIHW and OIHWToHWIO convert weights of HWIO shape s between the in-memory and the
+// file layout.
+func HWIOToOIHW[T any](w []T, s [4]int) []T {
+	kh, kw, ci, co := s[0], s[1], s[2], s[3]
+	out := make([]T, len(w))
+	for y := 0; y < kh; y++ {
+		for x := 0; x < kw; x++ {
+			for i := 0; i < ci; i++ {
+				for o := 0; o < co; o++ {
+					out[((o*ci+i)*kh+y)*kw+x] = w[((y*kw+x)*ci+i)*co+o]
+				}
+			}
+		}
+	}
+	return out
+}
+
+func OIHWToHWIO[T any](w []T, s [4]int) []T {
+	kh, kw, ci, co := s[0], s[1], s[2], s[3]
+	out := make([]T, len(w))
+	for y := 0; y < kh; y++ {
+		for x := 0; x < kw; x++ {
+			for i := 0; i < ci; i++ {
+				for o := 0; o < co; o++ {
+					out[((y*kw+x)*ci+i)*co+o] = w[((o*ci+i)*kh+y)*kw+x]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// FileWeightShape is the shape a layer's weight tensor has in a file.
+func (s Spec) FileWeightShape(i int) []int {
+	w := s.WeightShape(i)
+	if s.Layers[i].Kind == FC {
+		return []int{w[3], w[2]}
+	}
+	return []int{w[3], w[2], w[0], w[1]}
+}
+
+// SetWeightsOIHW sets layer i's weights from the file (OIHW) layout.
+func (m *Model) SetWeightsOIHW(i int, w []float32) {
+	m.Weights[i] = OIHWToHWIO(w, m.Spec.WeightShape(i))
+}
+
+// WeightsOIHW returns layer i's weights in the file layout.
+func (m *Model) WeightsOIHW(i int) []float32 {
+	return HWIOToOIHW(m.Weights[i], m.Spec.WeightShape(i))
+}
+
+// Header starts a model file of the given format: the metadata every ninedge model carries
+// (spec, class names, preprocessing) and the preprocessing tensors. The int8 format shares it.
+func Header(format string, version int, spec Spec, classes []string, pre Preprocess) (*safetensors.File, error) {
+	sj, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	cj, err := json.Marshal(classes)
+	if err != nil {
+		return nil, err
+	}
+	pj, tensors, err := pre.encode()
+	if err != nil {
+		return nil, err
+	}
+	return &safetensors.File{Metadata: map[string]string{
+		"format":         format,
+		"format_version": strconv.Itoa(version),
+		"spec":           string(sj),
+		"classes":        string(cj),
+		"preprocess":     pj,
+	}, Tensors: tensors}, nil
+}
+
+// File returns the model as a safetensors file.
+func (m *Model) File() (*safetensors.File, error) {
+	f, err := Header(FormatFloat, FormatVersion, m.Spec, m.Classes, m.Pre)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range m.Spec.Layers {
+		if !l.HasWeights() {
+			continue
+		}
+		f.Tensors = append(f.Tensors,
+			safetensors.F32(l.Name+".weight", m.Spec.FileWeightShape(i), m.WeightsOIHW(i)),
+			safetensors.F32(l.Name+".bias", []int{l.Out}, m.Biases[i]))
+	}
+	return f, nil
+}
+
+// Save writes the model atomically (a temporary file renamed into place).
+func (m *Model) Save(path string) error {
+	f, err := m.File()
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads a float model file.
+func Load(path string) (*Model, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FromFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// HeaderOf checks a model file's format and version and reads its spec, classes and
+// preprocessing.
+func HeaderOf(f *safetensors.File, format string, version int) (Spec, []string, Preprocess, error) {
+	switch got := f.Metadata["format"]; got {
+	case format:
+	case "":
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("not a ninedge model: no \"format\" in its metadata")
+	default:
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("model format is %q, want %q", got, format)
+	}
+	if v := f.Metadata["format_version"]; v != strconv.Itoa(version) {
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("%s format version %q not supported (want %d)", format, v, version)
+	}
+	var spec Spec
+	if err := json.Unmarshal([]byte(f.Metadata["spec"]), &spec); err != nil {
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("metadata spec: %w", err)
+	}
+	var classes []string
+	if err := json.Unmarshal([]byte(f.Metadata["classes"]), &classes); err != nil {
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("metadata classes: %w", err)
+	}
+	if len(classes) != spec.Classes {
+		return Spec{}, nil, Preprocess{}, fmt.Errorf("metadata: %d class names for %d classes", len(classes), spec.Classes)
+	}
+	pre, err := decodePreprocess(f.Metadata["preprocess"], f, spec.Input)
+	if err != nil {
+		return Spec{}, nil, Preprocess{}, err
+	}
+	return spec, classes, pre, nil
+}
+
+// FromFile builds a model from a decoded float model file, checking every tensor.
+func FromFile(f *safetensors.File) (*Model, error) {
+	spec, classes, pre, err := HeaderOf(f, FormatFloat, FormatVersion)
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewModel(spec, classes, pre)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range spec.Layers {
+		if !l.HasWeights() {
+			continue
+		}
+		w, err := TensorF32(f, l.Name+".weight", spec.FileWeightShape(i)...)
+		if err != nil {
+			return nil, err
+		}
+		b, err := TensorF32(f, l.Name+".bias", l.Out)
+		if err != nil {
+			return nil, err
+		}
+		m.SetWeightsOIHW(i, w)
+		m.Biases[i] = b
+	}
+	return m, nil
+}
+
+// TensorF32 returns a float32 tensor of the expected shape, or an error naming what is wrong.
+func TensorF32(f *safetensors.File, name string, shape ...int) ([]float32, error) {
+	t, err := f.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CheckShape(shape...); err != nil {
+		return nil, err
+	}
+	return t.Float32s()
+}

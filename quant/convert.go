@@ -1,0 +1,221 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant/fixedpoint"
+)
+
+// Options say how to calibrate and what to keep in float.
+type Options struct {
+	Method      string
+	Percentile  float64  // for MethodPercentile, e.g. 99.99
+	FloatLayers []string // conv layers to keep in float
+	Threads     int
+	Batch       int    // calibration batch size
+	Dataset     string // recorded in the model file
+}
+
+// DefaultMethod and DefaultPercentile are what `ninquant convert` uses unless told otherwise;
+// docs/quantization.md has the measurements behind the choice.
+const (
+	DefaultMethod     = MethodPercentile
+	DefaultPercentile = 99.99
+)
+
+// Convert calibrates the float model on n uint8 HWC images and builds its int8 graph. It is
+// deterministic: the same model, images and options give the same graph.
+func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
+	if err := checkMethod(opt.Method, opt.Percentile); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, fmt.Errorf("convert: the calibration set is empty")
+	}
+	spec := m.Spec
+	if len(images) < n*spec.Input.Size() {
+		return nil, fmt.Errorf("convert: %d bytes of calibration images, need %d for %d images of %v", len(images), n*spec.Input.Size(), n, spec.Input)
+	}
+	for _, name := range opt.FloatLayers {
+		i := slices.IndexFunc(spec.Layers, func(l nin.Layer) bool { return l.Name == name })
+		if i < 0 || spec.Layers[i].Kind != nin.Conv {
+			return nil, fmt.Errorf("convert: --float-layers %q is not a conv layer of %s (conv layers: %s)", name, spec.Name, strings.Join(convNames(spec), ", "))
+		}
+	}
+	for _, l := range spec.Layers {
+		if l.Kind == nin.FC {
+			return nil, fmt.Errorf("convert: layer %s is fully connected; the int8 path supports NIN's global-average-pool head only", l.Name)
+		}
+		if l.Kind == nin.Conv && !l.ReLU {
+			return nil, fmt.Errorf("convert: conv %s has no ReLU; int8 activations are unsigned, so every conv must end in ReLU", l.Name)
+		}
+	}
+	input, layers, err := calibrate(m, images, n, opt)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := input.signedRange(opt.Method, opt.Percentile)
+	inScale, inZero := asymmetric(lo, hi)
+	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero,
+		Calib: CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers}}
+	if opt.Method == MethodPercentile {
+		g.Calib.Percentile = opt.Percentile
+	}
+	shapes := spec.Shapes()
+	scale, pad := inScale, inZero
+	for i, l := range spec.Layers {
+		in, out := shapes[i], shapes[i+1]
+		node := Node{Name: l.Name, In: in, Out: out, Kernel: l.Kernel, Stride: l.Stride, InScale: scale, OutScale: scale, PadValue: pad}
+		switch l.Kind {
+		case nin.Dropout:
+			continue
+		case nin.Conv:
+			node.Op, node.Pad = OpConv, l.Pad
+			node.OutScale = outputScale(layers[i].unsignedThreshold(opt.Method, opt.Percentile))
+			if slices.Contains(opt.FloatLayers, l.Name) {
+				node.Float = true
+				node.FWeights = slices.Clone(m.Weights[i])
+				node.FBias = slices.Clone(m.Biases[i])
+			} else if err := quantizeConv(&node, m.Weights[i], m.Biases[i]); err != nil {
+				return nil, fmt.Errorf("convert: layer %s: %w", l.Name, err)
+			}
+		case nin.MaxPool:
+			node.Op = OpMaxPool
+		case nin.AvgPool:
+			node.Op = OpAvgPool
+		case nin.GlobalAvg:
+			node.Op = OpGlobalAvg
+			g.OutScale, g.OutPixels = scale, in.H*in.W
+		}
+		g.Nodes = append(g.Nodes, node)
+		scale, pad = node.OutScale, 0
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	return g, nil
+}
+
+func convNames(s nin.Spec) []string {
+	var names []string
+	for _, l := range s.Layers {
+		if l.Kind == nin.Conv {
+			names = append(names, l.Name)
+		}
+	}
+	return names
+}
+
+// outputScale maps a post-ReLU threshold to a uint8 step; a layer that never fired gets
+// scale 1, which represents its zeros exactly.
+func outputScale(threshold float64) float32 {
+	if !(threshold > 0) {
+		return 1
+	}
+	return float32(threshold / 255)
+}
+
+// asymmetric picks the input's uint8 scale and zero point for the range [lo, hi], widened to
+// contain 0 so that padding (a real 0) is exact.
+func asymmetric(lo, hi float64) (float32, uint8) {
+	lo, hi = min(lo, 0), max(hi, 0)
+	if hi-lo <= 0 {
+		return 1, 0
+	}
+	scale := (hi - lo) / 255
+	zero := math.Round(-lo / scale)
+	return float32(scale), uint8(min(255, max(0, zero)))
+}
+
+// quantizeConv fills a node's integer weights, bias and requantization from float weights
+// (HWIO) and bias, per output channel.
+func quantizeConv(n *Node, w, b []float32) error {
+	k, c := n.K(), n.Out.C
+	n.Weights = make([]int8, k*c)
+	n.Bias = make([]int32, c)
+	n.Mult = make([]int32, c)
+	n.Shift = make([]int32, c)
+	n.WScale = make([]float32, c)
+	for o := 0; o < c; o++ {
+		var amax float64
+		for r := 0; r < k; r++ {
+			amax = max(amax, math.Abs(float64(w[r*c+o])))
+		}
+		ws := amax / 127
+		if ws == 0 {
+			ws = 1 // an all-zero channel: any scale represents it exactly
+		}
+		n.WScale[o] = float32(ws)
+		var wsum int64
+		for r := 0; r < k; r++ {
+			q := int8(math.Round(float64(w[r*c+o]) / ws))
+			n.Weights[r*c+o] = q
+			wsum += int64(q)
+		}
+		accScale := float64(n.InScale) * ws
+		bias := math.Round(float64(b[o])/accScale) - float64(n.PadValue)*float64(wsum)
+		if math.Abs(bias) > math.MaxInt32/2 {
+			return fmt.Errorf("channel %d: bias %v is out of int32 range at scale %g", o, b[o], accScale)
+		}
+		n.Bias[o] = int32(bias)
+		m, s, err := fixedpoint.Multiplier(accScale / float64(n.OutScale))
+		if err != nil {
+			return fmt.Errorf("channel %d: %w", o, err)
+		}
+		n.Mult[o], n.Shift[o] = m, s
+	}
+	return nil
+}
+
+// calibrate runs the float model over the images twice, first for ranges, then (for the
+// methods that need them) for histograms, and returns the input's and each layer's statistics.
+func calibrate(m *nin.Model, images []uint8, n int, opt Options) (*stats, []*stats, error) {
+	batch := max(1, opt.Batch)
+	if opt.Batch == 0 {
+		batch = 32
+	}
+	spec := m.Spec
+	r := nin.NewRunner(m, batch, opt.Threads)
+	pp := nin.NewPreprocessor(&m.Pre, spec.Input, r.Threads)
+	x := make([]float32, batch*spec.Input.Size())
+	input := newStats()
+	layers := make([]*stats, len(spec.Layers))
+	for i, l := range spec.Layers {
+		if l.Kind == nin.Conv {
+			layers[i] = newStats()
+		}
+	}
+	pass := func(observe func(s *stats, v []float32)) {
+		d := spec.Input.Size()
+		for start := 0; start < n; start += batch {
+			cnt := min(batch, n-start)
+			pp.Apply(images[start*d:], cnt, x)
+			observe(input, x[:cnt*d])
+			r.Forward(x, cnt)
+			for i, s := range layers {
+				if s != nil {
+					observe(s, r.Activation(i, cnt))
+				}
+			}
+		}
+	}
+	pass((*stats).observeRange)
+	for _, s := range append(layers, input) {
+		if s != nil && (math.IsNaN(s.hi-s.lo) || math.IsInf(s.hi-s.lo, 0)) {
+			return nil, nil, fmt.Errorf("convert: calibration met a non-finite activation; is the float model sound?")
+		}
+	}
+	if opt.Method != MethodMinMax {
+		for _, s := range append(layers, input) {
+			if s != nil {
+				s.startHistogram()
+			}
+		}
+		pass((*stats).observeHistogram)
+	}
+	return input, layers, nil
+}

@@ -1,0 +1,136 @@
+package quant
+
+import (
+	"math"
+
+	"github.com/ninedge/ninedge/nin"
+
+	"github.com/ninedge/ninedge/quant/fixedpoint"
+)
+
+// Trace is everything the reference executor computed for one image: each node's uint8
+// output (the last node's is empty) and the global average pool's int32 channel sums.
+type Trace struct {
+	Acts [][]uint8
+	Sums []int32
+}
+
+// Reference runs the graph on one quantized image with plain loops and integer arithmetic.
+// It is the oracle: every backend must reproduce its bytes, node by node.
+func (g *Graph) Reference(x []uint8) Trace {
+	var t Trace
+	cur := x
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if n.Op == OpGlobalAvg {
+			t.Sums = make([]int32, n.In.C)
+			GlobalSums(cur, n.In, t.Sums)
+			t.Acts = append(t.Acts, nil)
+			break
+		}
+		y := make([]uint8, n.Out.Size())
+		switch {
+		case n.Op == OpConv && n.Float:
+			n.FloatConv(cur, y)
+		case n.Op == OpConv:
+			n.refConv(cur, y)
+		default:
+			n.Pool(cur, y)
+		}
+		t.Acts = append(t.Acts, y)
+		cur = y
+	}
+	return t
+}
+
+func (n *Node) refConv(x, y []uint8) {
+	in, out, k, nc := n.In, n.Out, n.Kernel, n.Out.C
+	for oy := 0; oy < out.H; oy++ {
+		for ox := 0; ox < out.W; ox++ {
+			for o := 0; o < nc; o++ {
+				acc := n.Bias[o]
+				for ky := 0; ky < k; ky++ {
+					for kx := 0; kx < k; kx++ {
+						iy, ix := oy*n.Stride-n.Pad+ky, ox*n.Stride-n.Pad+kx
+						inside := iy >= 0 && iy < in.H && ix >= 0 && ix < in.W
+						for c := 0; c < in.C; c++ {
+							v := int32(n.PadValue)
+							if inside {
+								v = int32(x[(iy*in.W+ix)*in.C+c])
+							}
+							acc += v * int32(n.Weights[((ky*k+kx)*in.C+c)*nc+o])
+						}
+					}
+				}
+				y[(oy*out.W+ox)*nc+o] = fixedpoint.Requantize(acc, n.Mult[o], n.Shift[o])
+			}
+		}
+	}
+}
+
+// FloatConv runs a layer kept in float: dequantize, convolve in float32 in one fixed order,
+// ReLU, quantize (round half away from zero). Every backend calls this same function for such
+// layers, which is what keeps mixed graphs bit-identical across backends.
+func (n *Node) FloatConv(x, y []uint8) {
+	in, out, k, nc := n.In, n.Out, n.Kernel, n.Out.C
+	inv := 1 / float64(n.OutScale)
+	for oy := 0; oy < out.H; oy++ {
+		for ox := 0; ox < out.W; ox++ {
+			for o := 0; o < nc; o++ {
+				s := n.FBias[o]
+				for ky := 0; ky < k; ky++ {
+					for kx := 0; kx < k; kx++ {
+						iy, ix := oy*n.Stride-n.Pad+ky, ox*n.Stride-n.Pad+kx
+						if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
+							continue
+						}
+						for c := 0; c < in.C; c++ {
+							v := float32(int32(x[(iy*in.W+ix)*in.C+c])-int32(n.PadValue)) * n.InScale
+							s += v * n.FWeights[((ky*k+kx)*in.C+c)*nc+o]
+						}
+					}
+				}
+				q := math.Round(float64(max(s, 0)) * inv)
+				y[(oy*out.W+ox)*nc+o] = uint8(min(q, 255))
+			}
+		}
+	}
+}
+
+// Pool runs a max or average pooling node: Caffe's ceil-mode windows clipped at the border,
+// the average divided by the in-bounds count with fixedpoint.DivRound.
+func (n *Node) Pool(x, y []uint8) {
+	in, out, c := n.In, n.Out, n.In.C
+	for oy := 0; oy < out.H; oy++ {
+		y0, y1 := oy*n.Stride, min(oy*n.Stride+n.Kernel, in.H)
+		for ox := 0; ox < out.W; ox++ {
+			x0, x1 := ox*n.Stride, min(ox*n.Stride+n.Kernel, in.W)
+			for ch := 0; ch < c; ch++ {
+				var best uint8
+				var sum int32
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						v := x[(iy*in.W+ix)*c+ch]
+						best = max(best, v)
+						sum += int32(v)
+					}
+				}
+				if n.Op == OpMaxPool {
+					y[(oy*out.W+ox)*c+ch] = best
+				} else {
+					y[(oy*out.W+ox)*c+ch] = uint8(fixedpoint.DivRound(sum, int32((y1-y0)*(x1-x0))))
+				}
+			}
+		}
+	}
+}
+
+// GlobalSums adds each channel over the whole map.
+func GlobalSums(x []uint8, in nin.Shape, sums []int32) {
+	clear(sums)
+	for p := 0; p < in.H*in.W; p++ {
+		for ch, v := range x[p*in.C : (p+1)*in.C] {
+			sums[ch] += int32(v)
+		}
+	}
+}

@@ -1,0 +1,249 @@
+// Package report measures what int8 costs: the accuracy of a float model and its int8
+// conversion on the same images, their agreement, per-class accuracy, and per layer how far
+// the int8 activations are from the float ones.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
+)
+
+// Layer is one int8 node's error against the float layer of the same name.
+type Layer struct {
+	Name   string  `json:"name"`
+	Op     string  `json:"op"`
+	Float  bool    `json:"kept_float,omitempty"`
+	SQNR   float64 `json:"sqnr_db"` // 10·log10(Σ float² / Σ (float − int8)²)
+	Cosine float64 `json:"cosine"`
+	// Added is how many dB of SQNR this layer lost against its input: the layer that adds the
+	// most error is the one to keep in float first.
+	Added float64 `json:"sqnr_lost_db"`
+}
+
+// Class is one class's accuracy under both models.
+type Class struct {
+	Name      string  `json:"name"`
+	N         int     `json:"n"`
+	FloatTop1 float64 `json:"float_top1"`
+	Int8Top1  float64 `json:"int8_top1"`
+}
+
+// Report is the whole comparison. Fractions are in [0, 1]; DropPP is in percentage points.
+type Report struct {
+	Model       string          `json:"model"`
+	Dataset     string          `json:"dataset"`
+	N           int             `json:"n"`
+	FloatTop1   float64         `json:"float_top1"`
+	Int8Top1    float64         `json:"int8_top1"`
+	FloatTop5   float64         `json:"float_top5"`
+	Int8Top5    float64         `json:"int8_top5"`
+	DropPP      float64         `json:"drop_pp"`
+	Agreement   float64         `json:"agreement"`
+	Calibration quant.CalibInfo `json:"calibration"`
+	Classes     []Class         `json:"classes"`
+	LayerImages int             `json:"layer_images"`
+	Layers      []Layer         `json:"layers"`
+	WorstLayer  string          `json:"worst_layer"`
+	Backend     string          `json:"backend"`
+}
+
+// CheckPair makes sure the int8 graph was converted from this float model's architecture.
+func CheckPair(m *nin.Model, g *quant.Graph) error {
+	a, _ := json.Marshal(m.Spec)
+	b, _ := json.Marshal(g.Spec)
+	if string(a) != string(b) {
+		return fmt.Errorf("the float model is %s and the int8 model %s: their architectures differ", m.Spec.Name, g.Spec.Name)
+	}
+	if strings.Join(m.Classes, "\x00") != strings.Join(g.Classes, "\x00") {
+		return fmt.Errorf("the float and int8 models name their classes differently")
+	}
+	return nil
+}
+
+// Options control a report run.
+type Options struct {
+	Batch, Threads int
+	LayerImages    int // images used for the per-layer comparison
+	Progress       func(done int)
+}
+
+// Build evaluates both models on the set and compares them layer by layer on the first
+// LayerImages images.
+func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, opt Options) (*Report, error) {
+	if err := CheckPair(m, g); err != nil {
+		return nil, err
+	}
+	fs := infer.NewFloat(m, opt.Batch, opt.Threads)
+	qs, err := infer.NewInt8(g, dev, opt.Batch, opt.Threads)
+	if err != nil {
+		return nil, err
+	}
+	defer qs.Close()
+	progress := func(base int) func(int) {
+		if opt.Progress == nil {
+			return nil
+		}
+		return func(d int) { opt.Progress(base + d) }
+	}
+	fr, err := infer.Evaluate(fs, set, set.N, false, progress(0))
+	if err != nil {
+		return nil, err
+	}
+	qr, err := infer.Evaluate(qs, set, set.N, false, progress(set.N))
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Model: m.Spec.Name, N: set.N, FloatTop1: fr.Top1, Int8Top1: qr.Top1, FloatTop5: fr.Top5, Int8Top5: qr.Top5,
+		DropPP: 100 * (fr.Top1 - qr.Top1), Calibration: g.Calib, Backend: dev.Info().Backend}
+	same := 0
+	for i := range fr.Pred {
+		if fr.Pred[i] == qr.Pred[i] {
+			same++
+		}
+	}
+	r.Agreement = float64(same) / float64(set.N)
+	counts := make([]int, len(m.Classes))
+	for _, l := range set.Labels[:set.N] {
+		if int(l) < len(counts) {
+			counts[l]++
+		}
+	}
+	for c, name := range m.Classes {
+		r.Classes = append(r.Classes, Class{Name: name, N: counts[c], FloatTop1: fr.PerClass[c], Int8Top1: qr.PerClass[c]})
+	}
+	r.LayerImages = min(max(opt.LayerImages, 1), set.N)
+	if r.Layers, err = compareLayers(fs, qs, set, r.LayerImages); err != nil {
+		return nil, err
+	}
+	worst := math.Inf(-1)
+	for _, l := range r.Layers {
+		if !l.Float && l.Added > worst {
+			worst, r.WorstLayer = l.Added, l.Name
+		}
+	}
+	return r, nil
+}
+
+// compareLayers runs n images through both models and accumulates, per int8 node, the
+// signal and error energy of its dequantized output against the float layer's output.
+func compareLayers(fs *infer.Float, qs *infer.Int8, set *dataset.Set, n int) ([]Layer, error) {
+	g := qs.Graph
+	runner := fs.Runner()
+	spec := runner.Model.Spec
+	layerOf := map[string]int{}
+	for i, l := range spec.Layers {
+		layerOf[l.Name] = i
+	}
+	// accs[0] is the quantized input; accs[i+1] is node i.
+	accs := make([]acc, len(g.Nodes)+1)
+	acts := backends.NewTraceBuffers(g)
+	sums := make([]int32, len(g.Classes))
+	d := set.H * set.W * set.C
+	scores := make([]float32, len(g.Classes))
+	for img := 0; img < n; img++ {
+		pixels := set.Images[img*d : (img+1)*d]
+		if err := fs.Scores(pixels, 1, scores); err != nil {
+			return nil, err
+		}
+		q := qs.Quantize(pixels, 1)
+		for j, v := range fs.Preprocess(pixels) {
+			accs[0].add(float64(v), float64(int32(q[j])-int32(g.InZero))*float64(g.InScale))
+		}
+		if err := qs.Plan.Trace(q, acts, sums); err != nil {
+			return nil, err
+		}
+		for i, node := range g.Nodes {
+			f := runner.Activation(layerOf[node.Name], 1)
+			a := &accs[i+1]
+			if node.Op == quant.OpGlobalAvg {
+				k := float64(g.OutScale) / float64(g.OutPixels)
+				for c, s := range sums {
+					a.add(float64(f[c]), float64(s)*k)
+				}
+				continue
+			}
+			for j, q := range acts[i] {
+				a.add(float64(f[j]), float64(q)*float64(node.OutScale))
+			}
+		}
+	}
+	out := []Layer{accs[0].layer(Layer{Name: "input", Op: "quantize"})}
+	for i, node := range g.Nodes {
+		out = append(out, accs[i+1].layer(Layer{Name: node.Name, Op: node.Op, Float: node.Float}))
+	}
+	for i := 1; i < len(out); i++ {
+		out[i].Added = out[i-1].SQNR - out[i].SQNR
+	}
+	return out, nil
+}
+
+func (a acc) layer(l Layer) Layer {
+	l.SQNR = 10 * math.Log10(a.sig/math.Max(a.noise, 1e-30))
+	if a.sig > 0 && a.qq > 0 {
+		l.Cosine = a.dot / math.Sqrt(a.sig*a.qq)
+	}
+	return l
+}
+
+type acc struct{ sig, noise, dot, qq float64 }
+
+func (a *acc) add(f, q float64) {
+	a.sig += f * f
+	a.noise += (f - q) * (f - q)
+	a.dot += f * q
+	a.qq += q * q
+}
+
+// WriteJSON writes the report for machines.
+func (r *Report) WriteJSON(w io.Writer) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(r)
+}
+
+// WriteMarkdown writes the report for people.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# int8 accuracy report: %s on %s\n\n", r.Model, r.Dataset)
+	c := r.Calibration
+	method := c.Method
+	if c.Method == quant.MethodPercentile {
+		method = fmt.Sprintf("%s %g", c.Method, c.Percentile)
+	}
+	fmt.Fprintf(&b, "int8 costs **%.2f percentage points** of top-1 on %d images (calibration: %s on %d images of %s", r.DropPP, r.N, method, c.Images, c.Dataset)
+	if len(c.Float) > 0 {
+		fmt.Fprintf(&b, "; kept in float: %s", strings.Join(c.Float, ", "))
+	}
+	fmt.Fprintf(&b, "; int8 run on the %s backend).\n\n", r.Backend)
+	fmt.Fprintf(&b, "| | float32 | int8 | change |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| top-1 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop1, 100*r.Int8Top1, -r.DropPP)
+	fmt.Fprintf(&b, "| top-5 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop5, 100*r.Int8Top5, 100*(r.Int8Top5-r.FloatTop5))
+	fmt.Fprintf(&b, "| same top-1 class | | %.2f%% | |\n\n", 100*r.Agreement)
+	fmt.Fprintf(&b, "## Per class\n\n| class | images | float32 | int8 | change |\n|---|---:|---:|---:|---:|\n")
+	for _, cl := range r.Classes {
+		fmt.Fprintf(&b, "| %s | %d | %.2f%% | %.2f%% | %+.2f pp |\n", cl.Name, cl.N, 100*cl.FloatTop1, 100*cl.Int8Top1, 100*(cl.Int8Top1-cl.FloatTop1))
+	}
+	fmt.Fprintf(&b, "\n## Per layer (first %d images)\n\nSQNR is 10·log10(signal/error) of the int8 output against the float layer; higher is better. Errors accumulate along the network; \"lost\" is what each layer adds, and the worst layer is the one that loses most: the first candidate for --float-layers.\n\n", r.LayerImages)
+	fmt.Fprintf(&b, "| layer | op | SQNR (dB) | lost (dB) | cosine |\n|---|---|---:|---:|---:|\n")
+	for _, l := range r.Layers {
+		name := l.Name
+		if l.Float {
+			name += " (float)"
+		}
+		if l.Name == r.WorstLayer {
+			name = "**" + name + "** (worst)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.5f |\n", name, l.Op, l.SQNR, l.Added, l.Cosine)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
