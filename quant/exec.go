@@ -100,26 +100,33 @@ func (n *Node) FloatConv(x, y []uint8) {
 // Pool runs a max or average pooling node: Caffe's ceil-mode windows clipped at the border,
 // the average divided by the in-bounds count with fixedpoint.DivRound.
 func (n *Node) Pool(x, y []uint8) {
+	for oy := 0; oy < n.Out.H; oy++ {
+		n.PoolRow(x, y, oy)
+	}
+}
+
+// PoolRow computes output row oy of one image's pooling; backends split work by rows.
+func (n *Node) PoolRow(x, y []uint8, oy int) {
 	in, out, c := n.In, n.Out, n.In.C
-	for oy := 0; oy < out.H; oy++ {
-		y0, y1 := oy*n.Stride, min(oy*n.Stride+n.Kernel, in.H)
-		for ox := 0; ox < out.W; ox++ {
-			x0, x1 := ox*n.Stride, min(ox*n.Stride+n.Kernel, in.W)
-			for ch := 0; ch < c; ch++ {
-				var best uint8
-				var sum int32
-				for iy := y0; iy < y1; iy++ {
-					for ix := x0; ix < x1; ix++ {
-						v := x[(iy*in.W+ix)*c+ch]
-						best = max(best, v)
-						sum += int32(v)
-					}
+	y0, y1 := oy*n.Stride, min(oy*n.Stride+n.Kernel, in.H)
+	for ox := 0; ox < out.W; ox++ {
+		x0, x1 := ox*n.Stride, min(ox*n.Stride+n.Kernel, in.W)
+		dst := y[(oy*out.W+ox)*c : (oy*out.W+ox+1)*c]
+		count := int32((y1 - y0) * (x1 - x0))
+		for ch := range dst {
+			var best uint8
+			var sum int32
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					v := x[(iy*in.W+ix)*c+ch]
+					best = max(best, v)
+					sum += int32(v)
 				}
-				if n.Op == OpMaxPool {
-					y[(oy*out.W+ox)*c+ch] = best
-				} else {
-					y[(oy*out.W+ox)*c+ch] = uint8(fixedpoint.DivRound(sum, int32((y1-y0)*(x1-x0))))
-				}
+			}
+			if n.Op == OpMaxPool {
+				dst[ch] = best
+			} else {
+				dst[ch] = uint8(fixedpoint.DivRound(sum, count))
 			}
 		}
 	}
