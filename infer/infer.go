@@ -44,9 +44,9 @@ func (f *Float) Scores(images []uint8, n int, scores []float32) error {
 	return nil
 }
 
-func (f *Float) Batch() int         { return f.runner.Batch }
-func (f *Float) Input() nin.Shape   { return f.runner.Model.Spec.Input }
-func (f *Float) Classes() []string  { return f.runner.Model.Classes }
+func (f *Float) Batch() int          { return f.runner.Batch }
+func (f *Float) Input() nin.Shape    { return f.runner.Model.Spec.Input }
+func (f *Float) Classes() []string   { return f.runner.Model.Classes }
 func (f *Float) Runner() *nin.Runner { return f.runner }
 
 // Int8 runs an int8 graph on a backend plan: float preprocessing, input quantization, the

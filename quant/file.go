@@ -42,7 +42,7 @@ type quantJSON struct {
 	Nodes     []nodeJSON `json:"nodes"`
 }
 
-func shape3(s nin.Shape) [3]int { return [3]int{s.H, s.W, s.C} }
+func shape3(s nin.Shape) [3]int   { return [3]int{s.H, s.W, s.C} }
 func unshape3(a [3]int) nin.Shape { return nin.Shape{H: a[0], W: a[1], C: a[2]} }
 
 // convShape is a conv node's weight shape in HWIO.
