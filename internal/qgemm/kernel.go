@@ -1,0 +1,140 @@
+package qgemm
+
+import "github.com/ninedge/ninedge/quant/fixedpoint"
+
+// A kernel computes mr×nr int32 tiles of A·B from one panel of packed B, and requantizes them.
+// Each assembly kernel has a Go twin over the same layout (gemmGo), which the portable build
+// runs and the tests compare the assembly against.
+type kernel struct {
+	name   string
+	mr, nr int // tile rows and columns
+	kstep  int // k per step of the inner loop: K is padded to it and rows are read in its steps
+	layout layout
+
+	// signedA: the kernel multiplies a−128 as int8 (arm64 SDOT is signed×signed); Pack folds
+	// 128·Σ_k B[k][j] into the bias to compensate.
+	signedA bool
+
+	// qorder is the order of Packed.qrnd and Packed.qshift. 0: not used (Go requantization).
+	// g > 0: x86, vectors of g int32 lanes; in each group of g columns the even columns come
+	// first, then the odd ones, as the 32×32→64 multiplies of even and odd lanes produce them.
+	// -1: arm64, natural order, shift stored negated for the rounding shift left (URSHL).
+	qorder int
+}
+
+// qpos returns where column j's 64-bit requantization parameters go.
+func (kn *kernel) qpos(j int) int {
+	g := kn.qorder
+	if g <= 0 {
+		return j
+	}
+	base, l := j-j%g, j%g
+	return base + l%2*(g/2) + l/2
+}
+
+// gemmGo is the Go twin of the kernel's assembly. For r < mr, j < nr:
+//
+//	t[r*nr+j] = (t[r*nr+j] if accum, else 0) + Σ_{k<kk} a'[r*lda+k]·B[k][j]
+//
+// where B is the panel in w and a' is a, or a−128 for a signedA kernel. kk is a multiple of
+// kstep.
+func (kn *kernel) gemmGo(a []uint8, lda int, w []byte, kk int, t []int32, accum bool) {
+	mr, nr := kn.mr, kn.nr
+	off := int32(0)
+	if kn.signedA {
+		off = 128
+	}
+	if !accum {
+		clear(t[:mr*nr])
+	}
+	for r := range mr {
+		row := a[r*lda : r*lda+kk]
+		acc := t[r*nr : r*nr+nr]
+		if kn.layout != dot4 {
+			for k, av := range row {
+				x := int32(av) - off
+				for j := range acc {
+					acc[j] += x * kn.layout.get(w, nr, k, j)
+				}
+			}
+			continue
+		}
+		// dot4 is also the portable kernel's layout, so it gets a loop the compiler can keep
+		// free of bounds checks.
+		for g := 0; g < kk; g += 4 {
+			a0, a1, a2, a3 := int32(row[g])-off, int32(row[g+1])-off, int32(row[g+2])-off, int32(row[g+3])-off
+			bw := w[g*nr : g*nr+4*nr]
+			for j := range acc {
+				b := bw[4*j : 4*j+4]
+				acc[j] += a0*int32(int8(b[0])) + a1*int32(int8(b[1])) + a2*int32(int8(b[2])) + a3*int32(int8(b[3]))
+			}
+		}
+	}
+}
+
+// requantGo is the Go twin of the kernels' vectorized requantization: for r < rows, j < nr,
+// c[r*ldc+j] = Requantize(t[r*nr+j] + bias[j0+j], mult[j0+j], shift[j0+j]).
+func requantGo(t []int32, rows, nr int, p *Packed, j0 int, c []uint8, ldc int) {
+	for r := range rows {
+		for j := range nr {
+			c[r*ldc+j] = fixedpoint.Requantize(t[r*nr+j]+p.bias[j0+j], p.mult[j0+j], p.shift[j0+j])
+		}
+	}
+}
+
+// layout is how B's panels are stored.
+type layout int
+
+const (
+	// dot4: int8; for each group of 4 k, nr dwords, column j's holding B[k..k+3][j]. VNNI
+	// VPDPBUSD and arm64 SDOT multiply such a dword by 4 activations at once.
+	dot4 layout = iota
+	// pairs16: int16; for each group of 4 k, nr pairs (B[k][j], B[k+2][j]), then nr pairs
+	// (B[k+1][j], B[k+3][j]). The AVX2 kernel splits a dword of 4 activations into the words
+	// (a0, a2) and (a1, a3) with one AND and one shift, then VPMADDWD multiplies each by a
+	// vector of pairs.
+	pairs16
+	// rows16: int16; for each k, nr int16, B[k][0..nr). NEON SMLAL multiplies such a row by
+	// one activation.
+	rows16
+)
+
+// size returns the bytes per element.
+func (l layout) size() int {
+	if l == dot4 {
+		return 1
+	}
+	return 2
+}
+
+// index returns the element index of B[k][j] in a panel nr columns wide.
+func (l layout) index(nr, k, j int) int {
+	switch l {
+	case dot4:
+		return k/4*4*nr + j*4 + k%4
+	case pairs16:
+		g, r := k/4, k%4
+		return g*4*nr + r%2*2*nr + j*2 + r/2
+	default:
+		return k*nr + j
+	}
+}
+
+func (l layout) put(w []byte, nr, k, j int, v int8) {
+	i := l.index(nr, k, j) * l.size()
+	w[i] = byte(v)
+	if l.size() == 2 {
+		w[i+1] = byte(v >> 7) // sign extension, little-endian
+	}
+}
+
+func (l layout) get(w []byte, nr, k, j int) int32 {
+	i := l.index(nr, k, j) * l.size()
+	if l.size() == 2 {
+		return int32(int16(uint16(w[i]) | uint16(w[i+1])<<8))
+	}
+	return int32(int8(w[i]))
+}
+
+// goKernel is the portable kernel: its assembly is its twin.
+var goKernel = kernel{name: "go", mr: 4, nr: 8, kstep: 4, layout: dot4}
