@@ -34,7 +34,12 @@ type DeviceInfo struct {
 type Backend interface {
 	Name() string
 	// Devices lists usable devices; an error says why none can be used (no driver, no ICD).
-	Devices() ([]Device, error)
+	Devices(opt Options) ([]Device, error)
+}
+
+// Options tune devices as they are opened.
+type Options struct {
+	Threads int // CPU worker goroutines (0: all cores); GPU backends use the CPU only to feed the device
 }
 
 // Device runs graphs.

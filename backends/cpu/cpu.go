@@ -21,8 +21,8 @@ type Backend struct{}
 
 func (Backend) Name() string { return "cpu" }
 
-func (Backend) Devices() ([]backends.Device, error) {
-	return []backends.Device{NewDevice(0)}, nil
+func (Backend) Devices(opt backends.Options) ([]backends.Device, error) {
+	return []backends.Device{NewDevice(opt.Threads)}, nil
 }
 
 // Device runs graphs on `threads` goroutines (0: all cores).

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test: vet and format checks, the native tests (real data from ../shared/data when
+# present), the portable (purego) kernels, CGO_ENABLED=0 and cross builds, and the arm64 and
+# armv7 tests under qemu-user with both arm64 NEON paths (Cortex-A72 without dot product,
+# Cortex-A76 with it). It ends with one summary line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+passed=0 failed=0 failures=()
+step() { # step NAME CMD...: runs one step, counts it
+  local name=$1; shift
+  echo "=== $name: $*"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+fmtcheck() { local out; out=$(gofmt -l .); [ -z "$out" ] || { echo "gofmt would change: $out"; return 1; }; }
+kernels=(./internal/sgemm/ ./internal/qgemm/ ./backends/cpu/ ./quant/...)
+
+step gofmt fmtcheck
+step vet go vet ./...
+step test go test -timeout 60m ./...
+step purego go test -tags purego "${kernels[@]}"
+step build-nocgo env CGO_ENABLED=0 go build ./...
+step build-arm64 env CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./...
+step build-armv7 env CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build ./...
+step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -exec qemu-aarch64-static "${kernels[@]}"
+step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -exec qemu-aarch64-static "${kernels[@]}" ./nin/
+step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -exec qemu-arm-static "${kernels[@]}"
+
+echo
+((failed)) && echo "failed steps: ${failures[*]}"
+echo "$passed passed, $failed failed"
+((failed == 0))
