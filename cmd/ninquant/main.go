@@ -22,7 +22,7 @@ var commands = map[string]func(args []string) error{
 	"import":  importCaffe,
 	"eval":    eval,
 	"convert": convert,
-	"report":  report,
+	"report":  reportCmd,
 }
 
 const usage = `usage: ninquant COMMAND [flags]

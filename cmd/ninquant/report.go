@@ -10,7 +10,7 @@ import (
 	"github.com/ninedge/ninedge/report"
 )
 
-func report(args []string) error {
+func reportCmd(args []string) error {
 	fs := newFlags("report", "report --float F --int8 Q --dataset D --data DIR [--split test] [--json FILE] [--md FILE] [--png FILE] [--max-drop PP]")
 	floatPath := fs.String("float", "", "float model file")
 	int8Path := fs.String("int8", "", "int8 model file converted from it")
