@@ -18,7 +18,8 @@ type kernel struct {
 	// qorder is the order of Packed.qrnd and Packed.qshift. 0: not used (Go requantization).
 	// g > 0: x86, vectors of g int32 lanes; in each group of g columns the even columns come
 	// first, then the odd ones, as the 32×32→64 multiplies of even and odd lanes produce them.
-	// -1: arm64, natural order, shift stored negated for the rounding shift left (URSHL).
+	// -1: arm64, natural order, shift stored negated: URSHL by a negative amount is the
+	// rounding right shift.
 	qorder int
 }
 
@@ -59,8 +60,8 @@ func (kn *kernel) gemmGo(a []uint8, lda int, w []byte, kk int, t []int32, accum 
 			}
 			continue
 		}
-		// dot4 is also the portable kernel's layout, so it gets a loop the compiler can keep
-		// free of bounds checks.
+		// dot4 is also the portable kernel's layout, so it gets a loop that reads each
+		// column's dword once per 4 k rather than decoding element by element.
 		for g := 0; g < kk; g += 4 {
 			a0, a1, a2, a3 := int32(row[g])-off, int32(row[g+1])-off, int32(row[g+2])-off, int32(row[g+3])-off
 			bw := w[g*nr : g*nr+4*nr]

@@ -154,6 +154,9 @@ const (
 //
 // It writes nothing else in c, allocates nothing, and may run concurrently with other calls
 // on the same Packed (the caller splits M over goroutines by passing disjoint row ranges).
+// Kernels read activations in groups of up to 16 bytes, so Run may read a few bytes of a past
+// a row's K (padding, or the next row) where a has them; their values never matter, and a
+// needs no padding.
 func (p *Packed) Run(m int, a []uint8, lda int, c []uint8, ldc int) {
 	p.checkArgs(m, a, lda, c, ldc)
 	if m == 0 {
