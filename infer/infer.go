@@ -67,9 +67,15 @@ func NewInt8(g *quant.Graph, dev backends.Device, batch, threads int) (*Int8, er
 	if err != nil {
 		return nil, err
 	}
+	return NewInt8Plan(g, plan, batch, threads), nil
+}
+
+// NewInt8Plan wraps a plan already prepared for g and batch (backends.Open's choice, which may
+// come from a fallback or a timed trial); the Int8 owns it from then on and closes it.
+func NewInt8Plan(g *quant.Graph, plan backends.Plan, batch, threads int) *Int8 {
 	d := g.Spec.Input.Size()
 	return &Int8{Graph: g, Plan: plan, pp: nin.NewPreprocessor(&g.Pre, g.Spec.Input, threads), batch: batch,
-		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes))}, nil
+		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes))}
 }
 
 // Quantize preprocesses and quantizes n images into the graph's input, returning a view of
