@@ -1,0 +1,360 @@
+//go:build cgo && opencl
+
+package opencl
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/jgillich/go-opencl/cl"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/backends/cpu"
+	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/quant/fixedpoint"
+	"github.com/ninedge/ninedge/quant/quanttest"
+)
+
+// device returns the first OpenCL device, or skips the test where the machine has none.
+func device(t testing.TB) *Device {
+	t.Helper()
+	devs, err := Backend{}.Devices(backends.Options{})
+	if err != nil {
+		t.Skipf("no OpenCL device: %v", err)
+	}
+	return devs[0].(*Device)
+}
+
+func TestDevices(t *testing.T) {
+	devs, err := Backend{}.Devices(backends.Options{})
+	if err != nil {
+		t.Skipf("no OpenCL device: %v", err)
+	}
+	for i, d := range devs {
+		info := d.Info()
+		t.Logf("%+v", info)
+		if info.Backend != "opencl" || info.Index != i || info.Name == "" || info.Type == "" || info.Driver == "" || info.MemoryMB <= 0 {
+			t.Errorf("device %d: incomplete info %+v", i, info)
+		}
+	}
+	if b, err := backends.Get("opencl"); err != nil || b.Name() != "opencl" {
+		t.Errorf("not registered: %v", err)
+	}
+}
+
+// The device's requantization must equal fixedpoint.Requantize on edge values (every
+// combination of extreme accumulators, multipliers and shifts), exact ties, and random values
+// aimed at the uint8 range, where rounding decides the result.
+func TestRequantizeKernel(t *testing.T) {
+	d := device(t)
+	var acc, mult, shift []int32
+	add := func(a, m, s int32) { acc, mult, shift = append(acc, a), append(mult, m), append(shift, s) }
+	accs := []int32{math.MinInt32, -1000, -1, 0, 1, 2, 3, 127, 128, 255, 256, 1 << 16, 1<<24 + 1, 1<<30 - 1, 1 << 30, math.MaxInt32 - 1, math.MaxInt32}
+	mults := []int32{1 << 30, 1<<30 + 1, 1518500250, math.MaxInt32 - 1, math.MaxInt32}
+	for _, a := range accs {
+		for _, m := range mults {
+			for s := int32(1); s <= fixedpoint.MaxShift; s++ {
+				add(a, m, s)
+			}
+		}
+		add(a, 0, 1) // a scale too small to represent
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		m := int32(1<<30 + r.Int64N(1<<30))
+		s := int32(1 + r.IntN(fixedpoint.MaxShift))
+		// acc ≈ v·2^s/m for a target v around the uint8 range, clamped to int32.
+		v := r.Float64()*300 - 10
+		a := v * math.Exp2(float64(s)) / float64(m)
+		a += float64(r.IntN(5) - 2)
+		switch {
+		case i%7 == 0: // random bits
+			add(int32(r.Uint32()), m, s)
+		case i%11 == 0 && s == 31: // acc·2^30 ≡ 2^30 mod 2^31: a tie
+			add(int32(r.IntN(1000)*2+1), 1<<30, 31)
+		case a >= math.MaxInt32 || a <= math.MinInt32:
+			add(int32(r.Uint32()), m, s)
+		default:
+			add(int32(a), m, s)
+		}
+	}
+	for len(acc)%tileChannels != 0 {
+		add(0, 0, 1)
+	}
+	rt, err := d.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.release()
+	k, err := rt.prog.CreateKernel("requant_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Release()
+	var bufs []*cl.MemObject
+	for _, v := range [][]int32{acc, mult, shift} {
+		b, err := rt.ctx.CreateBuffer(cl.MemReadOnly|cl.MemCopyHostPtr, padInt32(v, len(v), 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Release()
+		bufs = append(bufs, b)
+	}
+	out, err := rt.ctx.CreateEmptyBuffer(cl.MemWriteOnly, len(acc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if err := k.SetArgs(bufs[0], bufs[1], bufs[2], out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.queue.EnqueueNDRangeKernel(k, nil, []int{len(acc) / tileChannels}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]uint8, len(acc))
+	if _, err := rt.queue.EnqueueReadBuffer(out, true, 0, len(got), unsafe.Pointer(&got[0]), nil); err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for i := range acc {
+		if want := fixedpoint.Requantize(acc[i], mult[i], shift[i]); got[i] != want {
+			if bad++; bad <= 10 {
+				t.Errorf("Requantize(%d, %d, %d): device %d, reference %d", acc[i], mult[i], shift[i], got[i], want)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d values differ", bad, len(acc))
+	}
+}
+
+// Every test graph, at batch sizes 1 and 3, must give the reference executor's bytes, node by
+// node, and batched runs each image's reference sums.
+func TestMatchesReference(t *testing.T) {
+	d := device(t)
+	for _, c := range quanttest.Cases(t) {
+		g := quanttest.Graph(t, c.Spec, 11)
+		for _, batch := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/batch%d", c.Name, batch), func(t *testing.T) {
+				p, err := d.Prepare(g, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				checkPlan(t, g, p, quanttest.Input(g, 5, 3), 3, batch)
+			})
+		}
+	}
+}
+
+// checkPlan compares images of in one by one with Compare, then in runs of up to batch
+// images with the reference's sums.
+func checkPlan(t *testing.T, g *quant.Graph, p backends.Plan, in []uint8, images, batch int) {
+	t.Helper()
+	d, k := g.Spec.Input.Size(), len(g.Classes)
+	for img := 0; img < images; img++ {
+		if err := backends.Compare(g, p, in[img*d:(img+1)*d]); err != nil {
+			t.Fatalf("image %d: %v", img, err)
+		}
+	}
+	sums := make([]int32, batch*k)
+	for i0 := 0; i0 < images; i0 += batch {
+		n := min(batch, images-i0)
+		if err := p.Run(in[i0*d:], n, sums); err != nil {
+			t.Fatal(err)
+		}
+		for img := 0; img < n; img++ {
+			ref := g.Reference(in[(i0+img)*d : (i0+img+1)*d])
+			for j := range ref.Sums {
+				if sums[img*k+j] != ref.Sums[j] {
+					t.Fatalf("run of %d, image %d class %d: %d, reference %d", n, i0+img, j, sums[img*k+j], ref.Sums[j])
+				}
+			}
+		}
+	}
+}
+
+// The authors' CIFAR-10 NIN, converted to int8 as ninquant does, on real test images.
+func TestCIFAR10Model(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
+	}
+	d := device(t)
+	m := pretrained.CIFAR10(t)
+	dir := datadir.Dir(t, "cifar10")
+	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, test.N*g.Spec.Input.Size())
+	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(test.Images, test.N, x)
+	in := make([]uint8, len(x))
+	g.QuantizeInput(x, in)
+	p, err := d.Prepare(g, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	checkPlan(t, g, p, in, test.N, 4)
+}
+
+func TestFloatLayerRefused(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3, "cccp1")
+	_, err := d.Prepare(g, 1)
+	if err == nil || !strings.Contains(err.Error(), "cccp1 is kept in float; use the cpu backend") {
+		t.Fatalf("Prepare of a float layer: %v", err)
+	}
+}
+
+func TestBadCalls(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
+	p, err := d.Prepare(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := make([]int32, 2*len(g.Classes))
+	in := quanttest.Input(g, 1, 2)
+	acts := backends.NewTraceBuffers(g)
+	short := backends.NewTraceBuffers(g)
+	short[1] = short[1][:1]
+	for name, call := range map[string]func() error{
+		"batch too big":       func() error { return p.Run(in, 3, sums) },
+		"batch zero":          func() error { return p.Run(in, 0, sums) },
+		"short input":         func() error { return p.Run(in[:5], 1, sums) },
+		"short output":        func() error { return p.Run(in, 2, sums[:1]) },
+		"too few trace bufs":  func() error { return p.Trace(in, acts[:1], sums) },
+		"short trace buffer":  func() error { return p.Trace(in, short, sums) },
+		"short profile times": func() error { return p.(backends.Profiler).Profile(in, 1, sums, nil) },
+	} {
+		if call() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if p.Run(in, 1, sums) == nil || p.Trace(in, acts, sums) == nil {
+		t.Error("Run or Trace after Close: no error")
+	}
+	for _, batch := range []int{0, -1} {
+		if _, err := d.Prepare(g, batch); err == nil {
+			t.Errorf("Prepare accepted batch %d", batch)
+		}
+	}
+	bad := *g
+	bad.Nodes = nil
+	if _, err := d.Prepare(&bad, 1); err == nil {
+		t.Error("Prepare accepted an empty graph")
+	}
+}
+
+// Profile must give Run's sums and a time for every node.
+func TestProfile(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[1].Spec, 3)
+	p, err := d.Prepare(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := quanttest.Input(g, 1, 2)
+	want := make([]int32, 2*len(g.Classes))
+	got := make([]int32, len(want))
+	if err := p.Run(in, 2, want); err != nil {
+		t.Fatal(err)
+	}
+	times := make([]time.Duration, len(g.Nodes))
+	if err := p.(backends.Profiler).Profile(in, 2, got, times); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("sum %d: Profile %d, Run %d", i, got[i], want[i])
+		}
+	}
+	for i, dt := range times {
+		if dt <= 0 {
+			t.Errorf("node %s: no time", g.Nodes[i].Name)
+		}
+	}
+}
+
+// Run's own code allocates nothing; go-opencl allocates in every enqueue (the work-size
+// slices it converts for C, the event handle whose address it passes to C, the Event it
+// returns): 4 per kernel and 2 per transfer, 40 for this graph's 9 kernels. The count is
+// bounded by the commands a run issues, never by the size of the work.
+func TestRunAllocations(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[3].Spec, 3)
+	p, err := d.Prepare(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := quanttest.Input(g, 1, 2)
+	sums := make([]int32, 2*len(g.Classes))
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := p.Run(in, 2, sums); err != nil {
+			t.Fatal(err)
+		}
+	})
+	commands := len(g.Nodes) + 2
+	t.Logf("%v allocations per Run for %d commands (all in go-opencl)", allocs, commands)
+	if allocs > float64(4*commands) {
+		t.Errorf("%v allocations per Run, more than 4 for each of %d commands", allocs, commands)
+	}
+}
+
+// BenchmarkRun times one image on the CIFAR-10-shaped graph (nin-cifar10's spec with random
+// weights) on OpenCL and, for the ratio, on the CPU backend in the same run.
+func BenchmarkRun(b *testing.B) {
+	d := device(b)
+	spec, err := nin.LoadSpec("nin-cifar10", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := quanttest.Graph(b, spec, 1)
+	in := quanttest.Input(g, 1, 1)
+	sums := make([]int32, len(g.Classes))
+	for _, dev := range []backends.Device{d, cpu.NewDevice(0)} {
+		b.Run(dev.Info().Backend, func(b *testing.B) {
+			p, err := dev.Prepare(g, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			if err := p.Run(in, 1, sums); err != nil { // the first run absorbs lazy compilation
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := p.Run(in, 1, sums); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/image")
+		})
+	}
+}
+

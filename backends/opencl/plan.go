@@ -1,0 +1,388 @@
+//go:build cgo && opencl
+
+package opencl
+
+import (
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/jgillich/go-opencl/cl"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/quant"
+)
+
+//go:embed kernels.cl
+var kernelSource string
+
+// Tiling of the convolution kernels (kernels.cl explains the layout): each work-item
+// computes tilePixels pixels × tileChannels output channels, and a work-group is
+// groupPixels such work-items along the pixels of one channel group, so that a group's
+// weights stay in cache while its pixels stream by.
+const (
+	tileChannels = 8
+	tilePixels   = 4
+	groupPixels  = 8
+	// groupFlat is the work-group size of the one-output-per-work-item kernels.
+	groupFlat = 64
+)
+
+// runtime is a context, an in-order queue and the built program on one device.
+type runtime struct {
+	ctx   *cl.Context
+	queue *cl.CommandQueue
+	prog  *cl.Program
+}
+
+func (d *Device) open() (*runtime, error) {
+	ctx, err := cl.CreateContext([]*cl.Device{d.dev})
+	if err != nil {
+		return nil, fmt.Errorf("creating a context: %w", err)
+	}
+	r := &runtime{ctx: ctx}
+	if r.queue, err = ctx.CreateCommandQueue(d.dev, 0); err != nil {
+		r.release()
+		return nil, fmt.Errorf("creating a command queue: %w", err)
+	}
+	if r.prog, err = ctx.CreateProgramWithSource([]string{kernelSource}); err != nil {
+		r.release()
+		return nil, fmt.Errorf("creating the program: %w", err)
+	}
+	opts := fmt.Sprintf("-cl-std=CL1.2 -DCW=%d -DTP=%d", tileChannels, tilePixels)
+	if err := r.prog.BuildProgram([]*cl.Device{d.dev}, opts); err != nil {
+		r.release()
+		return nil, fmt.Errorf("building the kernels: %w", err)
+	}
+	return r, nil
+}
+
+func (r *runtime) release() {
+	if r.prog != nil {
+		r.prog.Release()
+	}
+	if r.queue != nil {
+		r.queue.Release()
+	}
+	r.ctx.Release()
+}
+
+// Plan is a graph prepared on one OpenCL device.
+type Plan struct {
+	g      *quant.Graph
+	batch  int
+	rt     *runtime
+	input  *cl.MemObject
+	steps  []step // one per node
+	sums   *cl.MemObject
+	bufs   []*cl.MemObject // every buffer, for Close
+	closed bool
+}
+
+// step is one node's kernel with its arguments already set.
+type step struct {
+	kernel *cl.Kernel
+	out    *cl.MemObject // the node's activations (the sums for the global pool)
+	// A run of n images enqueues ceil(n·perImage / perItem) work-items along dimension 0,
+	// rounded up to whole work-groups; global[1] is fixed.
+	perImage, perItem int
+	global, local     []int
+}
+
+func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("opencl: batch %d", batch)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("opencl: %w", err)
+	}
+	for i := range g.Nodes {
+		if n := &g.Nodes[i]; n.Op == quant.OpConv && n.Float {
+			return nil, fmt.Errorf("opencl: layer %s is kept in float; use the cpu backend", n.Name)
+		}
+	}
+	rt, err := d.open()
+	if err != nil {
+		return nil, fmt.Errorf("opencl: %s: %w", d.info.Name, err)
+	}
+	p := &Plan{g: g, batch: batch, rt: rt, steps: make([]step, len(g.Nodes))}
+	if err := p.prepare(d); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("opencl: %s: %w", d.info.Name, err)
+	}
+	return p, nil
+}
+
+func (p *Plan) prepare(d *Device) error {
+	var err error
+	if p.input, err = p.buffer(cl.MemReadOnly, p.batch*p.g.Spec.Input.Size(), nil); err != nil {
+		return fmt.Errorf("input buffer: %w", err)
+	}
+	in := p.input
+	for i := range p.g.Nodes {
+		n := &p.g.Nodes[i]
+		if err := p.prepareNode(d, i, n, in); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		in = p.steps[i].out
+	}
+	return nil
+}
+
+func (p *Plan) prepareNode(d *Device, i int, n *quant.Node, in *cl.MemObject) error {
+	s := &p.steps[i]
+	var err error
+	size := n.Out.Size()
+	if n.Op == quant.OpGlobalAvg {
+		size = 4 * n.Out.C
+	}
+	if s.out, err = p.buffer(cl.MemReadWrite, p.batch*size, nil); err != nil {
+		return fmt.Errorf("output buffer: %w", err)
+	}
+	var name string
+	var args []any
+	switch {
+	case n.Op == quant.OpConv:
+		name, args, err = p.convArgs(n, in, s.out)
+		if err != nil {
+			return err
+		}
+		s.perImage, s.perItem = n.Out.H*n.Out.W, tilePixels
+		s.global = []int{0, ceilDiv(n.Out.C, tileChannels)}
+		s.local = []int{groupPixels, 1}
+	case n.Op == quant.OpGlobalAvg:
+		name = "globalsum"
+		args = []any{in, s.out, int32(n.In.H * n.In.W), int32(n.In.C), int32(p.batch * n.In.C)}
+		s.perImage, s.perItem = n.In.C, 1
+		s.global, s.local = []int{0}, []int{groupFlat}
+		p.sums = s.out
+	default:
+		name = "pool"
+		args = []any{in, s.out, int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W),
+			int32(n.Kernel), int32(n.Stride), b2i(n.Op == quant.OpAvgPool), int32(p.batch * size)}
+		s.perImage, s.perItem = size, 1
+		s.global, s.local = []int{0}, []int{groupFlat}
+	}
+	if s.kernel, err = p.rt.prog.CreateKernel(name); err != nil {
+		return fmt.Errorf("kernel %s: %w", name, err)
+	}
+	if err := s.kernel.SetArgs(args...); err != nil {
+		return fmt.Errorf("kernel %s arguments: %w", name, err)
+	}
+	// A device may allow fewer work-items per group than asked (small GPUs, heavy kernels).
+	most, err := s.kernel.WorkGroupSize(d.dev)
+	if err != nil {
+		return fmt.Errorf("kernel %s work-group size: %w", name, err)
+	}
+	s.local[0] = max(1, min(s.local[0], most))
+	return nil
+}
+
+// convArgs uploads a convolution's packed weights and requantization parameters and returns
+// its kernel and arguments.
+func (p *Plan) convArgs(n *quant.Node, in, out *cl.MemObject) (string, []any, error) {
+	groups := ceilDiv(n.Out.C, tileChannels)
+	w, err := p.buffer(cl.MemReadOnly, 0, packWeights(n.Weights, n.K(), n.Out.C))
+	if err != nil {
+		return "", nil, fmt.Errorf("weights: %w", err)
+	}
+	// The padding channels get bias 0, multiplier 0 and shift 1, which requantize to 0 (their
+	// outputs are never stored).
+	var params [3]*cl.MemObject
+	for j, v := range [][]int32{n.Bias, n.Mult, n.Shift} {
+		if params[j], err = p.buffer(cl.MemReadOnly, 0, padInt32(v, groups*tileChannels, int32(j/2))); err != nil {
+			return "", nil, fmt.Errorf("requantization parameters: %w", err)
+		}
+	}
+	total := int32(p.batch * n.Out.H * n.Out.W)
+	if n.Kernel == 1 && n.Stride == 1 && n.Pad == 0 {
+		return "conv1x1", []any{in, w, params[0], params[1], params[2], out, int32(n.In.C), int32(n.Out.C), total}, nil
+	}
+	// What padding reads: the input's zero point, one value per input channel.
+	padRow := make([]byte, n.In.C)
+	for j := range padRow {
+		padRow[j] = n.PadValue
+	}
+	pad, err := p.buffer(cl.MemReadOnly, 0, padRow)
+	if err != nil {
+		return "", nil, fmt.Errorf("padding row: %w", err)
+	}
+	return "conv", []any{in, w, params[0], params[1], params[2], out, pad,
+		int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W), int32(n.Out.C),
+		int32(n.Kernel), int32(n.Stride), int32(n.Pad), total}, nil
+}
+
+// packWeights reorders a K×N row-major weight matrix into groups of tileChannels output
+// channels: group g holds K rows of tileChannels bytes, zero past channel N.
+func packWeights(w []int8, k, n int) []byte {
+	groups := ceilDiv(n, tileChannels)
+	out := make([]byte, groups*k*tileChannels)
+	for g := 0; g < groups; g++ {
+		for r := 0; r < k; r++ {
+			for j := 0; j < tileChannels && g*tileChannels+j < n; j++ {
+				out[(g*k+r)*tileChannels+j] = byte(w[r*n+g*tileChannels+j])
+			}
+		}
+	}
+	return out
+}
+
+// padInt32 returns v as little-endian bytes, padded with fill to n values.
+func padInt32(v []int32, n int, fill int32) []byte {
+	out := make([]byte, 4*n)
+	for i := range n {
+		x := fill
+		if i < len(v) {
+			x = v[i]
+		}
+		binary.LittleEndian.PutUint32(out[4*i:], uint32(x))
+	}
+	return out
+}
+
+// buffer creates a device buffer of size bytes, or one initialised with data, and records
+// it for Close.
+func (p *Plan) buffer(flags cl.MemFlag, size int, data []byte) (*cl.MemObject, error) {
+	var b *cl.MemObject
+	var err error
+	if data != nil {
+		b, err = p.rt.ctx.CreateBuffer(flags|cl.MemCopyHostPtr, data)
+	} else {
+		b, err = p.rt.ctx.CreateEmptyBuffer(flags, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.bufs = append(p.bufs, b)
+	return b, nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var errClosed = errors.New("opencl: plan is closed")
+
+func (p *Plan) check(in []uint8, n int, sums []int32) error {
+	if p.closed {
+		return errClosed
+	}
+	if n < 1 || n > p.batch {
+		return fmt.Errorf("opencl: batch of %d images, prepared for 1..%d", n, p.batch)
+	}
+	if len(in) < n*p.g.Spec.Input.Size() || len(sums) < n*len(p.g.Classes) {
+		return fmt.Errorf("opencl: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	}
+	return nil
+}
+
+// Run implements backends.Plan. The input is written and the sums read with blocking
+// transfers (go-opencl cannot keep Go memory pinned across an asynchronous one); the
+// kernels in between run back to back on the in-order queue.
+func (p *Plan) Run(in []uint8, n int, sums []int32) error {
+	return p.run(in, n, sums, nil)
+}
+
+// Profile implements backends.Profiler: it runs like Run but waits for each node's kernel,
+// so that each node's wall time includes its launch. The input transfer counts towards the
+// first node and the read of the sums towards the last.
+func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error {
+	if len(perNode) < len(p.steps) {
+		return fmt.Errorf("opencl: %d per-node times for %d nodes", len(perNode), len(p.steps))
+	}
+	return p.run(in, n, sums, perNode)
+}
+
+func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) error {
+	if err := p.check(in, n, sums); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	ev, err := p.rt.queue.EnqueueWriteBuffer(p.input, true, 0, n*p.g.Spec.Input.Size(), unsafe.Pointer(&in[0]), nil)
+	ev.Release() // the event is not needed; releasing it now spares the driver's bookkeeping
+	if err != nil {
+		return fmt.Errorf("opencl: writing the input: %w", err)
+	}
+	for i := range p.steps {
+		s := &p.steps[i]
+		items := ceilDiv(n*s.perImage, s.perItem)
+		s.global[0] = ceilDiv(items, s.local[0]) * s.local[0]
+		ev, err := p.rt.queue.EnqueueNDRangeKernel(s.kernel, nil, s.global, s.local, nil)
+		ev.Release()
+		if err != nil {
+			return fmt.Errorf("opencl: node %s: enqueueing its kernel: %w", p.g.Nodes[i].Name, err)
+		}
+		if perNode != nil {
+			if err := p.rt.queue.Finish(); err != nil {
+				return fmt.Errorf("opencl: node %s: %w", p.g.Nodes[i].Name, err)
+			}
+			if i < len(p.steps)-1 {
+				t1 := time.Now()
+				perNode[i] += t1.Sub(t0)
+				t0 = t1
+			}
+		}
+	}
+	ev, err = p.rt.queue.EnqueueReadBuffer(p.sums, true, 0, 4*n*len(p.g.Classes), unsafe.Pointer(&sums[0]), nil)
+	ev.Release()
+	if err != nil {
+		return fmt.Errorf("opencl: reading the sums: %w", err)
+	}
+	if perNode != nil {
+		perNode[len(p.steps)-1] += time.Since(t0)
+	}
+	return nil
+}
+
+// Trace implements backends.Plan: it runs one image and reads every node's buffer back.
+func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
+	if len(acts) < len(p.g.Nodes) {
+		return fmt.Errorf("opencl: %d trace buffers for %d nodes", len(acts), len(p.g.Nodes))
+	}
+	for i, n := range p.g.Nodes {
+		if n.Op != quant.OpGlobalAvg && len(acts[i]) < n.Out.Size() {
+			return fmt.Errorf("opencl: trace buffer of node %s holds %d bytes, needs %d", n.Name, len(acts[i]), n.Out.Size())
+		}
+	}
+	if err := p.Run(in, 1, sums); err != nil {
+		return err
+	}
+	for i, n := range p.g.Nodes {
+		if n.Op == quant.OpGlobalAvg {
+			continue
+		}
+		ev, err := p.rt.queue.EnqueueReadBuffer(p.steps[i].out, true, 0, n.Out.Size(), unsafe.Pointer(&acts[i][0]), nil)
+		ev.Release()
+		if err != nil {
+			return fmt.Errorf("opencl: node %s: reading its output: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// Close releases the plan's kernels, buffers, queue and context. The plan cannot run
+// afterwards; closing twice is harmless.
+func (p *Plan) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	for _, s := range p.steps {
+		if s.kernel != nil {
+			s.kernel.Release()
+		}
+	}
+	for _, b := range p.bufs {
+		b.Release()
+	}
+	p.rt.release()
+	return nil
+}
