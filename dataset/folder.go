@@ -1,0 +1,162 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ninedge/ninedge/imageio"
+)
+
+// folderDefaultSide is the image side of a folder set when Options.Size is zero: the
+// network's input size, and that of CIFAR and SVHN.
+const folderDefaultSide = 32
+
+// imageExts are the file extensions (lower-cased) a folder set reads.
+var imageExts = []string{".png", ".jpg", ".jpeg", ".ppm", ".pgm"}
+
+// folderImage is one image file of a folder set.
+type folderImage struct {
+	name  string // relative to the set's folder
+	label int32
+}
+
+func loadFolder(dir, split string, opt Options) (*Set, error) {
+	h, w := opt.Size[0], opt.Size[1]
+	if h == 0 {
+		h, w = folderDefaultSide, folderDefaultSide
+	}
+	c := opt.Channels
+	if c == 0 {
+		c = 3
+	}
+	classes, root, err := folderClasses(dir, split)
+	if err != nil {
+		return nil, err
+	}
+	var files []folderImage
+	for i, class := range classes {
+		entries, err := os.ReadDir(filepath.Join(dir, root, class))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a class of the other split only
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries { // sorted by name
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && slices.Contains(imageExts, ext) {
+				files = append(files, folderImage{filepath.Join(root, class, e.Name()), int32(i)})
+			}
+		}
+	}
+	if opt.Limit > 0 && len(files) > opt.Limit {
+		files = files[:opt.Limit]
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no %s images in the class folders of %s", strings.Join(imageExts, "/"), filepath.Join(dir, root))
+	}
+	size := h * w * c
+	if int64(len(files))*int64(size) > maxSetBytes {
+		return nil, fmt.Errorf("%d images of %d×%d×%d are more than %d bytes", len(files), h, w, c, int64(maxSetBytes))
+	}
+	s := &Set{N: len(files), H: h, W: w, C: c, Images: make([]uint8, len(files)*size), Labels: make([]int32, len(files)), Classes: classes}
+	for i, f := range files {
+		s.Labels[i] = f.label
+	}
+	return s, fitAll(dir, files, s)
+}
+
+// folderClasses returns the class names of a folder set and the folder, relative to dir,
+// that holds the class folders of split: dir/split when dir has train or test
+// subfolders, dir itself otherwise.
+func folderClasses(dir, split string) (classes []string, root string, err error) {
+	var roots []string
+	for _, sp := range []string{"train", "test"} {
+		if fi, err := os.Stat(filepath.Join(dir, sp)); err == nil && fi.IsDir() {
+			roots = append(roots, sp)
+		}
+	}
+	root = "."
+	if len(roots) > 0 {
+		if !slices.Contains(roots, split) {
+			return nil, "", fmt.Errorf("%s has a %s folder but no %s folder: %w", dir, roots[0], split, fs.ErrNotExist)
+		}
+		root = split
+	} else {
+		roots = []string{"."}
+	}
+	// With splits, classes of both are numbered together so that labels agree.
+	for _, r := range roots {
+		entries, err := os.ReadDir(filepath.Join(dir, r))
+		if err != nil {
+			return nil, "", err
+		}
+		for _, e := range entries {
+			if isDir(dir, r, e) && !strings.HasPrefix(e.Name(), ".") && !slices.Contains(classes, e.Name()) {
+				classes = append(classes, e.Name())
+			}
+		}
+	}
+	if len(classes) == 0 {
+		return nil, "", fmt.Errorf("no class folders in %s", filepath.Join(dir, root))
+	}
+	slices.Sort(classes)
+	return classes, root, nil
+}
+
+// isDir reports whether the entry e of dir/parent is a folder, following symbolic links
+// (data sets are often assembled from links).
+func isDir(dir, parent string, e fs.DirEntry) bool {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return e.IsDir()
+	}
+	fi, err := os.Stat(filepath.Join(dir, parent, e.Name()))
+	return err == nil && fi.IsDir()
+}
+
+// fitAll decodes the files into s.Images with one worker and one Fitter per CPU: decoding
+// JPEGs, not reading them, is what a folder set spends its time on. The error of the first
+// failing file (in set order) is returned.
+func fitAll(dir string, files []folderImage, s *Set) error {
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			fit := imageio.NewFitter(s.W, s.H, s.C)
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				path := filepath.Join(dir, files[i].name)
+				img, err := imageio.DecodeFile(path) // its errors name the file
+				if err == nil {
+					if err = fit.Fit(img, s.Image(i)); err != nil {
+						err = fmt.Errorf("%s: %w", path, err)
+					}
+				}
+				if err != nil {
+					errs[i] = err
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
