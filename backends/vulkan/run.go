@@ -1,0 +1,191 @@
+//go:build cgo && vulkan
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+
+	"github.com/ninedge/ninedge/quant"
+)
+
+// Run implements backends.Plan: the input goes into the mapped input buffer (each pixel's
+// channels padded to whole words), the recorded command buffer runs once, and the sums come
+// back from the mapped output buffer. Nothing is allocated.
+func (p *Plan) Run(in []uint8, n int, sums []int32) error {
+	if err := p.check(in, n, sums); err != nil {
+		return err
+	}
+	p.load(in, n)
+	if err := p.submit(1, p.timeout*uint64(n)); err != nil {
+		return err
+	}
+	k := n * len(p.g.Classes)
+	copy(sums[:k], unsafe.Slice((*int32)(p.output.host), k))
+	return nil
+}
+
+func (p *Plan) check(in []uint8, n int, sums []int32) error {
+	switch {
+	case p.closed:
+		return errors.New("vulkan: plan is closed")
+	case p.broken != nil:
+		return fmt.Errorf("vulkan: plan unusable after an earlier failure: %w", p.broken)
+	case n < 1 || n > p.batch:
+		return fmt.Errorf("vulkan: batch of %d images, prepared for 1..%d", n, p.batch)
+	case len(in) < n*p.g.Spec.Input.Size() || len(sums) < n*len(p.g.Classes):
+		return fmt.Errorf("vulkan: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	}
+	return nil
+}
+
+// load writes n images into the input buffer and the batch size into the dispatch sizes.
+func (p *Plan) load(in []uint8, n int) {
+	c := p.g.Spec.Input.C
+	dst := p.input.bytes()
+	if stride := 4 * p.inWords; stride == c {
+		copy(dst, in[:n*p.g.Spec.Input.Size()])
+	} else {
+		// The padding bytes stay 0 from allocation: their weights are 0 anyway.
+		pixels := n * p.g.Spec.Input.H * p.g.Spec.Input.W
+		for i := 0; i < pixels; i++ {
+			copy(dst[i*stride:i*stride+c], in[i*c:(i+1)*c])
+		}
+	}
+	if uint32(n) != p.lastN {
+		args := unsafe.Slice((*uint32)(p.indirect.host), 3*len(p.stages))
+		for i := range p.stages {
+			args[3*i+2] = uint32(n)
+		}
+		p.lastN = uint32(n)
+	}
+}
+
+// submit runs the first count of the runner's command buffers and waits for them. A
+// timeout or a lost device leaves work in flight that nothing can reclaim, so the plan
+// refuses to run again.
+func (p *Plan) submit(count int, timeout uint64) error {
+	res, call := p.runner.run(count, timeout)
+	if res == vk.Success {
+		return nil
+	}
+	err := vkErr(call, res)
+	if res == vk.Timeout {
+		err = fmt.Errorf("the device did not finish within %v: %w", time.Duration(timeout), err)
+	}
+	p.broken = err
+	return fmt.Errorf("vulkan: %w", err)
+}
+
+// Trace implements backends.Plan: one image, then every node's output read back.
+func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
+	if err := p.check(in, 1, sums); err != nil {
+		return err
+	}
+	if len(acts) < len(p.stages) {
+		return fmt.Errorf("vulkan: %d trace buffers for %d nodes", len(acts), len(p.stages))
+	}
+	for i, s := range p.stages {
+		if s.node.Op != quant.OpGlobalAvg && len(acts[i]) < s.node.Out.Size() {
+			return fmt.Errorf("vulkan: trace buffer of node %s holds %d bytes, needs %d", s.node.Name, len(acts[i]), s.node.Out.Size())
+		}
+	}
+	p.load(in, 1)
+	if err := p.submit(2, p.timeout); err != nil {
+		return err
+	}
+	copy(sums[:len(p.g.Classes)], unsafe.Slice((*int32)(p.output.host), len(p.g.Classes)))
+	rb := p.readback.bytes()
+	for i, s := range p.stages {
+		n := s.node
+		if n.Op == quant.OpGlobalAvg {
+			continue
+		}
+		c, stride := n.Out.C, 4*s.outWords
+		src := rb[s.readOff:]
+		for px := 0; px < n.Out.H*n.Out.W; px++ {
+			copy(acts[i][px*c:(px+1)*c], src[px*stride:px*stride+c])
+		}
+	}
+	return nil
+}
+
+// Profile implements backends.Profiler with the timestamps written after every node.
+func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error {
+	if p.queries == nil {
+		return errors.New("vulkan: the device's compute queue has no timestamp queries")
+	}
+	if len(perNode) < len(p.stages) {
+		return fmt.Errorf("vulkan: %d profile slots for %d nodes", len(perNode), len(p.stages))
+	}
+	if err := p.Run(in, n, sums); err != nil {
+		return err
+	}
+	res := vk.GetQueryPoolResults(p.device, p.queries, 0, uint32(len(p.stamps)), uint(8*len(p.stamps)),
+		unsafe.Pointer(&p.stamps[0]), 8, vk.QueryResultFlags(vk.QueryResult64Bit|vk.QueryResultWaitBit))
+	if res != vk.Success {
+		return fmt.Errorf("vulkan: %w", vkErr("vkGetQueryPoolResults", res))
+	}
+	period := float64(p.dev.limits.timestampPeriod)
+	for i := range p.stages {
+		ticks := (p.stamps[i+1] - p.stamps[i]) & p.tsMask
+		perNode[i] += time.Duration(float64(ticks) * period)
+	}
+	return nil
+}
+
+// Close waits for the device and destroys everything the plan made. It is safe to call
+// twice; the plan cannot run afterwards.
+func (p *Plan) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.device == nil {
+		return nil
+	}
+	vk.DeviceWaitIdle(p.device)
+	for _, s := range p.stages {
+		if s.pipeline != vk.NullPipeline {
+			vk.DestroyPipeline(p.device, s.pipeline, nil)
+		}
+	}
+	for _, m := range p.modules {
+		vk.DestroyShaderModule(p.device, m, nil)
+	}
+	if p.descPool != vk.NullDescriptorPool {
+		vk.DestroyDescriptorPool(p.device, p.descPool, nil)
+	}
+	for k := range p.pipeLay {
+		if p.pipeLay[k] != vk.NullPipelineLayout {
+			vk.DestroyPipelineLayout(p.device, p.pipeLay[k], nil)
+		}
+		if p.setLayout[k] != vk.NullDescriptorSetLayout {
+			vk.DestroyDescriptorSetLayout(p.device, p.setLayout[k], nil)
+		}
+	}
+	for _, b := range p.buffers {
+		b.destroy(p.device)
+	}
+	if p.queries != vk.NullQueryPool {
+		vk.DestroyQueryPool(p.device, p.queries, nil)
+	}
+	if p.cmdPool != vk.NullCommandPool {
+		// Destroying the pool frees its command buffers.
+		vk.DestroyCommandPool(p.device, p.cmdPool, nil)
+	}
+	if p.fence != vk.NullFence {
+		vk.DestroyFence(p.device, p.fence, nil)
+	}
+	if p.runner != nil {
+		p.runner.free()
+		p.runner = nil
+	}
+	vk.DestroyDevice(p.device, nil)
+	p.device = nil
+	return nil
+}
