@@ -1,0 +1,355 @@
+// Package sgemm multiplies float32 matrices: the hot loop of the float forward pass (im2col and
+// 1×1 convolutions as GEMM) and of training, whose gradients need the transposed variants.
+//
+// Gemm follows the BLIS/Goto design. op(B) is packed in kc×nc blocks, laid out as the
+// micro-kernel reads them (micro-panels nr wide, zero-padded to whole ones), that stay in
+// cache while they meet all of A. op(A) goes in mc×kc blocks that stay in L2, packed into
+// micro-panels mr high as well unless the kernel reads it in place: the x86 kernels only
+// broadcast single values of A, so a row-major A needs no packing. A register-blocked
+// assembly micro-kernel computes one mr×nr tile of C at a time; tiles at the edges of C are
+// computed aside and merged. The kernels are AVX2+FMA (6×16) and AVX-512 (12×32) on amd64 and
+// NEON (12×8) on arm64; portable Go serves other architectures and the purego build tag.
+package sgemm
+
+import (
+	"fmt"
+	"sync"
+)
+
+// kernel is a micro-kernel with the cache blocking tuned for it.
+type kernel struct {
+	name   string
+	mr, nr int // the micro-tile: one call computes mr×nr values of C
+	// Cache blocks: an mc×kc block of A stays in L2 while it meets every kc×nr micro-panel
+	// of B, which stays in L1; a packed kc×nc block of B stays in L2 or L3. mc is a multiple
+	// of mr and nc of nr.
+	mc, kc, nc int
+	// micro sets c[i*ldc+j] = Σp a[i*rsA+p*csA]·b[p*nr+j] + beta·c[i*ldc+j] for i < mr,
+	// j < nr, p < k, and overwrites c (NaN included) when beta is 0. b is a packed micro-panel
+	// (nr values of a row of B for each p); a is a packed one (rsA 1, csA mr) unless strided.
+	micro func(k int, a []float32, rsA, csA int, b, c []float32, ldc int, beta float32)
+	// strided says that micro takes any rsA and csA, so A can be read where it lies.
+	strided bool
+}
+
+// minWork is the number of multiply-adds below which another goroutine costs more than it
+// saves: starting and joining one takes a few microseconds, about the time one core needs for
+// this much work. Tests lower it to split small products.
+var minWork = 1 << 18
+
+// Gemm computes C = op(A)·op(B) + beta·C, op(X) = X or Xᵀ, using up to `threads` goroutines.
+// op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row strides.
+//
+// All matrices are row-major: A is m×k (k×m when transA), B is k×n (n×k when transB). When
+// beta is 0, C is only written, so it may hold anything, NaN included. threads below 1 means
+// 1. Elements of C outside the m×n matrix (the rest of each ldc row) are never touched.
+func Gemm(threads int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs("Gemm", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	gemm(&kernels[0], threads, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmRef is the naive triple loop: the oracle, kept simple.
+func GemmRef(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs("GemmRef", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var x, y float32
+				if transA {
+					x = a[p*lda+i]
+				} else {
+					x = a[i*lda+p]
+				}
+				if transB {
+					y = b[j*ldb+p]
+				} else {
+					y = b[p*ldb+j]
+				}
+				s += x * y
+			}
+			if beta == 0 {
+				c[i*ldc+j] = s
+			} else {
+				c[i*ldc+j] = s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// checkArgs panics unless the dimensions are valid and each slice holds its whole matrix,
+// so that a bad call fails here with a message rather than deep in a kernel.
+func checkArgs(fn string, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("sgemm.%s: negative dimension m=%d n=%d k=%d", fn, m, n, k))
+	}
+	check := func(name string, s []float32, rows, cols, ld int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("sgemm.%s: ld%s=%d < %d columns", fn, name, ld, cols))
+		}
+		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("sgemm.%s: len(%s)=%d < %d for %d×%d with ld%s=%d",
+				fn, name, len(s), (rows-1)*ld+cols, rows, cols, name, ld))
+		}
+	}
+	if transA {
+		check("a", a, k, m, lda)
+	} else {
+		check("a", a, m, k, lda)
+	}
+	if transB {
+		check("b", b, n, k, ldb)
+	} else {
+		check("b", b, k, n, ldb)
+	}
+	check("c", c, m, n, ldc)
+}
+
+// gemm runs Gemm with the given kernel, so that tests can drive every kernel and odd blockings
+// through the same code. It splits C into one part per goroutine. Each part repacks the
+// operand it shares with the others; splitting rows repacks B (k×n per extra goroutine) and
+// splitting columns repacks A (m×k), so the split goes across the larger of m and n.
+func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	t := int(min(int64(max(threads, 1)), max(int64(m)*int64(n)*int64(k)/int64(minWork), 1)))
+	byRows := m >= n
+	tiles := (m + kern.mr - 1) / kern.mr
+	if !byRows {
+		tiles = (n + kern.nr - 1) / kern.nr
+	}
+	t = min(t, tiles)
+	if t == 1 {
+		serial(kern, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// part runs the share of C from tile tiles*i/t up to tile tiles*(i+1)/t.
+	part := func(i int) {
+		if byRows {
+			r0 := min(tiles*i/t*kern.mr, m)
+			r1 := min(tiles*(i+1)/t*kern.mr, m)
+			ao := r0 * lda
+			if transA {
+				ao = r0
+			}
+			serial(kern, transA, transB, r1-r0, n, k, a[ao:], lda, b, ldb, beta, c[r0*ldc:], ldc)
+		} else {
+			c0 := min(tiles*i/t*kern.nr, n)
+			c1 := min(tiles*(i+1)/t*kern.nr, n)
+			bo := c0
+			if transB {
+				bo = c0 * ldb
+			}
+			serial(kern, transA, transB, m, c1-c0, k, a, lda, b[bo:], ldb, beta, c[c0:], ldc)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < t; i++ {
+		wg.Go(func() { part(i) })
+	}
+	part(0)
+	wg.Wait()
+}
+
+// scale sets C = beta·C, the whole product when k is 0; beta 0 clears C even of NaN.
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// workspace holds one goroutine's packing buffers. Pooling them makes steady-state calls
+// allocation-free: a pack of A or B is hundreds of kilobytes.
+type workspace struct {
+	a, b []float32
+	tile []float32 // an mr×nr tile for the edges of C, which the kernel cannot write in place
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// grow returns s resliced to n elements, reallocated only when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blockSize splits total into the fewest blocks of at most max (a multiple of unit) and
+// returns the even block size rounded up to unit: k=300 with kc=256 makes two blocks of 152,
+// not 256 and a thin, inefficient 44.
+func blockSize(total, max, unit int) int {
+	nb := (total + max - 1) / max
+	s := (total + nb - 1) / nb
+	return (s + unit - 1) / unit * unit
+}
+
+// serial computes the whole product on the calling goroutine with the five loops of the
+// Goto algorithm around the micro-kernel.
+func serial(kern *kernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	mr, nr := kern.mr, kern.nr
+	kc := blockSize(k, kern.kc, 1)
+	mc := blockSize(m, kern.mc, mr)
+	nc := blockSize(n, kern.nc, nr)
+	w.a = grow(w.a, mc*kc)
+	w.b = grow(w.b, nc*kc)
+	w.tile = grow(w.tile, mr*nr)
+	// A strided kernel reads the rows of a non-transposed A in place: it only broadcasts
+	// single values of A, so packing them would cost a pass over A and gain nothing.
+	direct := kern.strided && !transA
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(nr, transB, kb, nb, b, ldb, pc, jc, w.b)
+			bet := beta
+			if pc > 0 {
+				bet = 1 // later k blocks add to what the first one stored
+			}
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				var blk aBlock
+				if direct {
+					blk = aBlock{a: a[ic*lda+pc:], step: lda, rs: lda, cs: 1}
+					if full := mb / mr * mr; full < mb {
+						// The last rows do not fill a micro-panel: pack them with zero rows.
+						packA(mr, false, mb-full, kb, a, lda, ic+full, pc, w.a)
+						blk.edge = w.a[:mr*kb]
+					}
+				} else {
+					packA(mr, transA, mb, kb, a, lda, ic, pc, w.a)
+					blk = aBlock{a: w.a, step: kb, rs: 1, cs: mr}
+				}
+				macro(kern, w, &blk, mb, nb, kb, bet, c[ic*ldc+jc:], ldc)
+			}
+		}
+	}
+}
+
+// aBlock says where macro finds the micro-panels of an mb×kb block of A: the one of rows
+// ir..ir+mr at a[ir*step:], with element (i, p) at i*rs+p*cs from there, except the partial
+// last one, which is in edge when that is set.
+type aBlock struct {
+	a            []float32
+	step, rs, cs int
+	edge         []float32
+}
+
+// macro multiplies the mb×kb block of A by the packed kb×nb block of B into C. The B
+// micro-panel is the outer loop so that it stays in L1 while the A micro-panels stream from L2.
+func macro(kern *kernel, w *workspace, blk *aBlock, mb, nb, kb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	for jr := 0; jr < nb; jr += nr {
+		bp := w.b[jr*kb : (jr+nr)*kb]
+		cols := min(nr, nb-jr)
+		for ir := 0; ir < mb; ir += mr {
+			rows := min(mr, mb-ir)
+			ap, rs, cs := blk.a[ir*blk.step:], blk.rs, blk.cs
+			if rows < mr && blk.edge != nil {
+				ap, rs, cs = blk.edge, 1, mr
+			}
+			if rows == mr && cols == nr {
+				kern.micro(kb, ap, rs, cs, bp, c[ir*ldc+jr:], ldc, beta)
+				continue
+			}
+			// An edge tile: compute the whole padded tile aside, then merge only the part
+			// inside C.
+			kern.micro(kb, ap, rs, cs, bp, w.tile, nr, 0)
+			for i := 0; i < rows; i++ {
+				src := w.tile[i*nr : i*nr+cols]
+				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+cols]
+				if beta == 0 {
+					copy(dst, src)
+					continue
+				}
+				for j, v := range src {
+					dst[j] = v + beta*dst[j]
+				}
+			}
+		}
+	}
+}
+
+// packA copies the mb×kb block of op(A) at (ic, pc) into dst as micro-panels of mr rows: for
+// each p, the mr values of column p, the rows past mb zero.
+func packA(mr int, trans bool, mb, kb int, a []float32, lda, ic, pc int, dst []float32) {
+	if trans {
+		// op(A)(i, p) = a[p*lda+i]: the columns of op(A) are contiguous.
+		packContig(dst, mr, a, pc*lda+ic, lda, kb, mb)
+		return
+	}
+	for ir := 0; ir < mb; ir += mr {
+		transpose(dst[ir*kb:(ir+mr)*kb], mr, a, (ic+ir)*lda+pc, lda, min(mr, mb-ir), kb)
+	}
+}
+
+// packB copies the kb×nb block of op(B) at (pc, jc) into dst as micro-panels of nr columns:
+// for each p, the nr values of row p, the columns past nb zero.
+func packB(nr int, trans bool, kb, nb int, b []float32, ldb, pc, jc int, dst []float32) {
+	if !trans {
+		// op(B)(p, j) = b[p*ldb+j]: the rows of op(B) are contiguous.
+		packContig(dst, nr, b, pc*ldb+jc, ldb, kb, nb)
+		return
+	}
+	for jr := 0; jr < nb; jr += nr {
+		transpose(dst[jr*kb:(jr+nr)*kb], nr, b, (jc+jr)*ldb+pc, ldb, min(nr, nb-jr), kb)
+	}
+}
+
+// packContig packs kb contiguous source rows, src[o+p*ld:][:n] for p < kb, into micro-panels
+// w wide: value j of row p goes to d[j/w*w*kb+p*w+j%w], zero-padded to whole panels. It
+// goes row by row of the source so that the reads are sequential whatever the stride.
+func packContig(d []float32, w int, src []float32, o, ld, kb, n int) {
+	full := n / w
+	if full > 0 {
+		for p := 0; p < kb; p++ {
+			copyRowsFull(d[p*w:], w*kb, src[o+p*ld:], w, w, full)
+		}
+	}
+	if rest := n - full*w; rest > 0 {
+		e := d[full*w*kb : (full+1)*w*kb]
+		clear(e)
+		copyRowsFull(e, w, src[o+full*w:], ld, rest, kb)
+	}
+}
+
+// transpose packs a micro-panel whose source is transposed: column i of d (w wide, kb rows
+// deep) is src[o+i*ld:][:kb] for i < n, zero from n on. It gathers four columns at a time so
+// that each row of d is written with whole vector stores.
+func transpose(d []float32, w int, src []float32, o, ld, n, kb int) {
+	d = d[:w*kb]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 := src[o+i*ld : o+i*ld+kb]
+		s1 := src[o+(i+1)*ld : o+(i+1)*ld+kb]
+		s2 := src[o+(i+2)*ld : o+(i+2)*ld+kb]
+		s3 := src[o+(i+3)*ld : o+(i+3)*ld+kb]
+		for p := range s0 {
+			*(*[4]float32)(d[p*w+i:]) = [4]float32{s0[p], s1[p], s2[p], s3[p]}
+		}
+	}
+	for ; i < n; i++ {
+		for p, v := range src[o+i*ld : o+i*ld+kb] {
+			d[p*w+i] = v
+		}
+	}
+	for ; i < w; i++ {
+		for p := 0; p < kb; p++ {
+			d[p*w+i] = 0
+		}
+	}
+}
