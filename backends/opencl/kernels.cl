@@ -16,68 +16,130 @@
 //
 // Build options: -DCW=8|16 (channels per work-item), -DTP=n (pixels per work-item).
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define intv CAT(int, CW)
-#define uintv CAT(uint, CW)
-#define charv CAT(char, CW)
-#define ucharv CAT(uchar, CW)
-#define vloadv CAT(vload, CW)
-#define vstorev CAT(vstore, CW)
-#define convert_intv CAT(convert_int, CW)
-#define convert_ucharv CAT(convert_uchar, CW)
-#define as_uintv CAT(as_uint, CW)
-#define as_intv CAT(as_int, CW)
+#define NC (CW / 8) // 8-channel chunks per work-item
 
-// requantize is fixedpoint.Requantize on CW lanes: acc <= 0 gives 0, otherwise
+// requantize is fixedpoint.Requantize on 8 lanes: acc <= 0 gives 0, otherwise
 // (acc*m + 2^(s-1)) >> s clamped to 255, with m in [2^30, 2^31) (or m = 0, s = 1) and s in
 // [1, 62]. The 63-bit product is kept as a (hi, lo) pair of uints: both factors are
-// non-negative, so the unsigned mul_hi is the high word. Shift counts are taken modulo 32 by
-// OpenCL, so both branches are computed without undefined behaviour and select picks one.
-ucharv requantize(intv acc, intv m, intv s)
+// non-negative, so the unsigned mul_hi is the high word. OpenCL takes shift counts modulo 32,
+// so both branches are computed without undefined behaviour and select picks one.
+uchar8 requantize(int8 acc, int8 m, int8 s)
 {
-	uintv a = as_uintv(max(acc, (intv)0));
-	uintv um = as_uintv(m);
-	uintv us = as_uintv(s);
-	uintv lo = a * um;
-	uintv hi = mul_hi(a, um);
-	// Rounding constant 2^(s-1): in lo when s-1 < 32, else in hi.
-	uintv r = us - 1;
-	intv rlow = as_intv(r) < 32;
-	uintv one = (uintv)1;
-	uintv radd = one << r; // r mod 32: the right bit for whichever word it lands in
-	uintv lo2 = lo + select((uintv)0, radd, rlow);
-	hi += select(radd, (uintv)0, rlow);
-	hi -= as_uintv(as_intv(lo2 < lo)); // carry: a true comparison is -1
+	uint8 a = as_uint8(max(acc, (int8)0));
+	uint8 um = as_uint8(m), us = as_uint8(s);
+	uint8 lo = a * um;
+	uint8 hi = mul_hi(a, um);
+	// Add the rounding constant 2^(s-1) to lo when s-1 < 32, else to hi, with the carry.
+	uint8 r = us - 1;
+	int8 rlow = as_int8(r) < 32;
+	uint8 bit = (uint8)1 << r; // r mod 32: the right bit of whichever word it lands in
+	uint8 lo2 = lo + select((uint8)0, bit, rlow);
+	hi += select(bit, (uint8)0, rlow);
+	hi -= as_uint8(lo2 < lo); // a true comparison is -1: subtracting it adds the carry
 	// Shift right by s. With s < 32 a non-zero hi >> s means the result exceeds 255.
-	intv small = as_intv(us) < 32;
-	uintv below = (lo2 >> us) | (hi << (32 - us));
-	uintv above = hi >> (us - 32);
-	uintv over = select((uintv)0, hi >> us, small);
-	uintv v = select(above, below, small);
-	v = select(min(v, (uintv)255), (uintv)255, as_intv(over) != 0);
-	return convert_ucharv(v);
+	int8 small = as_int8(us) < 32;
+	uint8 below = (lo2 >> us) | (hi << (32 - us));
+	uint8 above = hi >> (us - 32);
+	uint8 over = select((uint8)0, hi >> us, small);
+	uint8 v = select(above, below, small);
+	v = select(min(v, (uint8)255), (uint8)255, as_int8(over) != 0);
+	return convert_uchar8(v);
 }
 
-// store writes TP pixels' CW requantized channels, clipped to N channels and to the batch.
-inline void store(__global uchar *out, intv acc[TP], int p0, int o0, int N, int total,
-                  __global const int *mult, __global const int *shift, int g)
+// mac adds one input position's products to the accumulators: the CW weights at wp (NC
+// chunks of 8) times the input byte x[t] of each of the TP pixels. A uint8 times an int8
+// fits in 16 bits, which lets compilers use 16-bit multiply-adds (PMADDWD on x86).
+inline void mac(int8 acc[TP][NC], __global const char *wp, uint x[TP])
 {
-	intv m = vloadv(g, mult), s = vloadv(g, shift);
+	int8 wv[NC];
+	#pragma unroll
+	for (int n = 0; n < NC; n++)
+		wv[n] = convert_int8(vload8(n, wp));
+	#pragma unroll
 	for (int t = 0; t < TP; t++) {
-		int p = p0 + t;
-		if (p >= total)
+		#pragma unroll
+		for (int n = 0; n < NC; n++)
+			acc[t][n] += wv[n] * (int)x[t];
+	}
+}
+
+// dot runs C input channels from the TP pixel rows src[t] through mac, four at a time
+// where it can (one 4-byte load per pixel), and returns wp advanced past their weights.
+inline __global const char *dot(int8 acc[TP][NC], __global const char *wp, __global const uchar *src[TP], int C)
+{
+	uint x[TP];
+	int c = 0;
+	for (; c + 4 <= C; c += 4) {
+		uchar4 q[TP];
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			q[t] = vload4(0, src[t] + c);
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = q[t].s0;
+		mac(acc, wp, x);
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = q[t].s1;
+		mac(acc, wp + CW, x);
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = q[t].s2;
+		mac(acc, wp + 2 * CW, x);
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = q[t].s3;
+		mac(acc, wp + 3 * CW, x);
+		wp += 4 * CW;
+	}
+	for (; c < C; c++, wp += CW) {
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = src[t][c];
+		mac(acc, wp, x);
+	}
+	return wp;
+}
+
+// store requantizes TP pixels' CW channels and writes them, clipped to N channels and to the
+// batch.
+inline void store(__global uchar *out, int8 acc[TP][NC], int p0, int g, int N, int total,
+                  __global const int *mult, __global const int *shift)
+{
+	#pragma unroll
+	for (int n = 0; n < NC; n++) {
+		int o0 = g * CW + n * 8;
+		if (o0 >= N)
 			return;
-		ucharv q = requantize(acc[t], m, s);
-		__global uchar *dst = out + (size_t)p * N + o0;
-		if (o0 + CW <= N) {
-			vstorev(q, 0, dst);
-		} else {
-			uchar lanes[CW];
-			vstorev(q, 0, lanes);
-			for (int j = 0; o0 + j < N; j++)
-				dst[j] = lanes[j];
+		int8 m = vload8(g * NC + n, mult), s = vload8(g * NC + n, shift);
+		#pragma unroll
+		for (int t = 0; t < TP; t++) {
+			int p = p0 + t;
+			if (p >= total)
+				break;
+			uchar8 q = requantize(acc[t][n], m, s);
+			__global uchar *dst = out + (size_t)p * N + o0;
+			if (o0 + 8 <= N) {
+				vstore8(q, 0, dst);
+			} else {
+				uchar lanes[8];
+				vstore8(q, 0, lanes);
+				for (int j = 0; o0 + j < N; j++)
+					dst[j] = lanes[j];
+			}
 		}
+	}
+}
+
+// init loads the group's bias into every pixel's accumulators.
+inline void init(int8 acc[TP][NC], __global const int *bias, int g)
+{
+	#pragma unroll
+	for (int n = 0; n < NC; n++) {
+		int8 b = vload8(g * NC + n, bias);
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			acc[t][n] = b;
 	}
 }
 
@@ -92,36 +154,31 @@ __kernel void conv(__global const uchar *in, __global const char *w, __global co
 	int p0 = get_global_id(0) * TP, g = get_global_id(1);
 	if (p0 >= total)
 		return;
-	int K = k * k * C;
-	intv b = vloadv(g, bias);
-	intv acc[TP];
+	int8 acc[TP][NC];
+	init(acc, bias, g);
 	int img[TP], iy0[TP], ix0[TP];
+	#pragma unroll
 	for (int t = 0; t < TP; t++) {
-		acc[t] = b;
 		int p = min(p0 + t, total - 1);
 		int q = p % (outH * outW);
 		img[t] = p / (outH * outW);
 		iy0[t] = q / outW * stride - padding;
 		ix0[t] = q % outW * stride - padding;
 	}
-	__global const char *wp = w + (size_t)g * K * CW;
+	__global const char *wp = w + (size_t)g * k * k * C * CW;
 	for (int ky = 0; ky < k; ky++) {
 		for (int kx = 0; kx < k; kx++) {
 			__global const uchar *src[TP];
+			#pragma unroll
 			for (int t = 0; t < TP; t++) {
 				int iy = iy0[t] + ky, ix = ix0[t] + kx;
 				bool inside = iy >= 0 && iy < inH && ix >= 0 && ix < inW;
 				src[t] = inside ? in + ((size_t)(img[t] * inH + iy) * inW + ix) * C : pad;
 			}
-			for (int c = 0; c < C; c++) {
-				intv wv = convert_intv(vloadv(c, wp));
-				for (int t = 0; t < TP; t++)
-					acc[t] += wv * (int)src[t][c];
-			}
-			wp += C * CW;
+			wp = dot(acc, wp, src, C);
 		}
 	}
-	store(out, acc, p0, g * CW, N, total, mult, shift, g);
+	store(out, acc, p0, g, N, total, mult, shift);
 }
 
 // conv1x1 is the pointwise convolution (1×1, stride 1, no padding): a plain GEMM over
@@ -133,20 +190,14 @@ __kernel void conv1x1(__global const uchar *in, __global const char *w, __global
 	int p0 = get_global_id(0) * TP, g = get_global_id(1);
 	if (p0 >= total)
 		return;
-	intv b = vloadv(g, bias);
-	intv acc[TP];
+	int8 acc[TP][NC];
+	init(acc, bias, g);
 	__global const uchar *src[TP];
-	for (int t = 0; t < TP; t++) {
-		acc[t] = b;
+	#pragma unroll
+	for (int t = 0; t < TP; t++)
 		src[t] = in + (size_t)min(p0 + t, total - 1) * C;
-	}
-	__global const char *wp = w + (size_t)g * C * CW;
-	for (int c = 0; c < C; c++) {
-		intv wv = convert_intv(vloadv(c, wp));
-		for (int t = 0; t < TP; t++)
-			acc[t] += wv * (int)src[t][c];
-	}
-	store(out, acc, p0, g * CW, N, total, mult, shift, g);
+	dot(acc, w + (size_t)g * C * CW, src, C);
+	store(out, acc, p0, g, N, total, mult, shift);
 }
 
 // pool is Caffe's ceil-mode max or average pool with windows clipped at the border; the
@@ -193,11 +244,11 @@ __kernel void globalsum(__global const uchar *in, __global int *sums, int pixels
 	sums[i] = s;
 }
 
-// requant_test applies requantize to CW-lane groups of arrays, for the tests that compare it
+// requant_test applies requantize to 8-lane groups of arrays, for the tests that compare it
 // with fixedpoint.Requantize on random and edge values.
 __kernel void requant_test(__global const int *acc, __global const int *m, __global const int *s,
                            __global uchar *out)
 {
 	int g = get_global_id(0);
-	vstorev(requantize(vloadv(g, acc), vloadv(g, m), vloadv(g, s)), g, out);
+	vstore8(requantize(vload8(g, acc), vload8(g, m), vload8(g, s)), g, out);
 }

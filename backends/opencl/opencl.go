@@ -129,8 +129,8 @@ func rawDevices() ([]rawDevice, error) {
 // Vendor device queries (cl_nv_device_attribute_query, cl_amd_device_attribute_query,
 // cl_intel_required_subgroup_size), absent from the standard headers.
 const (
-	clDeviceWarpSizeNV        = 0x4003
-	clDeviceWavefrontWidthAMD = 0x4043
+	clDeviceWarpSizeNV         = 0x4003
+	clDeviceWavefrontWidthAMD  = 0x4043
 	clDeviceSubGroupSizesIntel = 0x4108
 )
 
@@ -269,14 +269,14 @@ func deviceValue[T any](id C.cl_device_id, param C.cl_device_info, v *T) error {
 
 // codeNames names the error codes the direct queries can return.
 var codeNames = map[C.cl_int]string{
-	C.CL_DEVICE_NOT_FOUND:     "CL_DEVICE_NOT_FOUND",
-	C.CL_OUT_OF_RESOURCES:     "CL_OUT_OF_RESOURCES",
-	C.CL_OUT_OF_HOST_MEMORY:   "CL_OUT_OF_HOST_MEMORY",
-	C.CL_INVALID_VALUE:        "CL_INVALID_VALUE",
-	C.CL_INVALID_PLATFORM:     "CL_INVALID_PLATFORM",
-	C.CL_INVALID_DEVICE:       "CL_INVALID_DEVICE",
-	C.CL_INVALID_DEVICE_TYPE:  "CL_INVALID_DEVICE_TYPE",
-	clPlatformNotFoundKHR:     "CL_PLATFORM_NOT_FOUND_KHR: no OpenCL driver (ICD) is installed",
+	C.CL_DEVICE_NOT_FOUND:    "CL_DEVICE_NOT_FOUND",
+	C.CL_OUT_OF_RESOURCES:    "CL_OUT_OF_RESOURCES",
+	C.CL_OUT_OF_HOST_MEMORY:  "CL_OUT_OF_HOST_MEMORY",
+	C.CL_INVALID_VALUE:       "CL_INVALID_VALUE",
+	C.CL_INVALID_PLATFORM:    "CL_INVALID_PLATFORM",
+	C.CL_INVALID_DEVICE:      "CL_INVALID_DEVICE",
+	C.CL_INVALID_DEVICE_TYPE: "CL_INVALID_DEVICE_TYPE",
+	clPlatformNotFoundKHR:    "CL_PLATFORM_NOT_FOUND_KHR: no OpenCL driver (ICD) is installed",
 }
 
 // clPlatformNotFoundKHR is what the ICD loader returns when no driver is registered

@@ -24,7 +24,7 @@ var kernelSource string
 // groupPixels such work-items along the pixels of one channel group, so that a group's
 // weights stay in cache while its pixels stream by.
 const (
-	tileChannels = 8
+	tileChannels = 16
 	tilePixels   = 4
 	groupPixels  = 8
 	// groupFlat is the work-group size of the one-output-per-work-item kernels.
