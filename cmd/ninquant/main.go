@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	_ "github.com/ninedge/ninedge/backends/cpu" // the int8 backend eval and report run on
 	"github.com/ninedge/ninedge/internal/cli"
 )
 
