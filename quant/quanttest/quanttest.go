@@ -46,9 +46,8 @@ func Cases(t testing.TB) []Case {
 	}
 }
 
-// Graph converts a random float model of the spec, calibrated on random images, so that its
-// scales are realistic; float names layers to keep in float.
-func Graph(t testing.TB, s nin.Spec, seed uint64, float ...string) *quant.Graph {
+// Model returns the random float model Graph converts.
+func Model(t testing.TB, s nin.Spec, seed uint64) *nin.Model {
 	t.Helper()
 	m, err := nin.NewModel(s, nin.NumberedClasses(s.Classes), nin.Preprocess{Kind: nin.PreMeanStd,
 		Mean: filled(s.Input.C, 0.45), Std: filled(s.Input.C, 0.25)})
@@ -62,6 +61,14 @@ func Graph(t testing.TB, s nin.Spec, seed uint64, float ...string) *quant.Graph 
 			b[i] = float32(r.NormFloat64() * 0.05)
 		}
 	}
+	return m
+}
+
+// Graph converts a random float model of the spec, calibrated on random images, so that its
+// scales are realistic; float names layers to keep in float.
+func Graph(t testing.TB, s nin.Spec, seed uint64, float ...string) *quant.Graph {
+	t.Helper()
+	m := Model(t, s, seed)
 	const n = 8
 	imgs := Images(seed, n, s.Input)
 	g, err := quant.Convert(m, imgs, n, quant.Options{Method: quant.MethodMinMax, Threads: 1, FloatLayers: float})

@@ -1,0 +1,110 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ninedge/ninedge/backends/cpu"
+	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/quant/quanttest"
+)
+
+// The authors' CIFAR-10 NIN, converted with the default method, loses at most 0.3 points of
+// top-1 on the 10,000 test images.
+func TestCIFAR10Int8Drop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("converts and evaluates the full CIFAR-10 test set")
+	}
+	m := pretrained.CIFAR10(t)
+	dir := datadir.Dir(t, "cifar10")
+	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile, Dataset: "cifar10/train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(m, g, cpu.NewDevice(0), test, Options{Batch: 32, LayerImages: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	r.WriteMarkdown(&md)
+	t.Log("\n" + md.String())
+	if r.N != 10000 || r.FloatTop1 < 0.8952 || r.FloatTop1 > 0.8962 {
+		t.Errorf("float top-1 %.4f on %d images", r.FloatTop1, r.N)
+	}
+	if r.DropPP > 0.3 {
+		t.Errorf("int8 drop %.2f pp, want ≤ 0.3", r.DropPP)
+	}
+}
+
+// The report's JSON carries the keys pipelines read, with fractions as fractions, and the
+// chart is written.
+func TestReportOutputs(t *testing.T) {
+	c := quanttest.Cases(t)[1]
+	g := quanttest.Graph(t, c.Spec, 3)
+	m := quanttest.Model(t, c.Spec, 3)
+	set := &dataset.Set{Name: "synthetic", N: 20, H: c.Spec.Input.H, W: c.Spec.Input.W, C: c.Spec.Input.C,
+		Images: quanttest.Images(8, 20, c.Spec.Input), Labels: make([]int32, 20), Classes: g.Classes}
+	for i := range set.Labels {
+		set.Labels[i] = int32(i % c.Spec.Classes)
+	}
+	r, err := Build(m, g, cpu.NewDevice(1), set, Options{Batch: 4, LayerImages: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	if err := json.Unmarshal(b.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"float_top1", "int8_top1", "agreement", "drop_pp", "n", "layers", "worst_layer"} {
+		if _, ok := j[k]; !ok {
+			t.Errorf("JSON has no %q", k)
+		}
+	}
+	if a := j["agreement"].(float64); a < 0 || a > 1 {
+		t.Errorf("agreement %v is not a fraction", a)
+	}
+	if len(r.Layers) != len(g.Nodes)+1 || r.Layers[0].Name != "input" {
+		t.Errorf("layers: %+v", r.Layers)
+	}
+	// Random weights keep most of the signal through int8: a sanity floor, not a target.
+	for _, l := range r.Layers {
+		if l.SQNR < 10 {
+			t.Errorf("layer %s: SQNR %.1f dB", l.Name, l.SQNR)
+		}
+	}
+	png := filepath.Join(t.TempDir(), "layers.png")
+	if err := r.WriteChart(png); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(png); !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Error("chart is not a PNG")
+	}
+	var md bytes.Buffer
+	r.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), "percentage points") || !strings.Contains(md.String(), "(worst)") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	other := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
+	if err := CheckPair(m, other); err == nil {
+		t.Error("mismatched architectures accepted")
+	}
+}
