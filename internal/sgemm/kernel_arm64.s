@@ -31,7 +31,7 @@
 	WORD $0x4fa2187e; \
 	WORD $0x4fa2189f
 
-// The words of FMLA12x8, in order:
+// The words of FMLA12x8, in order, as aarch64-linux-gnu-objdump -d decodes them:
 //	0x4f801068	fmla v8.4s, v3.4s, v0.s[0]
 //	0x4f801089	fmla v9.4s, v4.4s, v0.s[0]
 //	0x4fa0106a	fmla v10.4s, v3.4s, v0.s[1]

@@ -106,9 +106,8 @@ func checkArgs(fn string, transA, transB bool, m, n, k int, a []float32, lda int
 }
 
 // gemm runs Gemm with the given kernel, so that tests can drive every kernel and odd blockings
-// through the same code. It splits C into one part per goroutine. Each part repacks the
-// operand it shares with the others; splitting rows repacks B (k×n per extra goroutine) and
-// splitting columns repacks A (m×k), so the split goes across the larger of m and n.
+// through the same code. It splits C into one part per goroutine, by rows or by columns as
+// splitRows says.
 func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -118,10 +117,10 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 		return
 	}
 	t := int(min(int64(max(threads, 1)), max(int64(m)*int64(n)*int64(k)/int64(minWork), 1)))
-	byRows := m >= n
-	tiles := (m + kern.mr - 1) / kern.mr
-	if !byRows {
-		tiles = (n + kern.nr - 1) / kern.nr
+	byRows := t > 1 && splitRows(kern, t, transA, m, n)
+	tiles := (n + kern.nr - 1) / kern.nr
+	if byRows {
+		tiles = (m + kern.mr - 1) / kern.mr
 	}
 	t = min(t, tiles)
 	if t == 1 {
@@ -154,6 +153,26 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 	}
 	part(0)
 	wg.Wait()
+}
+
+// splitRows says whether t goroutines finish sooner with a share of the rows of C each than
+// with a share of the columns. Each part packs what it needs on its own, so a row split packs
+// all of B (k×n) in every goroutine and a column split all of A (m×k), unless the kernel reads
+// A in place; and parts are whole tiles, so a thin split wastes part of its last one. The
+// estimate per unit of k, in multiply-adds at 16 per cycle: the largest part's tiles, plus B
+// packing at half a cycle a value and A packing at one.
+func splitRows(kern *kernel, t int, transA bool, m, n int) bool {
+	rowTiles, colTiles := (m+kern.mr-1)/kern.mr, (n+kern.nr-1)/kern.nr
+	rows, cols := rowTiles*kern.mr, colTiles*kern.nr // C padded to whole tiles
+	partRows := (rowTiles + t - 1) / t * kern.mr
+	partCols := (colTiles + t - 1) / t * kern.nr
+	byRows := partRows*cols + 8*cols
+	byCols := rows*partCols + 8*partCols
+	if !kern.strided || transA {
+		byRows += 16 * partRows
+		byCols += 16 * rows
+	}
+	return byRows <= byCols
 }
 
 // scale sets C = beta·C, the whole product when k is 0; beta 0 clears C even of NaN.

@@ -79,9 +79,10 @@ func newProblem(rng *rand.Rand, transA, transB bool, m, n, k, pad int, beta floa
 	return p
 }
 
-// check runs GemmRef on a copy of the problem and compares with got, the C that Gemm left
-// in p.buf. Summation orders differ, so each element may be off by the float32 rounding
-// bound, (2k+4)·u·(Σ|a·b| + |beta·c|) with u = 2⁻²⁴, and no more.
+// check runs GemmRef from c0, C as it was before the call under test, and compares with the
+// C that call left in p.buf, guard values included. Summation orders differ, so each element
+// may be off by the float32 rounding bound, (2k+4)·u·(Σ|a·b| + |beta·c|) with u = 2⁻²⁴, and
+// no more.
 func (p *problem) check(t *testing.T, name string, c0 []float32) {
 	t.Helper()
 	want := append([]float32(nil), c0...)
