@@ -46,34 +46,51 @@ uchar8 requantize(int8 acc, int8 m, int8 s)
 	return convert_uchar8(v);
 }
 
-// mac adds one input position's products to the accumulators: the CW weights at wp (NC
-// chunks of 8) times the input byte x[t] of each of the TP pixels. A uint8 times an int8
-// fits in 16 bits, which lets compilers use 16-bit multiply-adds (PMADDWD on x86).
-inline void mac(int8 acc[TP][NC], __global const char *wp, uint x[TP])
+// madd is a pairwise multiply-add on 8 lanes: w holds (even, odd) pairs of 16-bit weights
+// and lane i gets w[2i]*lo + w[2i+1]*hi, where the pair word x holds the input values lo and
+// hi in its 16-bit halves. A uint8 times an int8 fits in 16 bits and a pair of them in 32,
+// so this is exact. On x86 it is one PMADDWD; LLVM does not find that instruction in the
+// portable expression, so where clang targets AVX2 (PoCL on x86) the kernels name it.
+// -DNINEDGE_PORTABLE forces the portable form, which the tests check too.
+#if defined(__AVX2__) && !defined(NINEDGE_PORTABLE)
+#define madd(w, x) __builtin_ia32_pmaddwd256((w), as_short16((uint8)(x)))
+#else
+static inline int8 madd(short16 w, uint x)
 {
-	int8 wv[NC];
+	return convert_int8(w.even) * (int)(x & 0xffff) + convert_int8(w.odd) * (int)(x >> 16);
+}
+#endif
+
+// mac adds one pair-step to the accumulators: NC chunks of weights at wp (two input
+// channels × 8 output channels, 16 bytes each) times each pixel's pair word x[t].
+static inline __attribute__((always_inline)) void mac(int8 acc[TP][NC], __global const char *wp, uint x[TP])
+{
+	short16 wv[NC];
 	#pragma unroll
 	for (int n = 0; n < NC; n++)
-		wv[n] = convert_int8(vload8(n, wp));
+		wv[n] = convert_short16(vload16(n, wp));
 	#pragma unroll
 	for (int t = 0; t < TP; t++) {
 		#pragma unroll
 		for (int n = 0; n < NC; n++)
-			acc[t][n] += wv[n] * (int)x[t];
+			acc[t][n] += madd(wv[n], x[t]);
 	}
 }
 
-// dot runs C input channels from the TP pixel rows src[t] through mac, four at a time
-// where it can (one 4-byte load per pixel), and returns wp advanced past their weights.
-inline __global const char *dot(int8 acc[TP][NC], __global const char *wp, __global const uchar *src[TP], int C)
+// dot runs C input channels of the TP pixel rows src[t] through mac, two at a time (an odd
+// last channel pairs with zero), and returns wp advanced past their weights. Runs of 8
+// channels are loaded at once and widened to four pair words: with little-endian 16-bit
+// halves (Prepare refuses big-endian devices) word j is channels 2j and 2j+1.
+static inline __attribute__((always_inline)) __global const char *dot(int8 acc[TP][NC], __global const char *wp,
+                                                                      __global const uchar *src[TP], int C)
 {
 	uint x[TP];
 	int c = 0;
-	for (; c + 4 <= C; c += 4) {
-		uchar4 q[TP];
+	for (; c + 8 <= C; c += 8, wp += 8 * CW) {
+		uint4 q[TP];
 		#pragma unroll
 		for (int t = 0; t < TP; t++)
-			q[t] = vload4(0, src[t] + c);
+			q[t] = as_uint4(convert_ushort8(vload8(0, src[t] + c)));
 		#pragma unroll
 		for (int t = 0; t < TP; t++)
 			x[t] = q[t].s0;
@@ -81,21 +98,20 @@ inline __global const char *dot(int8 acc[TP][NC], __global const char *wp, __glo
 		#pragma unroll
 		for (int t = 0; t < TP; t++)
 			x[t] = q[t].s1;
-		mac(acc, wp + CW, x);
-		#pragma unroll
-		for (int t = 0; t < TP; t++)
-			x[t] = q[t].s2;
 		mac(acc, wp + 2 * CW, x);
 		#pragma unroll
 		for (int t = 0; t < TP; t++)
-			x[t] = q[t].s3;
-		mac(acc, wp + 3 * CW, x);
-		wp += 4 * CW;
-	}
-	for (; c < C; c++, wp += CW) {
+			x[t] = q[t].s2;
+		mac(acc, wp + 4 * CW, x);
 		#pragma unroll
 		for (int t = 0; t < TP; t++)
-			x[t] = src[t][c];
+			x[t] = q[t].s3;
+		mac(acc, wp + 6 * CW, x);
+	}
+	for (; c < C; c += 2, wp += 2 * CW) {
+		#pragma unroll
+		for (int t = 0; t < TP; t++)
+			x[t] = src[t][c] | (c + 1 < C ? (uint)src[t][c + 1] << 16 : 0);
 		mac(acc, wp, x);
 	}
 	return wp;
@@ -103,7 +119,7 @@ inline __global const char *dot(int8 acc[TP][NC], __global const char *wp, __glo
 
 // store requantizes TP pixels' CW channels and writes them, clipped to N channels and to the
 // batch.
-inline void store(__global uchar *out, int8 acc[TP][NC], int p0, int g, int N, int total,
+static inline __attribute__((always_inline)) void store(__global uchar *out, int8 acc[TP][NC], int p0, int g, int N, int total,
                   __global const int *mult, __global const int *shift)
 {
 	#pragma unroll
@@ -132,7 +148,7 @@ inline void store(__global uchar *out, int8 acc[TP][NC], int p0, int g, int N, i
 }
 
 // init loads the group's bias into every pixel's accumulators.
-inline void init(int8 acc[TP][NC], __global const int *bias, int g)
+static inline __attribute__((always_inline)) void init(int8 acc[TP][NC], __global const int *bias, int g)
 {
 	#pragma unroll
 	for (int n = 0; n < NC; n++) {
@@ -165,7 +181,7 @@ __kernel void conv(__global const uchar *in, __global const char *w, __global co
 		iy0[t] = q / outW * stride - padding;
 		ix0[t] = q % outW * stride - padding;
 	}
-	__global const char *wp = w + (size_t)g * k * k * C * CW;
+	__global const char *wp = w + (size_t)g * k * k * (C + (C & 1)) * CW;
 	for (int ky = 0; ky < k; ky++) {
 		for (int kx = 0; kx < k; kx++) {
 			__global const uchar *src[TP];
@@ -196,7 +212,7 @@ __kernel void conv1x1(__global const uchar *in, __global const char *w, __global
 	#pragma unroll
 	for (int t = 0; t < TP; t++)
 		src[t] = in + (size_t)min(p0 + t, total - 1) * C;
-	dot(acc, w + (size_t)g * C * CW, src, C);
+	dot(acc, w + (size_t)g * (C + (C & 1)) * CW, src, C);
 	store(out, acc, p0, g, N, total, mult, shift);
 }
 

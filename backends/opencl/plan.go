@@ -185,7 +185,7 @@ func (p *Plan) prepareNode(d *Device, i int, n *quant.Node, in *cl.MemObject) er
 // its kernel and arguments.
 func (p *Plan) convArgs(n *quant.Node, in, out *cl.MemObject) (string, []any, error) {
 	groups := ceilDiv(n.Out.C, tileChannels)
-	w, err := p.buffer(cl.MemReadOnly, 0, packWeights(n.Weights, n.K(), n.Out.C))
+	w, err := p.buffer(cl.MemReadOnly, 0, packWeights(n.Weights, n.Kernel*n.Kernel, n.In.C, n.Out.C))
 	if err != nil {
 		return "", nil, fmt.Errorf("weights: %w", err)
 	}
@@ -215,15 +215,23 @@ func (p *Plan) convArgs(n *quant.Node, in, out *cl.MemObject) (string, []any, er
 		int32(n.Kernel), int32(n.Stride), int32(n.Pad), total}, nil
 }
 
-// packWeights reorders a K×N row-major weight matrix into groups of tileChannels output
-// channels: group g holds K rows of tileChannels bytes, zero past channel N.
-func packWeights(w []int8, k, n int) []byte {
-	groups := ceilDiv(n, tileChannels)
-	out := make([]byte, groups*k*tileChannels)
+// packWeights reorders a conv's K×N row-major weights (K = segments × c: one segment of c
+// input channels per kernel position) for kernels.cl: per group of tileChannels output
+// channels, a run of pair-steps, each holding two consecutive input channels of one segment
+// (the second zero past an odd c) for tileChannels channels (zero past n), interleaved in
+// chunks of 8 channels: byte 16·chunk + 2·lane + half.
+func packWeights(w []int8, segments, c, n int) []byte {
+	groups, steps := ceilDiv(n, tileChannels), segments*ceilDiv(c, 2)
+	out := make([]byte, groups*steps*2*tileChannels)
 	for g := 0; g < groups; g++ {
-		for r := 0; r < k; r++ {
-			for j := 0; j < tileChannels && g*tileChannels+j < n; j++ {
-				out[(g*k+r)*tileChannels+j] = byte(w[r*n+g*tileChannels+j])
+		for s := 0; s < steps; s++ {
+			seg, ch := s/ceilDiv(c, 2), 2*(s%ceilDiv(c, 2))
+			block := out[(g*steps+s)*2*tileChannels:]
+			for half := 0; half < 2 && ch+half < c; half++ {
+				row := w[(seg*c+ch+half)*n:]
+				for j := 0; j < tileChannels && g*tileChannels+j < n; j++ {
+					block[16*(j/8)+2*(j%8)+half] = byte(row[g*tileChannels+j])
+				}
 			}
 		}
 	}
