@@ -22,3 +22,22 @@ func copyRowsFull(d []float32, ldd int, src []float32, lds, w, rows int) {
 //
 //go:noescape
 func copyRowsAsm(d *float32, ldd int, src *float32, lds, w, rows int)
+
+// transpose4 sets d[p*w+r] = src[r*ld+p] for r < 4 and p < kb: four columns of a micro-panel
+// from four rows of a transposed source (B when transB, A for a packing kernel). The
+// assembly turns blocks of 4×4 values around in registers, where Go moves one value at a time.
+func transpose4(d []float32, w int, src []float32, ld, kb int) {
+	kb4 := kb &^ 3
+	if kb4 > 0 {
+		_, _ = d[(kb4-1)*w+3], src[3*ld+kb4-1]
+		transpose4Asm(&d[0], w, &src[0], ld, kb4)
+	}
+	for p := kb4; p < kb; p++ {
+		d[p*w], d[p*w+1], d[p*w+2], d[p*w+3] = src[p], src[ld+p], src[2*ld+p], src[3*ld+p]
+	}
+}
+
+// transpose4Asm is transpose4 on raw pointers for kb a multiple of 4.
+//
+//go:noescape
+func transpose4Asm(d *float32, w int, src *float32, ld, kb int)

@@ -353,13 +353,7 @@ func transpose(d []float32, w int, src []float32, o, ld, n, kb int) {
 	d = d[:w*kb]
 	i := 0
 	for ; i+4 <= n; i += 4 {
-		s0 := src[o+i*ld : o+i*ld+kb]
-		s1 := src[o+(i+1)*ld : o+(i+1)*ld+kb]
-		s2 := src[o+(i+2)*ld : o+(i+2)*ld+kb]
-		s3 := src[o+(i+3)*ld : o+(i+3)*ld+kb]
-		for p := range s0 {
-			*(*[4]float32)(d[p*w+i:]) = [4]float32{s0[p], s1[p], s2[p], s3[p]}
-		}
+		transpose4(d[i:], w, src[o+i*ld:], ld, kb)
 	}
 	for ; i < n; i++ {
 		for p, v := range src[o+i*ld : o+i*ld+kb] {
