@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/ninedge/ninedge/internal/atomicfile"
+	"github.com/ninedge/ninedge/nin"
+)
+
+// bar is the per-epoch progress bar, drawn only when stderr is a terminal (as cli.Progress),
+// with the running loss, accuracy, speed and learning rate in its description.
+type bar struct {
+	b    *progressbar.ProgressBar
+	what string
+}
+
+func newBar(epoch, epochs, total int) *bar {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return &bar{}
+	}
+	what := fmt.Sprintf("epoch %d/%d", epoch, epochs)
+	return &bar{what: what, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200e6),
+		progressbar.OptionClearOnFinish())}
+}
+
+func (b *bar) update(p nin.Progress) {
+	if b.b == nil {
+		return
+	}
+	b.b.Describe(fmt.Sprintf("%s loss %.4f acc %.2f%% %.0f img/s lr %.3g", b.what, p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR))
+	_ = b.b.Set(p.Done)
+}
+
+func (b *bar) finish() {
+	if b.b != nil {
+		_ = b.b.Finish()
+	}
+}
+
+// writeMetrics rewrites the whole log from the run's history, which the checkpoint carries,
+// so a resumed run's log has each epoch exactly once.
+func writeMetrics(path string, hist []nin.EpochMetrics) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, h := range hist {
+			if err := enc.Encode(h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writePlot draws the training loss above the train and test accuracy, per epoch.
+func writePlot(path, name string, hist []nin.EpochMetrics) error {
+	loss, train, test := make(plotter.XYs, len(hist)), make(plotter.XYs, len(hist)), make(plotter.XYs, len(hist))
+	for i, h := range hist {
+		x := float64(h.Epoch)
+		loss[i] = plotter.XY{X: x, Y: h.TrainLoss}
+		train[i] = plotter.XY{X: x, Y: 100 * h.TrainAcc}
+		test[i] = plotter.XY{X: x, Y: 100 * h.TestAcc}
+	}
+	top, bottom := plot.New(), plot.New()
+	top.Title.Text = name + ": training"
+	top.Y.Label.Text = "train loss"
+	bottom.X.Label.Text = "epoch"
+	bottom.Y.Label.Text = "accuracy (%)"
+	for _, l := range []struct {
+		p     *plot.Plot
+		name  string
+		xy    plotter.XYs
+		color int
+	}{{top, "train loss", loss, 0}, {bottom, "train", train, 1}, {bottom, "test", test, 2}} {
+		line, points, err := plotter.NewLinePoints(l.xy)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		line.Color, points.Color = plotutil.Color(l.color), plotutil.Color(l.color)
+		l.p.Add(line, points)
+		l.p.Legend.Add(l.name, line)
+	}
+	bottom.Legend.Top, bottom.Legend.Left = false, false
+	for _, p := range []*plot.Plot{top, bottom} {
+		p.Add(plotter.NewGrid())
+	}
+	img := vgimg.New(8*vg.Inch, 7*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter}
+	cs := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	top.Draw(cs[0][0])
+	bottom.Draw(cs[1][0])
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+		return err
+	})
+}

@@ -1,0 +1,246 @@
+package nin
+
+import (
+	"math"
+
+	"github.com/ninedge/ninedge/internal/sgemm"
+)
+
+// The backward passes of the fast layers. They mirror layers.go: NHWC batches, convolution
+// gradients as GEMMs on the same im2col rows (recomputed chunk by chunk rather than stored,
+// since conv2's columns for a batch of 128 would take 300 MB), work split over images. Sums
+// over a batch are taken per image first and then added in image order, so a result never
+// depends on how many threads computed it.
+
+// convBackward takes dy, the gradient at the conv's output before bias and ReLU (the caller
+// has applied the ReLU mask), and writes the weight gradient dw (HWIO, overwritten) and, when
+// dx is non-nil, the gradient at the input. col is im2col scratch as for convForward; it also
+// holds the column gradient, since a chunk's columns are dead once its dw product is done.
+func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float32, out Shape, dy, dw, dx, col []float32) {
+	kdim := l.Kernel * l.Kernel * in.C
+	pix := out.H * out.W
+	if isPointwise(l) {
+		sgemm.Gemm(threads, true, false, kdim, l.Out, n*pix, x, kdim, dy, l.Out, 0, dw, l.Out)
+		if dx != nil {
+			sgemm.Gemm(threads, false, true, n*pix, kdim, l.Out, dy, l.Out, w, l.Out, 0, dx, kdim)
+		}
+		return
+	}
+	chunk := colImages(l, in, out, n)
+	for i0 := 0; i0 < n; i0 += chunk {
+		cnt := min(chunk, n-i0)
+		parallelFor(threads, cnt, func(i int) {
+			im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+		})
+		dyc := dy[i0*pix*l.Out:]
+		beta := float32(1)
+		if i0 == 0 {
+			beta = 0
+		}
+		sgemm.Gemm(threads, true, false, kdim, l.Out, cnt*pix, col, kdim, dyc, l.Out, beta, dw, l.Out)
+		if dx == nil {
+			continue
+		}
+		sgemm.Gemm(threads, false, true, cnt*pix, kdim, l.Out, dyc, l.Out, w, l.Out, 0, col, kdim)
+		parallelFor(threads, cnt, func(i int) {
+			col2im(col[i*pix*kdim:], in, l, out, dx[(i0+i)*in.Size():][:in.Size()])
+		})
+	}
+}
+
+// col2im is im2col's adjoint: it sums each column row's k×k×cin values back onto the input
+// pixels they were copied from, dropping those that fell on the padding.
+func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
+	clear(dx)
+	k, c := l.Kernel, in.C
+	rowLen := k * k * c
+	for oy := 0; oy < out.H; oy++ {
+		for ox := 0; ox < out.W; ox++ {
+			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
+			for ky := 0; ky < k; ky++ {
+				iy := oy*l.Stride - l.Pad + ky
+				if iy < 0 || iy >= in.H {
+					continue
+				}
+				for kx := 0; kx < k; kx++ {
+					ix := ox*l.Stride - l.Pad + kx
+					if ix < 0 || ix >= in.W {
+						continue
+					}
+					dst := dx[(iy*in.W+ix)*c:][:c]
+					for ch, v := range row[(ky*k+kx)*c:][:c] {
+						dst[ch] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// reluMaskSum zeroes dy where the layer's output y was clipped by its ReLU (relu false: no
+// mask) and returns per-image channel sums of the result in part (n×c), the bias gradient
+// before its reduction. Fusing both keeps the largest tensors to one pass.
+func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []float64) {
+	parallelFor(threads, n, func(img int) {
+		p := part[img*c:][:c]
+		clear(p)
+		off := img * pix * c
+		for r := 0; r < pix; r++ {
+			g := dy[off+r*c:][:c]
+			if relu {
+				for ch, v := range y[off+r*c:][:c] {
+					if v <= 0 {
+						g[ch] = 0
+					}
+				}
+			}
+			for ch, v := range g {
+				p[ch] += float64(v)
+			}
+		}
+	})
+}
+
+// reduceParts adds the n per-image rows of part (n×c) in image order into sum.
+func reduceParts(part []float64, n, c int, sum []float64) {
+	clear(sum)
+	for img := 0; img < n; img++ {
+		for ch, v := range part[img*c:][:c] {
+			sum[ch] += v
+		}
+	}
+}
+
+// fcBackward writes the weight gradient and, when dx is non-nil, the input gradient of an fc
+// layer; the bias gradient is the column sum of dy, taken by the caller.
+func fcBackward(threads int, x []float32, n int, in Shape, l Layer, w, dy, dw, dx []float32) {
+	d := in.Size()
+	sgemm.Gemm(threads, true, false, d, l.Out, n, x, d, dy, l.Out, 0, dw, l.Out)
+	if dx != nil {
+		sgemm.Gemm(threads, false, true, n, d, l.Out, dy, l.Out, w, l.Out, 0, dx, d)
+	}
+}
+
+// maxPoolTrain is poolForward for max pooling that also records, for every output, the index
+// within its image of the input that won (the first, on ties), so the backward pass can route
+// the gradient without searching again.
+func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32, arg []int32) {
+	c := in.C
+	parallelFor(threads, n, func(img int) {
+		xi := x[img*in.Size():][:in.Size()]
+		yi := y[img*out.Size():][:out.Size()]
+		ai := arg[img*out.Size():][:out.Size()]
+		for oy := 0; oy < out.H; oy++ {
+			y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+			for ox := 0; ox < out.W; ox++ {
+				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+				o := (oy*out.W + ox) * c
+				dst, idx := yi[o:][:c], ai[o:][:c]
+				for ch := range dst {
+					dst[ch] = float32(math.Inf(-1))
+				}
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						base := (iy*in.W + ix) * c
+						for ch, v := range xi[base:][:c] {
+							if v > dst[ch] {
+								dst[ch], idx[ch] = v, int32(base+ch)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// poolBackward writes dx for max pooling (each output's gradient to the input that won it) or
+// average pooling (spread evenly over the window's in-bounds cells, the forward's divisor).
+func poolBackward(threads int, n int, in Shape, l Layer, out Shape, dy []float32, arg []int32, dx []float32) {
+	c := in.C
+	parallelFor(threads, n, func(img int) {
+		dxi := dx[img*in.Size():][:in.Size()]
+		dyi := dy[img*out.Size():][:out.Size()]
+		clear(dxi)
+		if l.Kind == MaxPool {
+			for o, j := range arg[img*out.Size():][:out.Size()] {
+				dxi[j] += dyi[o]
+			}
+			return
+		}
+		for oy := 0; oy < out.H; oy++ {
+			y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+			for ox := 0; ox < out.W; ox++ {
+				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+				g := dyi[(oy*out.W+ox)*c:][:c]
+				inv := 1 / float32((y1-y0)*(x1-x0))
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						dst := dxi[(iy*in.W+ix)*c:][:c]
+						for ch, v := range g {
+							dst[ch] += v * inv
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// globalAvgBackward spreads each channel's gradient evenly over the map.
+func globalAvgBackward(threads int, n int, in Shape, dy, dx []float32) {
+	pix, c := in.H*in.W, in.C
+	inv := 1 / float32(pix)
+	parallelFor(threads, n, func(img int) {
+		g := dy[img*c:][:c]
+		for p := 0; p < pix; p++ {
+			dst := dx[(img*pix+p)*c:][:c]
+			for ch, v := range g {
+				dst[ch] = v * inv
+			}
+		}
+	})
+}
+
+// mulInto sets dst = a·b elementwise: dropout's forward and backward, both with the mask.
+func mulInto(threads, n int, dst, a, b []float32) {
+	per := len(dst) / n
+	parallelFor(threads, n, func(img int) {
+		d := dst[img*per:][:per]
+		x, m := a[img*per:][:per], b[img*per:][:per]
+		for i := range d {
+			d[i] = x[i] * m[i]
+		}
+	})
+}
+
+// softmaxCrossEntropy returns the summed cross-entropy of n rows of scores against labels and
+// the number of rows whose top score is the label, and writes the gradient of the mean loss
+// with respect to the scores into d.
+func softmaxCrossEntropy(scores []float32, labels []int32, n, classes int, d []float32) (loss float64, correct int) {
+	for i := 0; i < n; i++ {
+		s := scores[i*classes:][:classes]
+		g := d[i*classes:][:classes]
+		best, mx := 0, s[0]
+		for j, v := range s {
+			if v > mx {
+				best, mx = j, v
+			}
+		}
+		if best == int(labels[i]) {
+			correct++
+		}
+		var sum float64
+		for j, v := range s {
+			e := math.Exp(float64(v - mx))
+			g[j] = float32(e)
+			sum += e
+		}
+		loss += math.Log(sum) - float64(s[labels[i]]-mx)
+		for j := range g {
+			g[j] = float32(float64(g[j]) / sum / float64(n))
+		}
+		g[labels[i]] -= 1 / float32(n)
+	}
+	return loss, correct
+}

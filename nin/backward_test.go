@@ -1,0 +1,356 @@
+package nin
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// gradSpec is a tiny network with odd sizes that reaches every backward path: a padded 3×3
+// conv, a 1×1 conv, a ceil-mode max pool whose last window is clipped, dropout, an even 2×2
+// kernel with padding, an average pool with a clipped (smaller divisor) window, a stride-2
+// conv and the global pool; with head "fc", dropout and a fully connected classifier.
+func gradSpec(t testing.TB, head string) Spec {
+	const js = `{"name": "grad", "input": [8, 9, 2], "classes": 3, "layers": [
+		{"name": "conv1", "kind": "conv", "out": 4, "kernel": 3, "pad": 1, "relu": true},
+		{"name": "cccp1", "kind": "conv", "out": 5, "kernel": 1, "relu": true},
+		{"name": "pool1", "kind": "maxpool", "kernel": 3, "stride": 2},
+		{"name": "drop1", "kind": "dropout", "rate": 0.5},
+		{"name": "conv2", "kind": "conv", "out": 6, "kernel": 2, "pad": 1, "relu": true},
+		{"name": "pool2", "kind": "avgpool", "kernel": 2, "stride": 2},
+		{"name": "conv3", "kind": "conv", "out": 3, "kernel": 3, "pad": 1, "stride": 2, "relu": true},
+		{"name": "pool3", "kind": "globalavg"}]}`
+	var s Spec
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		t.Fatal(err)
+	}
+	s, err := s.WithHead(Head{Kind: head, Dropout: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// oracle is the training-mode forward pass in float64 with direct loops: the loss as a
+// function of the parameters, for finite differences. It takes the trainer's parameters and
+// dropout masks, and records how close any ReLU input or max-pool runner-up came to a kink.
+type oracle struct {
+	t       *Trainer
+	params  [][]float64 // the trainer's params, in its order
+	running bool        // eval mode: BN with running statistics, no dropout
+	margin  float64     // smallest |ReLU input| and max-pool gap seen
+}
+
+func newOracle(t *Trainer) *oracle {
+	o := &oracle{t: t}
+	for _, p := range t.params {
+		v := make([]float64, len(p.w))
+		for i, w := range p.w {
+			v[i] = float64(w)
+		}
+		o.params = append(o.params, v)
+	}
+	return o
+}
+
+// scores runs n images (the trainer's batch input) and returns the class scores per image.
+func (o *oracle) scores(n int) [][]float64 {
+	t := o.t
+	o.margin = math.Inf(1)
+	acts := make([][]float64, n)
+	for i := range acts {
+		acts[i] = make([]float64, t.shapes[0].Size())
+		for j := range acts[i] {
+			acts[i][j] = float64(t.x[i*len(acts[i])+j])
+		}
+	}
+	p := 0
+	for li, l := range t.Model.Spec.Layers {
+		in, out := t.shapes[li], t.shapes[li+1]
+		next := make([][]float64, n)
+		for i := range next {
+			next[i] = make([]float64, out.Size())
+		}
+		switch l.Kind {
+		case Conv, FC:
+			w := o.params[p]
+			var b []float64
+			if t.bn[li] == nil {
+				b = o.params[p+1]
+			}
+			for img := range n {
+				o.linear(l, in, out, w, b, acts[img], next[img])
+			}
+			if bn := t.bn[li]; bn != nil {
+				o.batchNorm(bn, o.params[p+1], o.params[p+2], next, out)
+				p += 3
+			} else {
+				p += 2
+			}
+			if l.Kind == Conv && l.ReLU {
+				for _, a := range next {
+					for j, v := range a {
+						o.margin = min(o.margin, math.Abs(v))
+						a[j] = max(v, 0)
+					}
+				}
+			}
+		case MaxPool, AvgPool:
+			for img := range n {
+				o.pool(l, in, out, acts[img], next[img])
+			}
+		case GlobalAvg:
+			for img := range n {
+				for j, v := range acts[img] {
+					next[img][j%in.C] += v / float64(in.H*in.W)
+				}
+			}
+		case Dropout:
+			for img := range n {
+				for j, v := range acts[img] {
+					if !o.running {
+						v *= float64(t.mask[li][img*out.Size()+j])
+					}
+					next[img][j] = v
+				}
+			}
+		}
+		acts = next
+	}
+	return acts
+}
+
+func (o *oracle) linear(l Layer, in, out Shape, w, b, x, y []float64) {
+	if l.Kind == FC {
+		for k := range l.Out {
+			for j, v := range x {
+				y[k] += v * w[j*l.Out+k]
+			}
+			if b != nil {
+				y[k] += b[k]
+			}
+		}
+		return
+	}
+	k := l.Kernel
+	for oy := range out.H {
+		for ox := range out.W {
+			for c := range l.Out {
+				s := 0.0
+				if b != nil {
+					s = b[c]
+				}
+				for ky := range k {
+					for kx := range k {
+						iy, ix := oy*l.Stride-l.Pad+ky, ox*l.Stride-l.Pad+kx
+						if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
+							continue
+						}
+						for ci := range in.C {
+							s += x[(iy*in.W+ix)*in.C+ci] * w[((ky*k+kx)*in.C+ci)*l.Out+c]
+						}
+					}
+				}
+				y[(oy*out.W+ox)*l.Out+c] = s
+			}
+		}
+	}
+}
+
+func (o *oracle) batchNorm(bn *batchNorm, gamma, beta []float64, z [][]float64, out Shape) {
+	c := out.C
+	for ch := range c {
+		mean, v := float64(bn.runMean[ch]), float64(bn.runVar[ch])
+		if !o.running {
+			var s, sq float64
+			cnt := 0.0
+			for _, a := range z {
+				for j := ch; j < len(a); j += c {
+					s += a[j]
+					sq += a[j] * a[j]
+					cnt++
+				}
+			}
+			mean = s / cnt
+			v = sq/cnt - mean*mean
+		}
+		for _, a := range z {
+			for j := ch; j < len(a); j += c {
+				a[j] = (a[j]-mean)/math.Sqrt(v+bnEps)*gamma[ch] + beta[ch]
+			}
+		}
+	}
+}
+
+func (o *oracle) pool(l Layer, in, out Shape, x, y []float64) {
+	for oy := range out.H {
+		y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+		for ox := range out.W {
+			x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+			for c := range in.C {
+				best, second, sum := math.Inf(-1), math.Inf(-1), 0.0
+				for iy := y0; iy < y1; iy++ {
+					for ix := x0; ix < x1; ix++ {
+						v := x[(iy*in.W+ix)*in.C+c]
+						sum += v
+						if v > best {
+							best, second = v, best
+						} else if v > second {
+							second = v
+						}
+					}
+				}
+				if l.Kind == AvgPool {
+					y[(oy*out.W+ox)*in.C+c] = sum / float64((y1-y0)*(x1-x0))
+					continue
+				}
+				if best > 0 { // a tie at 0 is between ReLU-clipped values: no gradient either way
+					o.margin = min(o.margin, best-second)
+				}
+				y[(oy*out.W+ox)*in.C+c] = best
+			}
+		}
+	}
+}
+
+// loss is the mean softmax cross-entropy of the batch.
+func (o *oracle) loss(n int) float64 {
+	var l float64
+	for i, s := range o.scores(n) {
+		mx := math.Inf(-1)
+		for _, v := range s {
+			mx = max(mx, v)
+		}
+		sum := 0.0
+		for _, v := range s {
+			sum += math.Exp(v - mx)
+		}
+		l += math.Log(sum) + mx - s[o.t.labels[i]]
+	}
+	return l / float64(n)
+}
+
+// gradTrainer builds a trainer for gradSpec on a random batch of n images and runs one
+// forward and backward pass (no update). The seed chooses weights, input and labels.
+func gradTrainer(t *testing.T, head string, bn bool, n int, seed uint64) *Trainer {
+	s := gradSpec(t, head)
+	m := randomModel(t, s, seed)
+	opt := DefaultTrainOptions()
+	opt.Batch, opt.BN, opt.Seed = n, bn, seed
+	tr, err := NewTrainer(m, opt, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i := range tr.x {
+		tr.x[i] = float32(r.NormFloat64())
+	}
+	for i := range tr.labels {
+		tr.labels[i] = int32(r.IntN(s.Classes))
+	}
+	for _, b := range tr.bn {
+		if b != nil {
+			for i := range b.gamma {
+				b.gamma[i] = float32(0.5 + r.Float64())
+				b.beta[i] = float32(r.NormFloat64() * 0.3)
+			}
+		}
+	}
+	scores := tr.forward(n)
+	softmaxCrossEntropy(scores, tr.labels, n, s.Classes, tr.grad[0])
+	tr.backward(n)
+	return tr
+}
+
+// TestGradients checks every parameter's gradient against central finite differences of the
+// float64 oracle's loss. ReLU kinks and max-pool ties are kept out by construction: the seed
+// is the first for which no ReLU input and no max-pool runner-up lies within 100 steps of the
+// kink, so no difference quotient straddles one.
+func TestGradients(t *testing.T) {
+	const (
+		n = 3
+		h = 1e-6
+	)
+	for _, tc := range []struct {
+		head string
+		bn   bool
+	}{{"gap", false}, {"gap", true}, {"fc", false}, {"fc", true}} {
+		t.Run(fmt.Sprintf("%s/bn=%v", tc.head, tc.bn), func(t *testing.T) {
+			var tr *Trainer
+			var o *oracle
+			for seed := uint64(1); ; seed++ {
+				tr = gradTrainer(t, tc.head, tc.bn, n, seed)
+				o = newOracle(tr)
+				o.loss(n)
+				if o.margin > 100*h {
+					break
+				}
+				if seed == 50 {
+					t.Fatal("no seed keeps the kinks away")
+				}
+			}
+			checkLossMatches(t, tr, o, n)
+			for pi, p := range tr.params {
+				w := o.params[pi]
+				var worst float64
+				for j := range w {
+					orig := w[j]
+					w[j] = orig + h
+					up := o.loss(n)
+					w[j] = orig - h
+					down := o.loss(n)
+					w[j] = orig
+					num := (up - down) / (2 * h)
+					got := float64(p.g[j])
+					// float32 gradients: relative error 2e-4, or absolute 2e-7 for values near 0.
+					err := math.Abs(got-num) / (math.Abs(num) + 1e-3)
+					worst = max(worst, err)
+					if err > 2e-4 {
+						t.Errorf("%s[%d]: backward %.7g, finite differences %.7g", p.name, j, got, num)
+					}
+				}
+				t.Logf("%s: %d values, worst relative error %.2g", p.name, len(w), worst)
+			}
+		})
+	}
+}
+
+// checkLossMatches compares the trainer's float32 forward loss with the oracle's.
+func checkLossMatches(t *testing.T, tr *Trainer, o *oracle, n int) {
+	t.Helper()
+	scores := tr.forward(n)
+	loss, _ := softmaxCrossEntropy(scores, tr.labels, n, tr.Model.Spec.Classes, make([]float32, len(scores)))
+	if want := o.loss(n); math.Abs(loss/float64(n)-want) > 1e-5*(1+want) {
+		t.Fatalf("forward loss %v, oracle %v", loss/float64(n), want)
+	}
+}
+
+// TestExportFoldsBN checks that the saved model (BN folded with the running statistics)
+// computes what the network with explicit BN computes in eval mode.
+func TestExportFoldsBN(t *testing.T) {
+	const n = 3
+	tr := gradTrainer(t, "gap", true, n, 5)
+	r := rand.New(rand.NewPCG(5, 3))
+	for _, b := range tr.bn {
+		if b != nil {
+			for i := range b.runMean {
+				b.runMean[i] = float32(r.NormFloat64() * 0.2)
+				b.runVar[i] = float32(0.5 + r.Float64())
+			}
+		}
+	}
+	o := newOracle(tr)
+	o.running = true
+	want := o.scores(n)
+	got := NewRunner(tr.Export(), n, 1).Forward(tr.x, n)
+	c := tr.Model.Spec.Classes
+	for i := range n {
+		for j := range c {
+			if d := math.Abs(float64(got[i*c+j]) - want[i][j]); d > 1e-4*(1+math.Abs(want[i][j])) {
+				t.Errorf("image %d class %d: folded %v, BN in eval mode %v", i, j, got[i*c+j], want[i][j])
+			}
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package nin
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/ninedge/ninedge/safetensors"
+)
+
+// A checkpoint is a float model file (the trainer's unfolded weights) under its own format
+// name, so that no tool takes weights that still need their BN for a model, plus the
+// metadata key "train" (options and state as JSON) and tensors for everything else a run
+// carries: "<layer>.bn.{gamma,beta,running_mean,running_var}" and "<param>.momentum".
+// Random choices are functions of the seed and the state's counters (see augment.go), so
+// these are all it takes to continue bit for bit.
+const (
+	FormatCheckpoint  = "ninedge-checkpoint"
+	CheckpointVersion = 1
+)
+
+type checkpointMeta struct {
+	Options TrainOptions `json:"options"`
+	State   TrainState   `json:"state"`
+}
+
+// SaveCheckpoint writes the trainer's full state atomically.
+func (t *Trainer) SaveCheckpoint(path string) error {
+	f, err := t.Model.File()
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	meta, err := json.Marshal(checkpointMeta{Options: t.Opt, State: t.State})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	f.Metadata["format"] = FormatCheckpoint
+	f.Metadata["format_version"] = fmt.Sprint(CheckpointVersion)
+	f.Metadata["train"] = string(meta)
+	for i, bn := range t.bn {
+		if bn == nil {
+			continue
+		}
+		name, c := t.Model.Spec.Layers[i].Name+".bn.", []int{len(bn.gamma)}
+		f.Tensors = append(f.Tensors, safetensors.F32(name+"gamma", c, bn.gamma),
+			safetensors.F32(name+"beta", c, bn.beta),
+			safetensors.F32(name+"running_mean", c, bn.runMean),
+			safetensors.F32(name+"running_var", c, bn.runVar))
+	}
+	for _, p := range t.params {
+		f.Tensors = append(f.Tensors, safetensors.F32(p.name+".momentum", []int{len(p.v)}, p.v))
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint rebuilds a trainer from a checkpoint; threads ≤ 0 means all cores.
+func LoadCheckpoint(path string, threads int) (*Trainer, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := trainerFromFile(f, threads)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
+	if got := f.Metadata["format"]; got != FormatCheckpoint {
+		return nil, fmt.Errorf("format is %q, want %q", got, FormatCheckpoint)
+	}
+	if v := f.Metadata["format_version"]; v != fmt.Sprint(CheckpointVersion) {
+		return nil, fmt.Errorf("checkpoint version %q not supported (want %d)", v, CheckpointVersion)
+	}
+	var meta checkpointMeta
+	if err := json.Unmarshal([]byte(f.Metadata["train"]), &meta); err != nil {
+		return nil, fmt.Errorf("metadata train: %w", err)
+	}
+	asModel := *f
+	asModel.Metadata = maps.Clone(f.Metadata)
+	asModel.Metadata["format"], asModel.Metadata["format_version"] = FormatFloat, fmt.Sprint(FormatVersion)
+	m, err := FromFile(&asModel)
+	if err != nil {
+		return nil, err
+	}
+	t, err := NewTrainer(m, meta.Options, threads)
+	if err != nil {
+		return nil, err
+	}
+	t.State = meta.State
+	if t.State.Epoch < 0 || t.State.Pos < 0 || t.State.Seen < 0 {
+		return nil, fmt.Errorf("metadata train: bad position %+v", t.State)
+	}
+	read := func(name string, dst []float32) error {
+		v, err := TensorF32(f, name, len(dst))
+		if err != nil {
+			return err
+		}
+		copy(dst, v)
+		return nil
+	}
+	for i, bn := range t.bn {
+		if bn == nil {
+			continue
+		}
+		name := m.Spec.Layers[i].Name + ".bn."
+		for _, x := range []struct {
+			n string
+			v []float32
+		}{{"gamma", bn.gamma}, {"beta", bn.beta}, {"running_mean", bn.runMean}, {"running_var", bn.runVar}} {
+			if err := read(name+x.n, x.v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, p := range t.params {
+		if err := read(p.name+".momentum", p.v); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}

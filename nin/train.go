@@ -1,0 +1,558 @@
+package nin
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// Schedules.
+const (
+	ScheduleCosine = "cosine" // half a cosine from the base rate down to 0 over the run
+	ScheduleStep   = "step"   // the base rate multiplied by Gamma at each of Steps
+)
+
+// TrainOptions are the hyper-parameters of a run. Checkpoints store them, so a resumed run
+// goes on with exactly the settings it started with.
+type TrainOptions struct {
+	Batch       int       `json:"batch"`
+	Epochs      int       `json:"epochs"`
+	LR          float64   `json:"lr"`
+	Momentum    float64   `json:"momentum"`
+	WeightDecay float64   `json:"weight_decay"` // on conv and fc weights only, as Caffe's NIN
+	Schedule    string    `json:"schedule"`
+	Steps       []float64 `json:"steps,omitempty"` // epochs; empty means half and three quarters of the run
+	Gamma       float64   `json:"gamma"`
+	Warmup      float64   `json:"warmup"` // epochs of linear warm-up from 0
+	// The authors' Caffe files train biases at twice the rate and the last layer (weights,
+	// bias and, here, its BN) at a tenth; the last layer's rate replaces the bias one.
+	BiasLRMult float64 `json:"bias_lr_mult"`
+	LastLRMult float64 `json:"last_lr_mult"`
+	BN         bool    `json:"bn"`
+	Augment    string  `json:"augment"`
+	Seed       uint64  `json:"seed"`
+}
+
+// DefaultTrainOptions are the defaults of nintrain: SGD with momentum 0.9, cosine decay and
+// the authors' rate multipliers; BN and augmentation are choices the caller makes.
+func DefaultTrainOptions() TrainOptions {
+	return TrainOptions{Batch: 128, Epochs: 10, LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
+		Schedule: ScheduleCosine, Gamma: 0.1, BiasLRMult: 2, LastLRMult: 0.1,
+		Augment: AugmentNone, Seed: 1}
+}
+
+// Validate rejects options that cannot train, naming the option.
+func (o TrainOptions) Validate() error {
+	switch {
+	case o.Batch < 1 || o.Batch > 4096:
+		return fmt.Errorf("batch %d not in 1..4096", o.Batch)
+	case o.Epochs < 1:
+		return fmt.Errorf("epochs %d < 1", o.Epochs)
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return fmt.Errorf("learning rate %v is not positive", o.LR)
+	case !(o.Momentum >= 0 && o.Momentum < 1):
+		return fmt.Errorf("momentum %v not in [0, 1)", o.Momentum)
+	case !(o.WeightDecay >= 0 && o.WeightDecay < 1):
+		return fmt.Errorf("weight decay %v not in [0, 1)", o.WeightDecay)
+	case !(o.Warmup >= 0 && o.Warmup < float64(o.Epochs)):
+		return fmt.Errorf("warm-up %v epochs not in [0, epochs)", o.Warmup)
+	case !(o.BiasLRMult >= 0) || !(o.LastLRMult >= 0):
+		return fmt.Errorf("learning-rate multipliers %v, %v must be ≥ 0", o.BiasLRMult, o.LastLRMult)
+	}
+	switch o.Schedule {
+	case ScheduleCosine:
+	case ScheduleStep:
+		if !(o.Gamma > 0 && o.Gamma <= 1) {
+			return fmt.Errorf("step schedule: gamma %v not in (0, 1]", o.Gamma)
+		}
+		for _, s := range o.Steps {
+			if !(s > 0) {
+				return fmt.Errorf("step schedule: step at epoch %v", s)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown schedule %q (%s, %s)", o.Schedule, ScheduleCosine, ScheduleStep)
+	}
+	return nil
+}
+
+// Rate is the learning rate at e epochs into the run (fractional; the trainer passes the
+// position at the end of the step, so that warm-up never starts at zero).
+func (o TrainOptions) Rate(e float64) float64 {
+	r := o.LR
+	if e < o.Warmup {
+		return r * e / o.Warmup
+	}
+	switch o.Schedule {
+	case ScheduleCosine:
+		p := min((e-o.Warmup)/(float64(o.Epochs)-o.Warmup), 1)
+		return r * 0.5 * (1 + math.Cos(math.Pi*p))
+	default:
+		steps := o.Steps
+		if len(steps) == 0 {
+			steps = []float64{float64(o.Epochs) / 2, float64(o.Epochs) * 3 / 4}
+		}
+		for _, s := range steps {
+			if e >= s {
+				r *= o.Gamma
+			}
+		}
+		return r
+	}
+}
+
+// Data is a training or test split in memory.
+type Data struct {
+	Images []uint8 // N×H×W×C
+	Labels []int32
+	N      int
+}
+
+func (d Data) check(in Shape, classes int) error {
+	if d.N < 1 || len(d.Images) != d.N*in.Size() || len(d.Labels) != d.N {
+		return fmt.Errorf("data: %d images, %d bytes, %d labels for input %v", d.N, len(d.Images), len(d.Labels), in)
+	}
+	for i, l := range d.Labels {
+		if l < 0 || int(l) >= classes {
+			return fmt.Errorf("data: image %d has label %d, the model has %d classes", i, l, classes)
+		}
+	}
+	return nil
+}
+
+// EpochMetrics is one line of the metrics log.
+type EpochMetrics struct {
+	Epoch        int     `json:"epoch"`
+	TrainLoss    float64 `json:"train_loss"`
+	TrainAcc     float64 `json:"train_acc"`
+	TestAcc      float64 `json:"test_acc"`
+	LR           float64 `json:"lr"` // at the end of the epoch
+	Seconds      float64 `json:"seconds"`
+	ImagesPerSec float64 `json:"images_per_s"`
+}
+
+// TrainState is where a run stands: what a checkpoint needs beyond the parameters. Pos > 0
+// means the run stopped inside epoch Epoch+1; the loss, correct and seen sums are that
+// epoch's so far.
+type TrainState struct {
+	Epoch   int            `json:"epoch"`  // epochs completed
+	Pos     int            `json:"pos"`    // batches done in the current epoch
+	Step    int64          `json:"step"`   // batches done in the run
+	Images  int            `json:"images"` // the training set's size, fixed for the run
+	Loss    float64        `json:"loss"`
+	Correct int            `json:"correct"`
+	Seen    int            `json:"seen"`
+	Seconds float64        `json:"seconds"`
+	History []EpochMetrics `json:"history"`
+}
+
+// Progress reports a training step to a progress display.
+type Progress struct {
+	Done, Total  int // images of this epoch
+	Loss, Acc    float64
+	ImagesPerSec float64
+	LR           float64
+}
+
+// param is one trainable tensor with its gradient, momentum and rate multipliers.
+type param struct {
+	name         string
+	w, g, v      []float32
+	lrMul, wdMul float64
+}
+
+// Trainer trains a Model with SGD. It owns every buffer a step needs, allocated once for its
+// batch size, so a step allocates nothing large.
+type Trainer struct {
+	Model   *Model // weights as trained, without BN folded in
+	Opt     TrainOptions
+	Threads int
+	State   TrainState
+
+	bn     []*batchNorm // per layer, nil where no BN
+	params []param
+	shapes []Shape
+	pp     *Preprocessor
+
+	raw    []uint8     // the batch's augmented pixels
+	x      []float32   // the batch preprocessed
+	labels []int32     // the batch's labels
+	acts   [][]float32 // layer outputs
+	pre    [][]float32 // conv outputs before BN, where BN
+	arg    [][]int32   // max pool winners
+	mask   [][]float32 // dropout masks, 0 or 1/(1−rate)
+	grad   [2][]float32
+	col    []float32
+	part   []float64
+	sum    []float64
+	perm   []int
+
+	folded *Model // the model with BN folded in, rebuilt by Export
+	runner *Runner
+}
+
+// NewTrainer prepares m (initialised by the caller) for training with opt; threads ≤ 0 means
+// all cores.
+func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAugment(opt.Augment, m.Spec.Input); err != nil {
+		return nil, err
+	}
+	if err := m.Pre.Validate(m.Spec.Input); err != nil {
+		return nil, err
+	}
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	s := m.Spec
+	b := opt.Batch
+	t := &Trainer{Model: m, Opt: opt, Threads: threads, shapes: s.Shapes(),
+		bn:   make([]*batchNorm, len(s.Layers)),
+		pre:  make([][]float32, len(s.Layers)),
+		arg:  make([][]int32, len(s.Layers)),
+		mask: make([][]float32, len(s.Layers)),
+		raw:  make([]uint8, b*s.Input.Size()), x: make([]float32, b*s.Input.Size()),
+		labels: make([]int32, b)}
+	t.pp = NewPreprocessor(&m.Pre, s.Input, threads)
+	last := -1
+	for i, l := range s.Layers {
+		if l.HasWeights() {
+			last = i
+		}
+	}
+	colLen, gradLen, partLen := 0, b*s.Input.Size(), 0
+	for i, l := range s.Layers {
+		in, out := t.shapes[i], t.shapes[i+1]
+		t.acts = append(t.acts, make([]float32, b*out.Size()))
+		gradLen = max(gradLen, b*out.Size())
+		partLen = max(partLen, b*out.C)
+		switch l.Kind {
+		case Conv:
+			colLen = max(colLen, colImages(l, in, out, b)*out.H*out.W*l.Kernel*l.Kernel*in.C)
+			if opt.BN {
+				t.bn[i] = newBatchNorm(l.Out, b)
+				t.pre[i] = make([]float32, b*out.Size())
+			}
+		case MaxPool:
+			t.arg[i] = make([]int32, b*out.Size())
+		case Dropout:
+			t.mask[i] = make([]float32, b*out.Size())
+		}
+		if !l.HasWeights() {
+			continue
+		}
+		lrMul, biasMul := 1.0, opt.BiasLRMult
+		if i == last {
+			lrMul, biasMul = opt.LastLRMult, opt.LastLRMult
+		}
+		t.params = append(t.params, newParam(l.Name+".weight", m.Weights[i], lrMul, 1))
+		if bn := t.bn[i]; bn != nil {
+			// BN's mean subtraction cancels the conv bias, which stays at zero; β takes its place.
+			clear(m.Biases[i])
+			t.params = append(t.params, newParam(l.Name+".bn.gamma", bn.gamma, lrMul, 0),
+				newParam(l.Name+".bn.beta", bn.beta, lrMul, 0))
+		} else {
+			t.params = append(t.params, newParam(l.Name+".bias", m.Biases[i], biasMul, 0))
+		}
+	}
+	t.grad = [2][]float32{make([]float32, gradLen), make([]float32, gradLen)}
+	t.col = make([]float32, colLen)
+	t.part = make([]float64, partLen)
+	t.sum = make([]float64, partLen/b)
+	return t, nil
+}
+
+func newParam(name string, w []float32, lrMul, wdMul float64) param {
+	return param{name: name, w: w, g: make([]float32, len(w)), v: make([]float32, len(w)), lrMul: lrMul, wdMul: wdMul}
+}
+
+// StepsPerEpoch is the number of batches an epoch of n images has: the incomplete last batch
+// is dropped (a different one each epoch), since BN statistics of a handful of images are
+// noise.
+func (t *Trainer) StepsPerEpoch(n int) int { return n / t.Opt.Batch }
+
+// TrainEpoch runs the rest of the current epoch on data, calling progress after each step.
+// It returns the epoch's metrics (TestAcc unset) and true when the epoch is complete, or
+// false when ctx was cancelled first: the state then marks the position, and a checkpoint
+// taken now continues exactly there.
+func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progress)) (EpochMetrics, bool, error) {
+	in := t.Model.Spec.Input
+	if err := data.check(in, t.Model.Spec.Classes); err != nil {
+		return EpochMetrics{}, false, err
+	}
+	spe := t.StepsPerEpoch(data.N)
+	if spe == 0 {
+		return EpochMetrics{}, false, fmt.Errorf("train: %d images make no batch of %d", data.N, t.Opt.Batch)
+	}
+	st := &t.State
+	if st.Images == 0 {
+		st.Images = data.N
+	}
+	if st.Images != data.N {
+		return EpochMetrics{}, false, fmt.Errorf("train: the run started on %d training images, not %d", st.Images, data.N)
+	}
+	t.shuffle(data.N)
+	b := t.Opt.Batch
+	start := time.Now()
+	secs0, seen0 := st.Seconds, st.Seen
+	lr := 0.0
+	for ; st.Pos < spe; st.Pos++ {
+		if ctx.Err() != nil {
+			st.Seconds = secs0 + time.Since(start).Seconds()
+			return EpochMetrics{}, false, nil
+		}
+		t.gather(data, t.perm[st.Pos*b:(st.Pos+1)*b])
+		lr = t.Opt.Rate(float64(st.Epoch) + float64(st.Pos+1)/float64(spe))
+		loss, correct := t.step(lr)
+		st.Step++
+		st.Loss += loss
+		st.Correct += correct
+		st.Seen += b
+		if el := time.Since(start).Seconds(); progress != nil && el > 0 {
+			progress(Progress{Done: st.Seen, Total: spe * b, Loss: st.Loss / float64(st.Seen),
+				Acc: float64(st.Correct) / float64(st.Seen), ImagesPerSec: float64(st.Seen-seen0) / el, LR: lr})
+		}
+	}
+	st.Seconds = secs0 + time.Since(start).Seconds()
+	em := EpochMetrics{Epoch: st.Epoch + 1, TrainLoss: st.Loss / float64(st.Seen),
+		TrainAcc: float64(st.Correct) / float64(st.Seen), LR: lr, Seconds: st.Seconds,
+		ImagesPerSec: float64(st.Seen) / st.Seconds}
+	st.Epoch++
+	st.Pos, st.Loss, st.Correct, st.Seen, st.Seconds = 0, 0, 0, 0, 0
+	return em, true, nil
+}
+
+// shuffle sets perm to this epoch's order of the n training images.
+func (t *Trainer) shuffle(n int) {
+	if len(t.perm) != n {
+		t.perm = make([]int, n)
+	}
+	for i := range t.perm {
+		t.perm[i] = i
+	}
+	var p rand.PCG
+	seedPCG(&p, t.Opt.Seed, streamShuffle, uint64(t.State.Epoch), 0)
+	rand.New(&p).Shuffle(n, func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
+}
+
+// gather copies the images idx into the batch, augmented, and preprocesses them.
+func (t *Trainer) gather(data Data, idx []int) {
+	in := t.Model.Spec.Input
+	d := in.Size()
+	parallelFor(t.Threads, len(idx), func(i int) {
+		src, dst := data.Images[idx[i]*d:][:d], t.raw[i*d:][:d]
+		t.labels[i] = data.Labels[idx[i]]
+		if t.Opt.Augment == AugmentCropFlip {
+			var p rand.PCG
+			seedPCG(&p, t.Opt.Seed, streamCrop, uint64(t.State.Epoch), uint64(idx[i]))
+			cropFlip(src, in, &p, dst)
+			return
+		}
+		copy(dst, src)
+	})
+	t.pp.Apply(t.raw, len(idx), t.x)
+}
+
+// step trains on the gathered batch at learning rate lr and returns the summed loss and the
+// number of correct predictions.
+func (t *Trainer) step(lr float64) (float64, int) {
+	n := t.Opt.Batch
+	scores := t.forward(n)
+	s := t.Model.Spec
+	loss, correct := softmaxCrossEntropy(scores, t.labels, n, s.Classes, t.grad[0])
+	t.backward(n)
+	t.update(lr)
+	return loss, correct
+}
+
+// input returns layer i's input for the current batch.
+func (t *Trainer) input(i, n int) []float32 {
+	if i == 0 {
+		return t.x[:n*t.shapes[0].Size()]
+	}
+	return t.acts[i-1][:n*t.shapes[i].Size()]
+}
+
+// forward runs the batch in training mode (batch statistics, dropout) and returns the scores.
+func (t *Trainer) forward(n int) []float32 {
+	m := t.Model
+	for i, l := range m.Spec.Layers {
+		in, out := t.shapes[i], t.shapes[i+1]
+		x, y := t.input(i, n), t.acts[i][:n*out.Size()]
+		switch l.Kind {
+		case Conv:
+			bn := t.bn[i]
+			if bn == nil {
+				convForward(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], out, y, t.col)
+				break
+			}
+			lin := l
+			lin.ReLU = false
+			convForward(t.Threads, x, n, in, lin, m.Weights[i], m.Biases[i], out, t.pre[i], t.col)
+			bn.forward(t.Threads, t.pre[i], n, out.H*out.W, l.ReLU, y)
+		case FC:
+			fcForward(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], y)
+		case MaxPool:
+			maxPoolTrain(t.Threads, x, n, in, l, out, y, t.arg[i])
+		case AvgPool:
+			poolForward(t.Threads, x, n, in, l, out, y)
+		case GlobalAvg:
+			globalAvgForward(x, n, in, y)
+		case Dropout:
+			t.dropoutMask(i, n, l.Rate, out.Size())
+			mulInto(t.Threads, n, y, x, t.mask[i][:n*out.Size()])
+		}
+	}
+	return t.acts[len(m.Spec.Layers)-1][:n*m.Spec.Classes]
+}
+
+// dropoutMask draws layer i's mask for this step: inverted dropout, so kept values are scaled
+// by 1/(1−rate) in training and inference needs no change.
+func (t *Trainer) dropoutMask(i, n int, rate float64, size int) {
+	keep := float32(1 / (1 - rate))
+	// A value is dropped when a uniform 64-bit draw falls below rate·2⁶⁴.
+	thr := uint64(rate * (1 << 63) * 2)
+	parallelFor(t.Threads, n, func(img int) {
+		var p rand.PCG
+		seedPCG(&p, t.Opt.Seed, streamDropout, uint64(t.State.Step), uint64(i)<<32|uint64(img))
+		for j := range t.mask[i][img*size:][:size] {
+			v := keep
+			if p.Uint64() < thr {
+				v = 0
+			}
+			t.mask[i][img*size+j] = v
+		}
+	})
+}
+
+// backward propagates t.grad[0] (the loss gradient at the scores) through the network and
+// leaves every parameter's gradient in its param.
+func (t *Trainer) backward(n int) {
+	m := t.Model
+	g, other := t.grad[0], t.grad[1]
+	p := len(t.params)
+	for i := len(m.Spec.Layers) - 1; i >= 0; i-- {
+		l := m.Spec.Layers[i]
+		in, out := t.shapes[i], t.shapes[i+1]
+		dy := g[:n*out.Size()]
+		var dx []float32
+		if i > 0 {
+			dx = other[:n*in.Size()]
+		}
+		x := t.input(i, n)
+		switch l.Kind {
+		case Conv, FC:
+			pix := out.H * out.W
+			if bn := t.bn[i]; bn != nil {
+				p -= 3
+				bn.backward(t.Threads, t.pre[i], t.acts[i], dy, n, pix, l.ReLU)
+				copy(t.params[p+1].g, bn.dgamma)
+				copy(t.params[p+2].g, bn.dbeta)
+			} else {
+				p -= 2
+				reluMaskSum(t.Threads, l.Kind == Conv && l.ReLU, t.acts[i], dy, n, pix, l.Out, t.part)
+				reduceParts(t.part, n, l.Out, t.sum)
+				for j, v := range t.sum[:l.Out] {
+					t.params[p+1].g[j] = float32(v)
+				}
+			}
+			if l.Kind == Conv {
+				convBackward(t.Threads, x, n, in, l, m.Weights[i], out, dy, t.params[p].g, dx, t.col)
+			} else {
+				fcBackward(t.Threads, x, n, in, l, m.Weights[i], dy, t.params[p].g, dx)
+			}
+		case MaxPool, AvgPool:
+			if dx != nil {
+				poolBackward(t.Threads, n, in, l, out, dy, t.arg[i], dx)
+			}
+		case GlobalAvg:
+			if dx != nil {
+				globalAvgBackward(t.Threads, n, in, dy, dx)
+			}
+		case Dropout:
+			if dx != nil {
+				mulInto(t.Threads, n, dx, dy, t.mask[i][:n*out.Size()])
+			}
+		}
+		g, other = other, g
+	}
+}
+
+// update takes one SGD step: v ← μ·v + g + λ·w, w ← w − lr·v (PyTorch's form, in which the
+// momentum buffer does not scale with the learning rate).
+func (t *Trainer) update(lr float64) {
+	mu := float32(t.Opt.Momentum)
+	for _, p := range t.params {
+		rate := float32(lr * p.lrMul)
+		wd := float32(t.Opt.WeightDecay * p.wdMul)
+		for j, g := range p.g {
+			v := mu*p.v[j] + g + wd*p.w[j]
+			p.v[j] = v
+			p.w[j] -= rate * v
+		}
+	}
+}
+
+// Export returns the model as inference sees it: BN folded into the convs with its running
+// statistics. The result shares nothing with the trainer's buffers, except that repeated
+// calls reuse one model, which each call overwrites.
+func (t *Trainer) Export() *Model {
+	m := t.Model
+	if t.folded == nil {
+		f := *m
+		f.Weights = make([][]float32, len(m.Weights))
+		f.Biases = make([][]float32, len(m.Biases))
+		for i := range m.Weights {
+			if m.Weights[i] != nil {
+				f.Weights[i] = make([]float32, len(m.Weights[i]))
+				f.Biases[i] = make([]float32, len(m.Biases[i]))
+			}
+		}
+		t.folded = &f
+	}
+	for i, bn := range t.bn {
+		if m.Weights[i] == nil {
+			continue
+		}
+		if bn == nil {
+			copy(t.folded.Weights[i], m.Weights[i])
+			copy(t.folded.Biases[i], m.Biases[i])
+			continue
+		}
+		bn.fold(m.Weights[i], m.Biases[i], t.folded.Weights[i], t.folded.Biases[i])
+	}
+	return t.folded
+}
+
+// Evaluate returns the top-1 accuracy of the exported model on data.
+func (t *Trainer) Evaluate(data Data) (float64, error) {
+	in := t.Model.Spec.Input
+	if err := data.check(in, t.Model.Spec.Classes); err != nil {
+		return 0, err
+	}
+	m := t.Export()
+	b := t.Opt.Batch
+	if t.runner == nil {
+		t.runner = NewRunner(m, b, t.Threads)
+	}
+	d, c := in.Size(), m.Spec.Classes
+	correct := 0
+	for i0 := 0; i0 < data.N; i0 += b {
+		n := min(b, data.N-i0)
+		t.pp.Apply(data.Images[i0*d:(i0+n)*d], n, t.x)
+		scores := t.runner.Forward(t.x, n)
+		for i := 0; i < n; i++ {
+			row := scores[i*c : (i+1)*c]
+			if slices.Index(row, slices.Max(row)) == int(data.Labels[i0+i]) {
+				correct++
+			}
+		}
+	}
+	return float64(correct) / float64(data.N), nil
+}
