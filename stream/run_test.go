@@ -1,0 +1,474 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/stream/streamtest"
+)
+
+// collected is what a run emitted.
+type collected struct {
+	frames []int
+	tops   [][]label.Class
+	res    []Result
+}
+
+// runAll runs src to its end and keeps copies of every result.
+func runAll(t *testing.T, src Source, c Classifier, opt RunOptions) (collected, error) {
+	t.Helper()
+	var got collected
+	err := Run(context.Background(), src, c, opt, func(f *Frame, r *Result) error {
+		got.frames = append(got.frames, r.Frame)
+		got.tops = append(got.tops, slices.Clone(r.Top))
+		got.res = append(got.res, *r)
+		return nil
+	})
+	return got, err
+}
+
+// expectTops labels each encoded picture one by one, as `ninedge classify` would.
+func expectTops(t *testing.T, lab *label.Labeler, files [][]byte) [][]label.Class {
+	t.Helper()
+	var out [][]label.Class
+	for _, f := range files {
+		img, _, err := imageio.Decode(bytes.NewReader(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tops(t, lab, img))
+	}
+	return out
+}
+
+func tops(t *testing.T, lab *label.Labeler, img image.Image) []label.Class {
+	t.Helper()
+	top, err := lab.Image(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(top)
+}
+
+// multipartServer serves frames as MJPEG over HTTP the way cameras do.
+func multipartServer(t *testing.T, frames [][]byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+		for _, f := range frames {
+			fmt.Fprintf(w, "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(f))
+			w.Write(f)
+			io.WriteString(w, "\r\n")
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func ppm(img *image.RGBA) []byte {
+	b := img.Bounds()
+	return append([]byte(fmt.Sprintf("P6\n%d %d\n255\n", b.Dx(), b.Dy())), streamtest.RGB24(img)...)
+}
+
+// TestSourcesLabelEveryFrame drives every source kind but V4L2 with encoded pictures and
+// checks each frame's labels against the same picture classified on its own.
+func TestSourcesLabelEveryFrame(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	pics := streamtest.Pictures(6, 64, 48)
+	var jpegs [][]byte
+	for _, p := range pics {
+		jpegs = append(jpegs, streamtest.JPEG(t, p))
+	}
+	mjpeg := bytes.Join(jpegs, nil)
+	var raw []byte
+	for _, p := range pics {
+		raw = append(raw, streamtest.RGB24(p)...)
+	}
+	byJPEG, byPicture := expectTops(t, lab, jpegs), make([][]label.Class, len(pics))
+	for i, p := range pics {
+		byPicture[i] = tops(t, lab, p)
+	}
+	dir := t.TempDir()
+	mjpegFile := streamtest.WriteFile(t, dir, "rec.mjpeg", mjpeg)
+	folder := filepath.Join(dir, "folder")
+	os.Mkdir(folder, 0o755)
+	folderFiles := [][]byte{streamtest.PNG(t, pics[0]), jpegs[1], ppm(pics[2]), streamtest.PNG(t, pics[3]), jpegs[4], ppm(pics[5])}
+	for i, f := range folderFiles {
+		streamtest.WriteFile(t, folder, fmt.Sprintf("%02d%s", i, []string{".png", ".jpg", ".ppm"}[i%3]), f)
+	}
+	streamtest.WriteFile(t, folder, "README.txt", []byte("not a picture"))
+	folderWant := expectTops(t, lab, folderFiles)
+
+	tests := []struct {
+		name string
+		open func(t *testing.T) (Source, error)
+		want [][]label.Class
+	}{
+		{"MJPEG on stdin", func(*testing.T) (Source, error) { return Open("-", SourceOptions{Stdin: bytes.NewReader(mjpeg)}) }, byJPEG},
+		{"MJPEG file", func(*testing.T) (Source, error) { return Open(mjpegFile, SourceOptions{}) }, byJPEG},
+		{"MJPEG file paced", func(*testing.T) (Source, error) { return Open(mjpegFile, SourceOptions{FPS: 200}) }, byJPEG},
+		{"named pipe", func(t *testing.T) (Source, error) {
+			if runtime.GOOS != "linux" {
+				t.Skip("mkfifo: Linux only here")
+			}
+			path := filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			go func() { // opening a FIFO blocks until both ends are open
+				f, err := os.OpenFile(path, os.O_WRONLY, 0)
+				if err == nil {
+					f.Write(mjpeg)
+					f.Close()
+				}
+			}()
+			return Open(path, SourceOptions{})
+		}, byJPEG},
+		{"raw RGB24 on stdin", func(*testing.T) (Source, error) {
+			return Open("-", SourceOptions{Stdin: bytes.NewReader(raw), W: 64, H: 48})
+		}, byPicture},
+		{"MJPEG over HTTP", func(t *testing.T) (Source, error) { return Open(multipartServer(t, jpegs).URL, SourceOptions{}) }, byJPEG},
+		{"folder", func(*testing.T) (Source, error) { return Open(folder, SourceOptions{FPS: 500}) }, folderWant},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := tt.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			got, err := runAll(t, src, lab, RunOptions{EveryFrame: true, Log: &log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTops(t, got, tt.want)
+			if !strings.Contains(log.String(), "end of stream: 6 frames") {
+				t.Errorf("summary: %q", log.String())
+			}
+		})
+	}
+	t.Run("MJPEG from ffmpeg", func(t *testing.T) {
+		mjpeg, files := streamtest.FFmpegMJPEG(t, pics)
+		src, err := Open("-", SourceOptions{Stdin: bytes.NewReader(mjpeg)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := runAll(t, src, lab, RunOptions{EveryFrame: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTops(t, got, expectTops(t, lab, files))
+	})
+}
+
+// checkTops checks that frame i was classified as want[i], for the frames that were.
+func checkTops(t *testing.T, got collected, want [][]label.Class) {
+	t.Helper()
+	if len(got.frames) == 0 {
+		t.Fatal("no frame classified")
+	}
+	for i, f := range got.frames {
+		if f >= len(want) {
+			t.Fatalf("frame %d of %d", f, len(want))
+		}
+		if !slices.Equal(got.tops[i], want[f]) {
+			t.Errorf("frame %d: %v, want %v (classified on its own)", f, got.tops[i], want[f])
+		}
+	}
+}
+
+// slow makes a classifier slower than the source.
+type slow struct {
+	*label.Labeler
+	d time.Duration
+}
+
+func (s slow) Label(p []uint8) ([]label.Class, error) {
+	time.Sleep(s.d)
+	return s.Labeler.Label(p)
+}
+
+// TestNewestFrameWins feeds frames much faster than they are classified: frames are skipped,
+// each one counted once, the last frame is classified, and every label belongs to its frame.
+func TestNewestFrameWins(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	pics := streamtest.Pictures(40, 64, 48)
+	var jpegs [][]byte
+	for _, p := range pics {
+		jpegs = append(jpegs, streamtest.JPEG(t, p))
+	}
+	want := expectTops(t, lab, jpegs)
+	var cnt Counters
+	src, _ := Open("-", SourceOptions{Stdin: bytes.NewReader(bytes.Join(jpegs, nil))})
+	got, err := runAll(t, src, slow{lab, 15 * time.Millisecond}, RunOptions{Counters: &cnt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTops(t, got, want)
+	var skipped int64
+	for i, r := range got.res {
+		skipped += r.Skipped
+		if i > 0 && r.Frame <= got.res[i-1].Frame {
+			t.Errorf("frame %d after frame %d", r.Frame, got.res[i-1].Frame)
+		}
+		if r.MS <= 0 || r.Time.IsZero() {
+			t.Errorf("result %+v: no latency or time", r)
+		}
+	}
+	n := cnt.Classified.Load()
+	switch {
+	case cnt.Frames.Load() != 40 || n+cnt.Skipped.Load() != 40 || cnt.Bad.Load() != 0:
+		t.Errorf("counters: %d frames, %d classified, %d skipped, %d bad", cnt.Frames.Load(), n, cnt.Skipped.Load(), cnt.Bad.Load())
+	case skipped != cnt.Skipped.Load():
+		t.Errorf("results report %d skipped, counters %d", skipped, cnt.Skipped.Load())
+	case n == 40:
+		t.Error("nothing skipped although the classifier is slower than the source")
+	case got.frames[len(got.frames)-1] != 39:
+		t.Errorf("last classified frame %d, want 39 (the newest)", got.frames[len(got.frames)-1])
+	}
+}
+
+// TestDamagedFramesGoOn mixes random bytes, a frame that does not decode and good frames.
+func TestDamagedFramesGoOn(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	pics := streamtest.Pictures(4, 64, 48)
+	var jpegs [][]byte
+	for _, p := range pics {
+		jpegs = append(jpegs, streamtest.JPEG(t, p))
+	}
+	broken := withoutSegment(t, jpegs[2], 0xC0) // no frame header
+	data := bytes.Join([][]byte{jpegs[0], noiseBytes(5000, 0xD8), jpegs[1], broken, jpegs[3]}, nil)
+	src, _ := Open("-", SourceOptions{Stdin: bytes.NewReader(data)})
+	var log bytes.Buffer
+	var cnt Counters
+	got, err := runAll(t, src, lab, RunOptions{EveryFrame: true, Log: &log, Counters: &cnt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := expectTops(t, lab, jpegs)
+	want[2] = nil
+	checkTops(t, got, want)
+	if !slices.Equal(got.frames, []int{0, 1, 3}) {
+		t.Errorf("classified frames %v, want [0 1 3]", got.frames)
+	}
+	for _, msg := range []string{"skipped 5000 bytes that are not JPEG", "frame 2: imageio", "4 frames", "3 classified", "2 bad"} {
+		if !strings.Contains(log.String(), msg) {
+			t.Errorf("log lacks %q:\n%s", msg, log.String())
+		}
+	}
+}
+
+// repeater is an endless-looking MJPEG stream: the same JPEG n times, made as it is read.
+type repeater struct {
+	frame []byte
+	n     int
+	off   int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, r.frame[r.off:])
+	if r.off += k; r.off == len(r.frame) {
+		r.off, r.n = 0, r.n-1
+	}
+	return k, nil
+}
+
+// TestMemoryFlat runs 10,000 frames through both modes and checks that the live heap after
+// them is what it was after the first few hundred: nothing grows per frame.
+func TestMemoryFlat(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 5)
+	frame := streamtest.JPEG(t, streamtest.Pictures(1, 48, 36)[0])
+	for _, every := range []bool{true, false} {
+		t.Run(fmt.Sprintf("every-frame=%v", every), func(t *testing.T) {
+			goroutines := runtime.NumGoroutine()
+			var base, end runtime.MemStats
+			heap := func(m *runtime.MemStats) {
+				runtime.GC()
+				runtime.ReadMemStats(m)
+			}
+			src, _ := Open("-", SourceOptions{Stdin: &repeater{frame: frame, n: n}})
+			var cnt Counters
+			classified := 0
+			err := Run(context.Background(), src, lab, RunOptions{EveryFrame: every, Counters: &cnt}, func(f *Frame, r *Result) error {
+				if classified++; classified == 300 {
+					heap(&base)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			heap(&end)
+			if cnt.Frames.Load() != int64(n) || cnt.Classified.Load()+cnt.Skipped.Load() != int64(n) {
+				t.Fatalf("%d frames, %d classified, %d skipped, want %d frames", cnt.Frames.Load(), cnt.Classified.Load(), cnt.Skipped.Load(), n)
+			}
+			if classified < 300 {
+				t.Skipf("only %d frames classified: no baseline", classified)
+			}
+			growth := int64(end.HeapAlloc) - int64(base.HeapAlloc)
+			t.Logf("%d frames, %d classified: live heap %d KiB after 300, %d KiB at the end", n, classified, base.HeapAlloc>>10, end.HeapAlloc>>10)
+			if growth > 512<<10 {
+				t.Errorf("live heap grew by %d KiB over the run", growth>>10)
+			}
+			time.Sleep(10 * time.Millisecond)
+			if g := runtime.NumGoroutine(); g > goroutines {
+				t.Errorf("%d goroutines after the run, %d before", g, goroutines)
+			}
+		})
+	}
+}
+
+// TestCancel stops a run whose source never sends anything more.
+func TestCancel(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	pr, pw := io.Pipe()
+	go pw.Write(streamtest.JPEG(t, streamtest.Pictures(1, 32, 32)[0])) // one frame, then silence
+	src, _ := Open("-", SourceOptions{Stdin: pr})
+	ctx, cancel := context.WithCancel(context.Background())
+	var log bytes.Buffer
+	var once sync.Once
+	start := time.Now()
+	err := Run(ctx, src, lab, RunOptions{Log: &log}, func(*Frame, *Result) error {
+		once.Do(func() { time.AfterFunc(50*time.Millisecond, cancel) })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("took %v to stop", d)
+	}
+	if !strings.Contains(log.String(), "interrupted: 1 frames") {
+		t.Errorf("summary %q", log.String())
+	}
+}
+
+func TestEmitErrorStops(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 32, 32)[0])
+	src, _ := Open("-", SourceOptions{Stdin: &repeater{frame: jpg, n: 100}})
+	boom := errors.New("stdout closed")
+	err := Run(context.Background(), src, lab, RunOptions{EveryFrame: true}, func(*Frame, *Result) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("Run = %v, want the emit error", err)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 32, 32)[0])
+	release := make(chan struct{})
+	defer close(release)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html></html>")
+	})
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=b")
+		fmt.Fprintf(w, "--b\r\nContent-Type: image/jpeg\r\n\r\n%s\r\n", jpg)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	closed := httptest.NewServer(nil)
+	closed.Close()
+	opt := SourceOptions{Timeout: 300 * time.Millisecond}
+	for _, tt := range []struct{ url, err string }{
+		{closed.URL, "connection refused"},
+		{srv.URL + "/missing", "HTTP status 404"},
+		{srv.URL + "/html", `Content-Type "text/html" is not an MJPEG stream`},
+	} {
+		if _, err := Open(tt.url, opt); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: %v, want %q", tt.url, err, tt.err)
+		}
+	}
+	src, err := Open(srv.URL+"/stall", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	frames, _, end := drain(t, src)
+	if len(frames) != 1 || end == nil || !strings.Contains(end.Error(), "no data for 300ms") {
+		t.Errorf("stalled stream: %d frames, end %v", len(frames), end)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v to give up", d)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	for _, tt := range []struct {
+		spec string
+		opt  SourceOptions
+		err  string
+	}{
+		{"", SourceOptions{}, "no source"},
+		{filepath.Join(dir, "missing.mjpeg"), SourceOptions{}, "no such file"},
+		{empty, SourceOptions{}, "no image files"},
+		{"-", SourceOptions{W: 10}, "give both sides"},
+	} {
+		if _, err := Open(tt.spec, tt.opt); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("Open(%q): %v, want %q", tt.spec, err, tt.err)
+		}
+	}
+}
+
+func TestFolderPace(t *testing.T) {
+	dir := t.TempDir()
+	for i, p := range streamtest.Pictures(5, 8, 8) {
+		streamtest.WriteFile(t, dir, fmt.Sprintf("%d.png", i), streamtest.PNG(t, p))
+	}
+	src, err := Open(dir, SourceOptions{FPS: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	frames, _, end := drain(t, src)
+	if d := time.Since(start); len(frames) != 5 || end != nil || d < 75*time.Millisecond {
+		t.Errorf("%d frames in %v (end %v), want 5 frames at 50 fps (≥ 80 ms)", len(frames), d, end)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	l := newLatencies(4)
+	if l.percentile(0.5) != 0 {
+		t.Error("empty: not 0")
+	}
+	for _, ms := range []int{9, 1, 5, 3, 7} { // the ring keeps the last 4: 1, 5, 3, 7
+		l.add(time.Duration(ms) * time.Millisecond)
+	}
+	if p50, p95 := l.percentile(0.5), l.percentile(0.95); p50 != 3*time.Millisecond || p95 != 7*time.Millisecond {
+		t.Errorf("p50 %v, p95 %v; want 3ms, 7ms", p50, p95)
+	}
+}

@@ -1,0 +1,187 @@
+// Package stream is the camera side of the edge runtime: sources that deliver frames (MJPEG or
+// raw RGB24 on a pipe or in a file, MJPEG over HTTP, V4L2 devices, folders of images) and the
+// loop that classifies them with "newest frame wins": a decoder goroutine keeps only the latest
+// decoded frame, so a network slower than the camera skips frames, counted, instead of queueing
+// them and falling ever further behind.
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind says how a packet's bytes encode its picture.
+type Kind uint8
+
+const (
+	JPEG  Kind = iota // one JPEG image (an MJPEG frame; it may lack Huffman tables)
+	Image             // an image file of any format imageio decodes (PNG, JPEG, PPM, PGM)
+	RGB24             // W×H pixels, 3 bytes each, rows packed
+	YUYV              // W×H pixels as Y0 U Y1 V, Stride bytes per row (V4L2 YUYV)
+)
+
+// Packet is one encoded frame as a source read it.
+type Packet struct {
+	Kind   Kind
+	Data   []byte    // valid until the next call of Next
+	W, H   int       // RGB24 and YUYV
+	Stride int       // YUYV: bytes per row
+	Time   time.Time // when its last byte arrived
+	Name   string    // the file it came from, for folders
+}
+
+// Source delivers frames in order.
+type Source interface {
+	// Next returns the next frame. At the end of the stream it returns io.EOF. A damaged
+	// frame or skipped garbage gives a *FrameError, after which Next may be called again;
+	// any other error ends the stream.
+	Next() (Packet, error)
+	// Close releases the source and makes a Next in progress return, where the operating
+	// system allows it (a terminal on stdin may keep it blocked until input arrives).
+	Close() error
+}
+
+// FrameError reports data a source had to skip; the stream goes on after it.
+type FrameError struct{ Msg string }
+
+func (e *FrameError) Error() string { return e.Msg }
+
+func frameErrorf(format string, a ...any) error { return &FrameError{Msg: fmt.Sprintf(format, a...)} }
+
+// ErrClosed is returned by Next after Close.
+var ErrClosed = errors.New("stream: source closed")
+
+// SourceOptions configure Open.
+type SourceOptions struct {
+	// W, H: the size of raw RGB24 frames on a pipe or in a file (0: the data is MJPEG), and
+	// the capture size asked of a V4L2 device (0: 640×480).
+	W, H int
+	// FPS paces folders and regular files like a camera (0: folders at DefaultFolderFPS,
+	// files as fast as they can be read) and is asked of V4L2 devices; live pipes and HTTP
+	// streams are never paced: the camera sets their rate.
+	FPS float64
+	// MaxFrame caps one encoded frame in bytes (0: DefaultMaxFrame).
+	MaxFrame int
+	// Timeout bounds connecting to an HTTP stream and each wait for its next bytes, and each
+	// wait for a V4L2 frame (0: DefaultTimeout).
+	Timeout time.Duration
+	// Stdin is what "-" reads (nil: os.Stdin).
+	Stdin io.Reader
+}
+
+// Defaults of SourceOptions.
+const (
+	DefaultMaxFrame  = 16 << 20
+	DefaultTimeout   = 10 * time.Second
+	DefaultFolderFPS = 30
+)
+
+func (o SourceOptions) maxFrame() int {
+	if o.MaxFrame > 0 {
+		return o.MaxFrame
+	}
+	return DefaultMaxFrame
+}
+
+func (o SourceOptions) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}
+
+// Open opens a source from its spec: "-" (stdin), a path to a pipe or file (MJPEG, or raw
+// RGB24 with W and H), "http://…" or "https://…" (MJPEG over HTTP), "/dev/videoN" (V4L2)
+// or a folder of images, played in name order.
+func Open(spec string, opt SourceOptions) (Source, error) {
+	if (opt.W == 0) != (opt.H == 0) || opt.W < 0 || opt.H < 0 {
+		return nil, fmt.Errorf("frame size %dx%d: give both sides", opt.W, opt.H)
+	}
+	switch {
+	case spec == "":
+		return nil, errors.New("no source given")
+	case spec == "-":
+		var in io.Reader = os.Stdin
+		if opt.Stdin != nil {
+			in = opt.Stdin
+		}
+		rc, ok := in.(io.ReadCloser)
+		if !ok {
+			rc = io.NopCloser(in)
+		}
+		return newReaderSource(rc, "stdin", opt), nil
+	case strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://"):
+		return openHTTP(spec, opt)
+	case strings.HasPrefix(spec, "/dev/video"):
+		return openV4L2(spec, opt)
+	}
+	st, err := os.Stat(spec)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	switch {
+	case st.IsDir():
+		return openFolder(spec, opt)
+	case st.Mode()&os.ModeCharDevice != 0:
+		return openV4L2(spec, opt)
+	}
+	f, err := os.Open(spec)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	src := newReaderSource(f, spec, opt)
+	if st.Mode().IsRegular() && opt.FPS > 0 {
+		return pace(src, opt.FPS), nil
+	}
+	return src, nil
+}
+
+// newReaderSource reads MJPEG, or raw RGB24 frames when the options give their size.
+func newReaderSource(r io.ReadCloser, name string, opt SourceOptions) Source {
+	if opt.W > 0 {
+		return newRaw(r, name, opt.W, opt.H)
+	}
+	return newMJPEG(r, name, opt.maxFrame(), false)
+}
+
+// paced delivers frames no faster than a camera at fps would, so that a recording or a folder
+// plays in real time and newest-frame-wins behaves as it would live.
+type paced struct {
+	Source
+	every time.Duration
+	next  time.Time
+	timer *time.Timer
+	done  chan struct{}
+	once  sync.Once
+}
+
+func pace(s Source, fps float64) *paced {
+	return &paced{Source: s, every: time.Duration(float64(time.Second) / fps), timer: time.NewTimer(0), done: make(chan struct{})}
+}
+
+func (p *paced) Next() (Packet, error) {
+	if wait := time.Until(p.next); wait > 0 {
+		p.timer.Reset(wait)
+		select {
+		case <-p.timer.C:
+		case <-p.done:
+			return Packet{}, ErrClosed
+		}
+	}
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now // late (a slow decoder): no burst to catch up
+	}
+	p.next = p.next.Add(p.every)
+	return p.Source.Next()
+}
+
+func (p *paced) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return p.Source.Close()
+}
