@@ -216,33 +216,70 @@ __kernel void conv1x1(__global const uchar *in, __global const char *w, __global
 	store(out, acc, p0, g, N, total, mult, shift);
 }
 
+// im2col writes each output pixel's k×k×C receptive field as one row of K = k·k·C bytes
+// (HWC order, padding reading the zero point), so that a convolution over few input
+// channels runs as conv1x1 over K channels instead of k·k runs too short to pair and vectorise.
+// One work-item per (pixel, kernel row); total = the batch's output pixels.
+__kernel void im2col(__global const uchar *in, __global uchar *col, int inH, int inW, int C,
+                     int outH, int outW, int k, int stride, int padding, uchar padValue, int total)
+{
+	int i = get_global_id(0);
+	if (i >= total * k)
+		return;
+	int p = i / k, ky = i % k;
+	int q = p % (outH * outW), img = p / (outH * outW);
+	int iy = q / outW * stride - padding + ky, ix0 = q % outW * stride - padding;
+	__global uchar *dst = col + ((size_t)p * k + ky) * k * C;
+	__global const uchar *row = in + (size_t)(img * inH + iy) * inW * C;
+	for (int kx = 0; kx < k; kx++) {
+		int ix = ix0 + kx;
+		bool inside = iy >= 0 && iy < inH && ix >= 0 && ix < inW;
+		for (int c = 0; c < C; c++)
+			dst[kx * C + c] = inside ? row[ix * C + c] : padValue;
+	}
+}
+
 // pool is Caffe's ceil-mode max or average pool with windows clipped at the border; the
 // average divides by the in-bounds count, rounding half up (fixedpoint.DivRound). One
-// work-item per output byte; total is the batch's output bytes.
+// work-item per pixel and run of up to 16 channels (whole runs as vectors); total = the
+// batch's output pixels × runs per pixel.
 __kernel void pool(__global const uchar *in, __global uchar *out, int inH, int inW, int C,
                    int outH, int outW, int k, int stride, int average, int total)
 {
 	int i = get_global_id(0);
 	if (i >= total)
 		return;
-	int c = i % C, p = i / C;
+	int runs = (C + 15) / 16;
+	int c0 = i % runs * 16, p = i / runs;
 	int ox = p % outW, oy = p / outW % outH, img = p / (outW * outH);
 	int y0 = oy * stride, y1 = min(y0 + k, inH);
 	int x0 = ox * stride, x1 = min(x0 + k, inW);
-	__global const uchar *src = in + (size_t)img * inH * inW * C + c;
-	uint best = 0, sum = 0;
-	for (int y = y0; y < y1; y++) {
-		for (int x = x0; x < x1; x++) {
-			uint v = src[(y * inW + x) * C];
-			best = max(best, v);
-			sum += v;
+	uint count = (y1 - y0) * (x1 - x0);
+	__global const uchar *src = in + (size_t)img * inH * inW * C + c0;
+	__global uchar *dst = out + (size_t)p * C + c0;
+	if (c0 + 16 <= C) {
+		uint16 best = 0, sum = 0;
+		for (int y = y0; y < y1; y++) {
+			for (int x = x0; x < x1; x++) {
+				uint16 v = convert_uint16(vload16(0, src + (y * inW + x) * C));
+				best = max(best, v);
+				sum += v;
+			}
 		}
+		vstore16(convert_uchar16(average ? (sum + count / 2) / count : best), 0, dst);
+		return;
 	}
-	if (average) {
-		uint count = (y1 - y0) * (x1 - x0);
-		best = (sum + count / 2) / count;
+	for (int c = 0; c0 + c < C; c++) {
+		uint best = 0, sum = 0;
+		for (int y = y0; y < y1; y++) {
+			for (int x = x0; x < x1; x++) {
+				uint v = src[(y * inW + x) * C + c];
+				best = max(best, v);
+				sum += v;
+			}
+		}
+		dst[c] = average ? (sum + count / 2) / count : best;
 	}
-	out[i] = (uchar)best;
 }
 
 // globalsum adds each channel over an image's pixels: one work-item per (image, channel),

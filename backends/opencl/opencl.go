@@ -71,7 +71,7 @@ func (Backend) Devices(backends.Options) ([]backends.Device, error) {
 			return nil, fmt.Errorf("opencl: platform %d: devices changed while listing them (%v)", r.platform, err)
 		}
 		r.info.Index = len(devs)
-		devs = append(devs, &Device{info: r.info, dev: cds[r.index]})
+		devs = append(devs, &Device{info: r.info, little: r.little, dev: cds[r.index]})
 	}
 	return devs, nil
 }
@@ -80,6 +80,7 @@ func (Backend) Devices(backends.Options) ([]backends.Device, error) {
 type rawDevice struct {
 	platform, index int
 	info            backends.DeviceInfo
+	little          bool // little-endian
 }
 
 // rawDevices enumerates platforms and devices and describes each device.
@@ -117,7 +118,11 @@ func rawDevices() ([]rawDevice, error) {
 			if err != nil {
 				return nil, fmt.Errorf("opencl: platform %q device %d: %w", pname, di, err)
 			}
-			out = append(out, rawDevice{platform: pi, index: di, info: info})
+			var little C.cl_bool
+			if err := deviceValue(id, C.CL_DEVICE_ENDIAN_LITTLE, &little); err != nil {
+				return nil, fmt.Errorf("opencl: platform %q device %d: endianness: %w", pname, di, err)
+			}
+			out = append(out, rawDevice{platform: pi, index: di, info: info, little: little == C.CL_TRUE})
 		}
 	}
 	if len(out) == 0 {
@@ -292,8 +297,9 @@ func codeError(rc C.cl_int) error {
 
 // Device is one OpenCL device.
 type Device struct {
-	info backends.DeviceInfo
-	dev  *cl.Device
+	info   backends.DeviceInfo
+	little bool
+	dev    *cl.Device
 }
 
 func (d *Device) Info() backends.DeviceInfo { return d.info }

@@ -3,7 +3,6 @@
 package opencl
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -90,7 +89,7 @@ func TestRequantizeKernel(t *testing.T) {
 	for len(acc)%8 != 0 { // requant_test works on 8 lanes
 		add(0, 0, 1)
 	}
-	rt, err := d.open()
+	rt, err := d.open("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,19 +137,23 @@ func TestRequantizeKernel(t *testing.T) {
 }
 
 // Every test graph, at batch sizes 1 and 3, must give the reference executor's bytes, node by
-// node, and batched runs each image's reference sums.
+// node, and batched runs each image's reference sums; so must the portable kernels, which
+// PoCL on x86 would not run otherwise.
 func TestMatchesReference(t *testing.T) {
 	d := device(t)
 	for _, c := range quanttest.Cases(t) {
 		g := quanttest.Graph(t, c.Spec, 11)
-		for _, batch := range []int{1, 3} {
-			t.Run(fmt.Sprintf("%s/batch%d", c.Name, batch), func(t *testing.T) {
-				p, err := d.Prepare(g, batch)
+		for _, v := range []struct {
+			name, options string
+			batch         int
+		}{{"batch1", "", 1}, {"batch3", "", 3}, {"portable/batch3", "-DNINEDGE_PORTABLE", 3}} {
+			t.Run(c.Name+"/"+v.name, func(t *testing.T) {
+				p, err := d.prepare(g, v.batch, v.options)
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer p.Close()
-				checkPlan(t, g, p, quanttest.Input(g, 5, 3), 3, batch)
+				checkPlan(t, g, p, quanttest.Input(g, 5, 3), 3, v.batch)
 			})
 		}
 	}

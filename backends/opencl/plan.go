@@ -38,7 +38,7 @@ type runtime struct {
 	prog  *cl.Program
 }
 
-func (d *Device) open() (*runtime, error) {
+func (d *Device) open(options string) (*runtime, error) {
 	ctx, err := cl.CreateContext([]*cl.Device{d.dev})
 	if err != nil {
 		return nil, fmt.Errorf("creating a context: %w", err)
@@ -52,7 +52,7 @@ func (d *Device) open() (*runtime, error) {
 		r.release()
 		return nil, fmt.Errorf("creating the program: %w", err)
 	}
-	opts := fmt.Sprintf("-cl-std=CL1.2 -DCW=%d -DTP=%d", tileChannels, tilePixels)
+	opts := fmt.Sprintf("-cl-std=CL1.2 -DCW=%d -DTP=%d %s", tileChannels, tilePixels, options)
 	if err := r.prog.BuildProgram([]*cl.Device{d.dev}, opts); err != nil {
 		r.release()
 		return nil, fmt.Errorf("building the kernels: %w", err)
@@ -82,17 +82,32 @@ type Plan struct {
 	closed bool
 }
 
-// step is one node's kernel with its arguments already set.
+// step is one node: its output buffer (the sums for the global pool) and the kernels that
+// compute it, in order.
 type step struct {
-	kernel *cl.Kernel
-	out    *cl.MemObject // the node's activations (the sums for the global pool)
-	// A run of n images enqueues ceil(n·perImage / perItem) work-items along dimension 0,
-	// rounded up to whole work-groups; global[1] is fixed.
+	out      *cl.MemObject
+	launches []launch
+}
+
+// launch is one kernel with its arguments already set. A run of n images enqueues
+// ceil(n·perImage / perItem) work-items along dimension 0, rounded up to whole work-groups;
+// global[1], where present, is fixed.
+type launch struct {
+	kernel            *cl.Kernel
 	perImage, perItem int
 	global, local     []int
 }
 
+// fewChannels is the input depth below which a k×k convolution goes through im2col: its
+// per-position runs of channels are too short for the direct kernel's paired loads.
+const fewChannels = 8
+
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
+	return d.prepare(g, batch, "")
+}
+
+// prepare is Prepare with extra kernel build options (the tests force the portable code).
+func (d *Device) prepare(g *quant.Graph, batch int, options string) (backends.Plan, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("opencl: batch %d", batch)
 	}
@@ -104,19 +119,24 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 			return nil, fmt.Errorf("opencl: layer %s is kept in float; use the cpu backend", n.Name)
 		}
 	}
-	rt, err := d.open()
+	if !d.little {
+		// Weights and parameters are uploaded little-endian, and the kernels widen pairs of
+		// bytes into 16-bit halves of a word in that order.
+		return nil, fmt.Errorf("opencl: %s is a big-endian device, which the kernels do not support", d.info.Name)
+	}
+	rt, err := d.open(options)
 	if err != nil {
 		return nil, fmt.Errorf("opencl: %s: %w", d.info.Name, err)
 	}
 	p := &Plan{g: g, batch: batch, rt: rt, steps: make([]step, len(g.Nodes))}
-	if err := p.prepare(d); err != nil {
+	if err := p.prepareNodes(d); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("opencl: %s: %w", d.info.Name, err)
 	}
 	return p, nil
 }
 
-func (p *Plan) prepare(d *Device) error {
+func (p *Plan) prepareNodes(d *Device) error {
 	var err error
 	if p.input, err = p.buffer(cl.MemReadOnly, p.batch*p.g.Spec.Input.Size(), nil); err != nil {
 		return fmt.Errorf("input buffer: %w", err)
@@ -124,7 +144,7 @@ func (p *Plan) prepare(d *Device) error {
 	in := p.input
 	for i := range p.g.Nodes {
 		n := &p.g.Nodes[i]
-		if err := p.prepareNode(d, i, n, in); err != nil {
+		if err := p.prepareNode(d, &p.steps[i], n, in); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		in = p.steps[i].out
@@ -132,87 +152,110 @@ func (p *Plan) prepare(d *Device) error {
 	return nil
 }
 
-func (p *Plan) prepareNode(d *Device, i int, n *quant.Node, in *cl.MemObject) error {
-	s := &p.steps[i]
+func (p *Plan) prepareNode(d *Device, s *step, n *quant.Node, in *cl.MemObject) error {
 	var err error
-	size := n.Out.Size()
-	if n.Op == quant.OpGlobalAvg {
-		size = 4 * n.Out.C
+	switch n.Op {
+	case quant.OpGlobalAvg:
+		if s.out, err = p.buffer(cl.MemReadWrite, p.batch*4*n.Out.C, nil); err != nil {
+			return fmt.Errorf("output buffer: %w", err)
+		}
+		p.sums = s.out
+		return p.add(d, s, "globalsum", n.In.C, 1, nil,
+			in, s.out, int32(n.In.H*n.In.W), int32(n.In.C), int32(p.batch*n.In.C))
+	case quant.OpMaxPool, quant.OpAvgPool:
+		if s.out, err = p.buffer(cl.MemReadWrite, p.batch*n.Out.Size(), nil); err != nil {
+			return fmt.Errorf("output buffer: %w", err)
+		}
+		runs := ceilDiv(n.Out.C, 16) // the kernel's work-items take runs of 16 channels
+		return p.add(d, s, "pool", n.Out.H*n.Out.W*runs, 1, nil,
+			in, s.out, int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W),
+			int32(n.Kernel), int32(n.Stride), b2i(n.Op == quant.OpAvgPool), int32(p.batch*n.Out.H*n.Out.W*runs))
 	}
-	if s.out, err = p.buffer(cl.MemReadWrite, p.batch*size, nil); err != nil {
+	if s.out, err = p.buffer(cl.MemReadWrite, p.batch*n.Out.Size(), nil); err != nil {
 		return fmt.Errorf("output buffer: %w", err)
 	}
-	var name string
-	var args []any
-	switch {
-	case n.Op == quant.OpConv:
-		name, args, err = p.convArgs(n, in, s.out)
-		if err != nil {
-			return err
-		}
-		s.perImage, s.perItem = n.Out.H*n.Out.W, tilePixels
-		s.global = []int{0, ceilDiv(n.Out.C, tileChannels)}
-		s.local = []int{groupPixels, 1}
-	case n.Op == quant.OpGlobalAvg:
-		name = "globalsum"
-		args = []any{in, s.out, int32(n.In.H * n.In.W), int32(n.In.C), int32(p.batch * n.In.C)}
-		s.perImage, s.perItem = n.In.C, 1
-		s.global, s.local = []int{0}, []int{groupFlat}
-		p.sums = s.out
-	default:
-		name = "pool"
-		args = []any{in, s.out, int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W),
-			int32(n.Kernel), int32(n.Stride), b2i(n.Op == quant.OpAvgPool), int32(p.batch * size)}
-		s.perImage, s.perItem = size, 1
-		s.global, s.local = []int{0}, []int{groupFlat}
-	}
-	if s.kernel, err = p.rt.prog.CreateKernel(name); err != nil {
-		return fmt.Errorf("kernel %s: %w", name, err)
-	}
-	if err := s.kernel.SetArgs(args...); err != nil {
-		return fmt.Errorf("kernel %s arguments: %w", name, err)
-	}
-	// A device may allow fewer work-items per group than asked (small GPUs, heavy kernels).
-	most, err := s.kernel.WorkGroupSize(d.dev)
-	if err != nil {
-		return fmt.Errorf("kernel %s work-group size: %w", name, err)
-	}
-	s.local[0] = max(1, min(s.local[0], most))
-	return nil
+	return p.prepareConv(d, s, n, in)
 }
 
-// convArgs uploads a convolution's packed weights and requantization parameters and returns
-// its kernel and arguments.
-func (p *Plan) convArgs(n *quant.Node, in, out *cl.MemObject) (string, []any, error) {
-	groups := ceilDiv(n.Out.C, tileChannels)
-	w, err := p.buffer(cl.MemReadOnly, 0, packWeights(n.Weights, n.Kernel*n.Kernel, n.In.C, n.Out.C))
+// prepareConv uploads a convolution's packed weights and requantization parameters and adds
+// its kernels: conv1x1 for pointwise ones, conv for k×k ones over enough channels, and
+// im2col then conv1x1 over the receptive fields for the others.
+func (p *Plan) prepareConv(d *Device, s *step, n *quant.Node, in *cl.MemObject) error {
+	pointwise := n.Kernel == 1 && n.Stride == 1 && n.Pad == 0
+	direct := !pointwise && n.In.C >= fewChannels
+	segments, depth := 1, n.K() // how packWeights sees the weights
+	if direct {
+		segments, depth = n.Kernel*n.Kernel, n.In.C
+	}
+	w, err := p.buffer(cl.MemReadOnly, 0, packWeights(n.Weights, segments, depth, n.Out.C))
 	if err != nil {
-		return "", nil, fmt.Errorf("weights: %w", err)
+		return fmt.Errorf("weights: %w", err)
 	}
 	// The padding channels get bias 0, multiplier 0 and shift 1, which requantize to 0 (their
 	// outputs are never stored).
+	groups := ceilDiv(n.Out.C, tileChannels)
 	var params [3]*cl.MemObject
 	for j, v := range [][]int32{n.Bias, n.Mult, n.Shift} {
 		if params[j], err = p.buffer(cl.MemReadOnly, 0, padInt32(v, groups*tileChannels, int32(j/2))); err != nil {
-			return "", nil, fmt.Errorf("requantization parameters: %w", err)
+			return fmt.Errorf("requantization parameters: %w", err)
 		}
 	}
-	total := int32(p.batch * n.Out.H * n.Out.W)
-	if n.Kernel == 1 && n.Stride == 1 && n.Pad == 0 {
-		return "conv1x1", []any{in, w, params[0], params[1], params[2], out, int32(n.In.C), int32(n.Out.C), total}, nil
+	pixels := n.Out.H * n.Out.W
+	total := int32(p.batch * pixels)
+	tiles := []int{0, groups}
+	switch {
+	case direct:
+		// What padding reads: the input's zero point, one value per input channel.
+		padRow := make([]byte, n.In.C)
+		for j := range padRow {
+			padRow[j] = n.PadValue
+		}
+		pad, err := p.buffer(cl.MemReadOnly, 0, padRow)
+		if err != nil {
+			return fmt.Errorf("padding row: %w", err)
+		}
+		return p.add(d, s, "conv", pixels, tilePixels, tiles,
+			in, w, params[0], params[1], params[2], s.out, pad,
+			int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W), int32(n.Out.C),
+			int32(n.Kernel), int32(n.Stride), int32(n.Pad), total)
+	case !pointwise:
+		col, err := p.buffer(cl.MemReadWrite, p.batch*pixels*n.K(), nil)
+		if err != nil {
+			return fmt.Errorf("im2col buffer: %w", err)
+		}
+		if err := p.add(d, s, "im2col", pixels*n.Kernel, 1, nil,
+			in, col, int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W),
+			int32(n.Kernel), int32(n.Stride), int32(n.Pad), n.PadValue, total); err != nil {
+			return err
+		}
+		in = col
 	}
-	// What padding reads: the input's zero point, one value per input channel.
-	padRow := make([]byte, n.In.C)
-	for j := range padRow {
-		padRow[j] = n.PadValue
-	}
-	pad, err := p.buffer(cl.MemReadOnly, 0, padRow)
+	return p.add(d, s, "conv1x1", pixels, tilePixels, tiles,
+		in, w, params[0], params[1], params[2], s.out, int32(depth), int32(n.Out.C), total)
+}
+
+// add appends a launch of the named kernel with its arguments to the step. tiles, when
+// given, is a two-dimensional range: dimension 0 (sized per run) and a fixed dimension 1.
+func (p *Plan) add(d *Device, s *step, name string, perImage, perItem int, tiles []int, args ...any) error {
+	k, err := p.rt.prog.CreateKernel(name)
 	if err != nil {
-		return "", nil, fmt.Errorf("padding row: %w", err)
+		return fmt.Errorf("kernel %s: %w", name, err)
 	}
-	return "conv", []any{in, w, params[0], params[1], params[2], out, pad,
-		int32(n.In.H), int32(n.In.W), int32(n.In.C), int32(n.Out.H), int32(n.Out.W), int32(n.Out.C),
-		int32(n.Kernel), int32(n.Stride), int32(n.Pad), total}, nil
+	s.launches = append(s.launches, launch{kernel: k, perImage: perImage, perItem: perItem, global: []int{0}, local: []int{groupFlat}})
+	l := &s.launches[len(s.launches)-1]
+	if tiles != nil {
+		l.global, l.local = tiles, []int{groupPixels, 1}
+	}
+	if err := k.SetArgs(args...); err != nil {
+		return fmt.Errorf("kernel %s arguments: %w", name, err)
+	}
+	// A device may allow fewer work-items per group than asked (small GPUs, heavy kernels).
+	most, err := k.WorkGroupSize(d.dev)
+	if err != nil {
+		return fmt.Errorf("kernel %s work-group size: %w", name, err)
+	}
+	l.local[0] = max(1, min(l.local[0], most))
+	return nil
 }
 
 // packWeights reorders a conv's K×N row-major weights (K = segments × c: one segment of c
@@ -320,13 +363,15 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 		return fmt.Errorf("opencl: writing the input: %w", err)
 	}
 	for i := range p.steps {
-		s := &p.steps[i]
-		items := ceilDiv(n*s.perImage, s.perItem)
-		s.global[0] = ceilDiv(items, s.local[0]) * s.local[0]
-		ev, err := p.rt.queue.EnqueueNDRangeKernel(s.kernel, nil, s.global, s.local, nil)
-		ev.Release()
-		if err != nil {
-			return fmt.Errorf("opencl: node %s: enqueueing its kernel: %w", p.g.Nodes[i].Name, err)
+		for j := range p.steps[i].launches {
+			l := &p.steps[i].launches[j]
+			items := ceilDiv(n*l.perImage, l.perItem)
+			l.global[0] = ceilDiv(items, l.local[0]) * l.local[0]
+			ev, err := p.rt.queue.EnqueueNDRangeKernel(l.kernel, nil, l.global, l.local, nil)
+			ev.Release()
+			if err != nil {
+				return fmt.Errorf("opencl: node %s: enqueueing a kernel: %w", p.g.Nodes[i].Name, err)
+			}
 		}
 		if perNode != nil {
 			if err := p.rt.queue.Finish(); err != nil {
@@ -384,8 +429,8 @@ func (p *Plan) Close() error {
 	}
 	p.closed = true
 	for _, s := range p.steps {
-		if s.kernel != nil {
-			s.kernel.Release()
+		for _, l := range s.launches {
+			l.kernel.Release()
 		}
 	}
 	for _, b := range p.bufs {
