@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/internal/qgemm"
@@ -112,7 +113,10 @@ func (p *Plan) worker(w int) {
 }
 
 // Run implements backends.Plan.
-func (p *Plan) Run(in []uint8, n int, sums []int32) error {
+func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, sums, nil) }
+
+// run runs the graph; with perNode it also adds each node's wall time there (Profile).
+func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) error {
 	if p.closed {
 		return fmt.Errorf("cpu: plan is closed")
 	}
@@ -137,7 +141,14 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 		if node.Op == quant.OpConv {
 			rows = n * node.Out.H * node.Out.W
 		}
+		var t0 time.Time
+		if perNode != nil {
+			t0 = time.Now()
+		}
 		p.parallel(i, cur, rows)
+		if perNode != nil {
+			perNode[i] += time.Since(t0)
+		}
 		cur = p.acts[i]
 	}
 	return nil
