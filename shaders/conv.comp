@@ -6,8 +6,8 @@
 // Activations are uint8 NHWC with each pixel's channels padded to whole 32-bit words (4 per
 // word, zeros in the padding); weights are int8 packed 4 per word in the same channel order,
 // so no 8-bit storage or arithmetic extension is needed. Each invocation computes OG words
-// (4·OG output channels) of one output pixel: every activation word it loads serves 4·OG
-// outputs.
+// (4·OG output channels) of PX consecutive output pixels: each activation word it fetches
+// serves 4·OG outputs and each weight word PX pixels.
 #include "requant.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -22,14 +22,20 @@ layout(constant_id = 8) const uint STRIDE = 1;
 layout(constant_id = 9) const uint PAD = 0;
 layout(constant_id = 10) const uint PADWORD = 0; // the input zero point in every byte
 
+#ifndef OG
 #define OG 2 // output words per invocation
+#endif
+#ifndef PX
+#define PX 1 // output pixels per invocation
+#endif
 
-layout(std430, set = 0, binding = 0) readonly buffer Src { uint src[]; };
+// Texel buffers rather than storage buffers: a CPU driver (lavapipe) fetches texels with
+// vector gathers but loads storage buffers one lane at a time.
+layout(set = 0, binding = 0) uniform usamplerBuffer src; // one word per texel
 layout(std430, set = 0, binding = 1) writeonly buffer Dst { uint dst[]; };
-// Weights of output group g, kernel word k (ky, kx, input word), output word j, byte b:
-// wts[(g·KS·KS·ICW + k)·OG·4 + j·4 + b] holds input channels 4·(k mod ICW)..+3 of output
-// channel (g·OG + j)·4 + b.
-layout(std430, set = 0, binding = 2) readonly buffer Wts { uint wts[]; };
+// Weights: texel (g·KS·KS·ICW + k)·OG + j holds, for output channels 4·(g·OG + j)..+3 in
+// its four words, input channels 4·(k mod ICW)..+3 of kernel tap k / ICW.
+layout(set = 0, binding = 2) uniform usamplerBuffer wts; // four words per texel
 // Per output channel: bias, multiplier, shift.
 layout(std430, set = 0, binding = 3) readonly buffer Prm { ivec4 prm[]; };
 
@@ -37,55 +43,77 @@ ivec4 unpackS8(uint w) {
     return ivec4(int(w << 24) >> 24, int(w << 16) >> 24, int(w << 8) >> 24, int(w) >> 24);
 }
 
+int dot4(ivec4 a, ivec4 w) { return a.x * w.x + a.y * w.y + a.z * w.z + a.w * w.w; }
+
 ivec4 unpackU8(uint w) {
     return ivec4((uvec4(w) >> uvec4(0, 8, 16, 24)) & 255u);
 }
 
 void main() {
     const uint KW = KS * KS * ICW;
-    uint pix = min(gl_GlobalInvocationID.x, OH * OW - 1u);
+    const uint PIXELS = OH * OW;
+    uint first = gl_GlobalInvocationID.x * PX;
     uint g = gl_WorkGroupID.y;
     uint img = gl_WorkGroupID.z;
-    uint oy = pix / OW, ox = pix - oy * OW;
     uint srcBase = img * IH * IW * ICW;
-    uint wBase = g * KW * OG * 4u;
+    uint wBase = g * KW * OG;
 
-    ivec4 acc[OG];
-    for (uint j = 0u; j < OG; j++) {
-        acc[j] = ivec4(0);
+    int py[PX], px[PX];
+    for (uint p = 0u; p < PX; p++) {
+        // Invocations past the last pixel compute a copy of it and write nothing.
+        uint pix = min(first + p, PIXELS - 1u);
+        uint oy = pix / OW;
+        py[p] = int(oy * STRIDE) - int(PAD);
+        px[p] = int((pix - oy * OW) * STRIDE) - int(PAD);
+    }
+    ivec4 acc[PX][OG];
+    for (uint p = 0u; p < PX; p++) {
+        for (uint j = 0u; j < OG; j++) {
+            acc[p][j] = ivec4(0);
+        }
     }
     for (uint ky = 0u; ky < KS; ky++) {
-        int iy = int(oy * STRIDE + ky) - int(PAD);
         for (uint kx = 0u; kx < KS; kx++) {
-            int ix = int(ox * STRIDE + kx) - int(PAD);
-            bool inside = iy >= 0 && iy < int(IH) && ix >= 0 && ix < int(IW);
-            // Outside the image the load still reads a valid address and the zero point
-            // replaces it, so that no invocation branches.
-            uint at = srcBase + (inside ? (uint(iy) * IW + uint(ix)) * ICW : 0u);
-            uint wAt = wBase + (ky * KS + kx) * ICW * OG * 4u;
+            uint at[PX];
+            bool inside[PX];
+            for (uint p = 0u; p < PX; p++) {
+                int iy = py[p] + int(ky), ix = px[p] + int(kx);
+                inside[p] = iy >= 0 && iy < int(IH) && ix >= 0 && ix < int(IW);
+                // Outside the image the fetch still reads a valid texel and the zero point
+                // replaces it, so that no invocation branches.
+                at[p] = srcBase + (inside[p] ? (uint(iy) * IW + uint(ix)) * ICW : 0u);
+            }
+            uint wAt = wBase + (ky * KS + kx) * ICW * OG;
             for (uint c = 0u; c < ICW; c++) {
-                ivec4 a = unpackU8(inside ? src[at + c] : PADWORD);
+                ivec4 a[PX];
+                for (uint p = 0u; p < PX; p++) {
+                    a[p] = unpackU8(inside[p] ? texelFetch(src, int(at[p] + c)).x : PADWORD);
+                }
                 for (uint j = 0u; j < OG; j++) {
-                    for (uint b = 0u; b < 4u; b++) {
-                        ivec4 w = unpackS8(wts[wAt + (c * OG + j) * 4u + b]);
-                        acc[j][b] += a.x * w.x + a.y * w.y + a.z * w.z + a.w * w.w;
+                    uvec4 wv = texelFetch(wts, int(wAt + c * OG + j));
+                    ivec4 w0 = unpackS8(wv.x), w1 = unpackS8(wv.y), w2 = unpackS8(wv.z), w3 = unpackS8(wv.w);
+                    for (uint p = 0u; p < PX; p++) {
+                        ivec4 s = a[p];
+                        acc[p][j] += ivec4(dot4(s, w0), dot4(s, w1), dot4(s, w2), dot4(s, w3));
                     }
                 }
             }
         }
     }
-    if (gl_GlobalInvocationID.x >= OH * OW) {
-        return;
-    }
-    uint dstAt = (img * OH * OW + pix) * OCW + g * OG;
-    for (uint j = 0u; j < OG; j++) {
-        if (g * OG + j < OCW) {
-            uint word = 0u;
-            for (uint b = 0u; b < 4u; b++) {
-                ivec4 p = prm[(g * OG + j) * 4u + b];
-                word |= requantize(acc[j][b] + p.x, p.y, p.z) << (8u * b);
+    for (uint p = 0u; p < PX; p++) {
+        if (first + p >= PIXELS) {
+            break;
+        }
+        uint dstAt = (img * PIXELS + first + p) * OCW + g * OG;
+        for (uint j = 0u; j < OG; j++) {
+            if (g * OG + j < OCW) {
+                uint word = 0u;
+                for (uint b = 0u; b < 4u; b++) {
+                    ivec4 q = prm[(g * OG + j) * 4u + b];
+                    word |= requantize(acc[p][j][b] + q.x, q.y, q.z) << (8u * b);
+                }
+                dst[dstAt + j] = word;
             }
-            dst[dstAt + j] = word;
         }
     }
 }

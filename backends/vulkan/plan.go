@@ -16,10 +16,11 @@ import (
 )
 
 // Work split, mirrored by the shaders: a conv invocation computes convWords output words (4
-// channels each) of one pixel; pools and the global sum one word each.
+// channels each) of convPixels pixels; pools and the global sum one word each.
 const (
-	convWords = 2
-	groupSize = 64 // invocations per workgroup along x
+	convWords  = 4
+	convPixels = 4
+	groupSize  = 64 // invocations per workgroup along x
 )
 
 // Plan is a graph prepared on one Vulkan device. It is not safe for concurrent use.
@@ -51,6 +52,7 @@ type Plan struct {
 	setLayout    [2]vk.DescriptorSetLayout // pool-like (src, dst) and conv (src, dst, weights, params)
 	pipeLay      [2]vk.PipelineLayout
 	descPool     vk.DescriptorPool
+	views        []vk.BufferView
 	stages       []stage
 	inWords      int    // words per input pixel
 	lastN        uint32 // the batch size the indirect buffer holds
@@ -202,7 +204,7 @@ func (p *Plan) openDevice() error {
 // layout creates the buffers and assigns each node its output range.
 func (p *Plan) layout() error {
 	g, batch := p.g, uint64(p.batch)
-	align := max(p.dev.limits.storageAlign, 4)
+	align := max(p.dev.limits.storageAlign, p.dev.limits.texelAlign, 16)
 	p.inWords = words(g.Spec.Input.C)
 	var actSize, readSize uint64
 	p.stages = make([]stage, len(g.Nodes))
@@ -226,7 +228,7 @@ func (p *Plan) layout() error {
 				n.Name, s.outSize, batch, p.dev.limits.maxStorageRange)
 		}
 		if s.conv {
-			s.groups = [2]uint32{uint32(ceilDiv(pixels, groupSize)), uint32(ceilDiv(s.outWords, convWords))}
+			s.groups = [2]uint32{uint32(ceilDiv(pixels, groupSize*convPixels)), uint32(ceilDiv(s.outWords, convWords))}
 		} else {
 			s.groups = [2]uint32{uint32(ceilDiv(pixels*s.outWords, groupSize)), 1}
 		}
@@ -236,10 +238,10 @@ func (p *Plan) layout() error {
 	}
 	in := g.Spec.Input
 	var err error
-	if p.input, err = p.newBuffer(batch*uint64(in.H*in.W*p.inWords*4), vk.BufferUsageStorageBufferBit, true); err != nil {
+	if p.input, err = p.newBuffer(batch*uint64(in.H*in.W*p.inWords*4), vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit, true); err != nil {
 		return err
 	}
-	if p.acts, err = p.newBuffer(actSize, vk.BufferUsageStorageBufferBit|vk.BufferUsageTransferSrcBit, false); err != nil {
+	if p.acts, err = p.newBuffer(actSize, vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit|vk.BufferUsageTransferSrcBit, false); err != nil {
 		return err
 	}
 	if p.output, err = p.newBuffer(batch*uint64(len(g.Classes))*4, vk.BufferUsageStorageBufferBit, true); err != nil {
@@ -387,7 +389,7 @@ type weightRanges struct{ wOff, wSize, pOff, pSize uint64 }
 // uploadWeights packs every conv node's weights into one device-local buffer through a
 // staging buffer, once, and binds the ranges into the stages' descriptor writes.
 func (p *Plan) uploadWeights() error {
-	align := max(p.dev.limits.storageAlign, 16)
+	align := max(p.dev.limits.storageAlign, p.dev.limits.texelAlign, 16)
 	var blobs [][]byte
 	ranges := make([]weightRanges, len(p.stages))
 	var size uint64
@@ -407,7 +409,7 @@ func (p *Plan) uploadWeights() error {
 	if size == 0 {
 		return nil
 	}
-	wb, err := p.newBuffer(size, vk.BufferUsageStorageBufferBit|vk.BufferUsageTransferDstBit, false)
+	wb, err := p.newBuffer(size, vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit|vk.BufferUsageTransferDstBit, false)
 	if err != nil {
 		return err
 	}
@@ -507,7 +509,7 @@ func (p *Plan) pipelines() error {
 		for i := range b {
 			b[i] = vk.DescriptorSetLayoutBinding{
 				Binding:         uint32(i),
-				DescriptorType:  vk.DescriptorTypeStorageBuffer,
+				DescriptorType:  descriptorType(k == 1, i),
 				DescriptorCount: 1,
 				StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
 			}
@@ -655,8 +657,9 @@ func (p *Plan) descriptors() error {
 	info := &vk.DescriptorPoolCreateInfo{
 		SType:         vk.StructureTypeDescriptorPoolCreateInfo,
 		MaxSets:       n,
-		PoolSizeCount: 1,
-		PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: 4 * n}},
+		PoolSizeCount: 2,
+		PPoolSizes: []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: 4 * n},
+			{Type: vk.DescriptorTypeUniformTexelBuffer, DescriptorCount: 2 * n}},
 	}
 	var pool vk.DescriptorPool
 	res := vk.CreateDescriptorPool(p.device, info, nil, &pool)
@@ -698,18 +701,62 @@ func (p *Plan) descriptors() error {
 		}
 		writes := make([]vk.WriteDescriptorSet, len(infos))
 		for b := range infos {
+			typ := descriptorType(s.conv, b)
 			writes[b] = vk.WriteDescriptorSet{
 				SType:           vk.StructureTypeWriteDescriptorSet,
 				DstSet:          set,
 				DstBinding:      uint32(b),
 				DescriptorCount: 1,
-				DescriptorType:  vk.DescriptorTypeStorageBuffer,
-				PBufferInfo:     infos[b : b+1],
+				DescriptorType:  typ,
 			}
+			if typ == vk.DescriptorTypeStorageBuffer {
+				writes[b].PBufferInfo = infos[b : b+1]
+				continue
+			}
+			format := vk.FormatR32Uint
+			if b == 2 {
+				format = vk.FormatR32g32b32a32Uint
+			}
+			view, err := p.view(infos[b], format)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", s.node.Name, err)
+			}
+			writes[b].PTexelBufferView = []vk.BufferView{view}
 		}
 		vk.UpdateDescriptorSets(p.device, uint32(len(writes)), writes, 0, nil)
 	}
 	return nil
+}
+
+// descriptorType is binding b's type: a conv reads its input and weights through uniform
+// texel buffers, which a CPU driver (lavapipe) fetches with vector gathers, where its storage
+// buffer loads go lane by lane.
+func descriptorType(conv bool, b int) vk.DescriptorType {
+	if conv && (b == 0 || b == 2) {
+		return vk.DescriptorTypeUniformTexelBuffer
+	}
+	return vk.DescriptorTypeStorageBuffer
+}
+
+func (p *Plan) view(r vk.DescriptorBufferInfo, format vk.Format) (vk.BufferView, error) {
+	if r.Range == vk.DeviceSize(vk.WholeSize) {
+		r.Range = vk.DeviceSize(p.input.size)
+	}
+	info := &vk.BufferViewCreateInfo{
+		SType:  vk.StructureTypeBufferViewCreateInfo,
+		Buffer: r.Buffer,
+		Format: format,
+		Offset: r.Offset,
+		Range:  r.Range,
+	}
+	var v vk.BufferView
+	res := vk.CreateBufferView(p.device, info, nil, &v)
+	info.Free()
+	if res != vk.Success {
+		return nil, vkErr("vkCreateBufferView", res)
+	}
+	p.views = append(p.views, v)
+	return v, nil
 }
 
 // record records the two command buffers once: run (every node, each behind a barrier on

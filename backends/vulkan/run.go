@@ -154,6 +154,9 @@ func (p *Plan) Close() error {
 			vk.DestroyPipeline(p.device, s.pipeline, nil)
 		}
 	}
+	for _, v := range p.views {
+		vk.DestroyBufferView(p.device, v, nil)
+	}
 	for _, m := range p.modules {
 		vk.DestroyShaderModule(p.device, m, nil)
 	}

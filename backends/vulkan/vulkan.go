@@ -122,6 +122,8 @@ type Device struct {
 // limits are the device properties that Prepare needs.
 type limits struct {
 	storageAlign    uint64 // minStorageBufferOffsetAlignment
+	texelAlign      uint64 // minTexelBufferOffsetAlignment
+	maxTexels       uint32 // maxTexelBufferElements
 	maxGroupsX      uint32 // maxComputeWorkGroupCount[0]
 	maxGroupsYZ     uint32 // min of maxComputeWorkGroupCount[1] and [2]
 	maxStorageRange uint32
@@ -140,6 +142,8 @@ func describe(h vk.Instance, api uint32, index int, p vk.PhysicalDevice) *Device
 	lim := props.Limits
 	d := &Device{instance: h, phys: p, limits: limits{
 		storageAlign:    uint64(lim.MinStorageBufferOffsetAlignment),
+		texelAlign:      uint64(lim.MinTexelBufferOffsetAlignment),
+		maxTexels:       lim.MaxTexelBufferElements,
 		maxGroupsX:      lim.MaxComputeWorkGroupCount[0],
 		maxGroupsYZ:     min(lim.MaxComputeWorkGroupCount[1], lim.MaxComputeWorkGroupCount[2]),
 		maxStorageRange: lim.MaxStorageBufferRange,

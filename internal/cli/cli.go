@@ -152,7 +152,7 @@ func (r *RunFlags) OpenDevice() (backends.Device, error) {
 	if err != nil {
 		return nil, Usagef("%v", err)
 	}
-	devs, err := b.Devices()
+	devs, err := b.Devices(backends.Options{Threads: r.Threads})
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 		return
 	}
 	t := int(min(int64(max(threads, 1)), max(int64(m)*int64(n)*int64(k)/int64(minWork), 1)))
-	byRows := t > 1 && splitRows(kern, t, transA, m, n)
+	byRows := t > 1 && splitRows(kern, t, transA, lda, m, n)
 	tiles := (n + kern.nr - 1) / kern.nr
 	if byRows {
 		tiles = (m + kern.mr - 1) / kern.mr
@@ -161,14 +161,14 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 // A in place; and parts are whole tiles, so a thin split wastes part of its last one. The
 // estimate per unit of k, in multiply-adds at 16 per cycle: the largest part's tiles, plus B
 // packing at half a cycle a value and A packing at one.
-func splitRows(kern *kernel, t int, transA bool, m, n int) bool {
+func splitRows(kern *kernel, t int, transA bool, lda, m, n int) bool {
 	rowTiles, colTiles := (m+kern.mr-1)/kern.mr, (n+kern.nr-1)/kern.nr
 	rows, cols := rowTiles*kern.mr, colTiles*kern.nr // C padded to whole tiles
 	partRows := (rowTiles + t - 1) / t * kern.mr
 	partCols := (colTiles + t - 1) / t * kern.nr
 	byRows := partRows*cols + 8*cols
 	byCols := rows*partCols + 8*partCols
-	if !kern.strided || transA {
+	if !readsInPlace(kern, transA, lda) {
 		byRows += 16 * partRows
 		byCols += 16 * rows
 	}
@@ -227,9 +227,7 @@ func serial(kern *kernel, transA, transB bool, m, n, k int, a []float32, lda int
 	w.a = grow(w.a, mc*kc)
 	w.b = grow(w.b, nc*kc)
 	w.tile = grow(w.tile, mr*nr)
-	// A strided kernel reads the rows of a non-transposed A in place: it only broadcasts
-	// single values of A, so packing them would cost a pass over A and gain nothing.
-	direct := kern.strided && !transA
+	direct := readsInPlace(kern, transA, lda)
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
@@ -257,6 +255,15 @@ func serial(kern *kernel, transA, transB bool, m, n, k int, a []float32, lda int
 			}
 		}
 	}
+}
+
+// readsInPlace says whether serial leaves A unpacked. A strided kernel only broadcasts single
+// values of A, so a row-major A is read where it lies and spared a packing pass, unless its
+// row stride is a multiple of 512 values (2 KiB): then the rows of an mc×kc block fall into
+// a few cache sets and evict one another before the next micro-panel of B comes to reuse
+// them, which costs far more than packing.
+func readsInPlace(kern *kernel, transA bool, lda int) bool {
+	return kern.strided && !transA && lda%512 != 0
 }
 
 // aBlock says where macro finds the micro-panels of an mb×kb block of A: the one of rows
