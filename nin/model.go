@@ -75,29 +75,23 @@ func NumberedClasses(n int) []string {
 
 // HWIOToOIHW and OIHWToHWIO convert weights of HWIO shape s between the in-memory and the
 // file layout.
-func HWIOToOIHW[T any](w []T, s [4]int) []T {
-	kh, kw, ci, co := s[0], s[1], s[2], s[3]
-	out := make([]T, len(w))
-	for y := 0; y < kh; y++ {
-		for x := 0; x < kw; x++ {
-			for i := 0; i < ci; i++ {
-				for o := 0; o < co; o++ {
-					out[((o*ci+i)*kh+y)*kw+x] = w[((y*kw+x)*ci+i)*co+o]
-				}
-			}
-		}
-	}
-	return out
-}
+func HWIOToOIHW[T any](w []T, s [4]int) []T { return relayout(w, s, true) }
 
-func OIHWToHWIO[T any](w []T, s [4]int) []T {
+func OIHWToHWIO[T any](w []T, s [4]int) []T { return relayout(w, s, false) }
+
+func relayout[T any](w []T, s [4]int, toOIHW bool) []T {
 	kh, kw, ci, co := s[0], s[1], s[2], s[3]
 	out := make([]T, len(w))
 	for y := 0; y < kh; y++ {
 		for x := 0; x < kw; x++ {
 			for i := 0; i < ci; i++ {
 				for o := 0; o < co; o++ {
-					out[((y*kw+x)*ci+i)*co+o] = w[((o*ci+i)*kh+y)*kw+x]
+					hwio, oihw := ((y*kw+x)*ci+i)*co+o, ((o*ci+i)*kh+y)*kw+x
+					if toOIHW {
+						out[oihw] = w[hwio]
+					} else {
+						out[hwio] = w[oihw]
+					}
 				}
 			}
 		}

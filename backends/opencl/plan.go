@@ -24,9 +24,9 @@ var kernelSource string
 // groupPixels such work-items along the pixels of one channel group, so that a group's
 // weights stay in cache while its pixels stream by.
 const (
-	tileChannels = 32
-	tilePixels   = 2
-	groupPixels  = 8
+	tileChannels = 16
+	tilePixels   = 4
+	groupPixels  = 4
 	// groupFlat is the work-group size of the one-output-per-work-item kernels.
 	groupFlat = 64
 )

@@ -18,8 +18,8 @@ import (
 // Work split, mirrored by the shaders: a conv invocation computes convWords output words (4
 // channels each) of convPixels pixels; pools and the global sum one word each.
 const (
-	convWords  = 4
-	convPixels = 4
+	convWords  = 8
+	convPixels = 2
 	groupSize  = 64 // invocations per workgroup along x
 )
 
