@@ -143,7 +143,7 @@ const (
 var features = []string{
 	"cl_khr_integer_dot_product", "cl_arm_integer_dot_product_int8",
 	"cl_arm_integer_dot_product_accumulate_int8", "cl_intel_subgroups", "cl_khr_subgroups",
-	"cl_khr_fp16", "cl_khr_int64_base_atomics",
+	"cl_khr_fp16",
 }
 
 func describe(id C.cl_device_id, platform string) (backends.DeviceInfo, error) {

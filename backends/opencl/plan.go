@@ -26,7 +26,7 @@ var kernelSource string
 const (
 	tileChannels = 16
 	tilePixels   = 4
-	groupPixels  = 4
+	groupPixels  = 8
 	// groupFlat is the work-group size of the one-output-per-work-item kernels.
 	groupFlat = 64
 )
