@@ -3,18 +3,21 @@
 // bit; the rounding rules are those of quant/fixedpoint.
 //
 // Layouts: activations are NHWC uint8 with the batch folded into the pixel index (pixel p of
-// image i is row i*H*W + p). Convolution weights are packed per group of CW output channels:
-// for group g, input position k (HWI order) and lane j, byte (g*K + k)*CW + j holds weight
-// [k][g*CW + j], zero for the padding channels past N; bias, multiplier and shift are padded
-// to whole groups the same way. One work-item computes TP pixels × CW channels, so that each
-// weight vector it loads feeds TP pixels and each input byte feeds CW channels.
+// image i is row i*H*W + p). A convolution work-item computes TP pixels × CW output channels
+// (CW a multiple of 8), so that each weight it loads feeds TP pixels and each input byte CW
+// channels. Its weights are packed per group of CW output channels as a run of pair-steps:
+// each step holds two consecutive input channels of one kernel position (the second zero past
+// an odd channel count) for the group's CW channels, in chunks of 8 channels whose 16 bytes
+// interleave the two inputs (plan.go's packWeights); bias, multiplier and shift are padded to
+// whole groups, and channels past N to zero weights.
 //
 // Sizes arrive as arguments set once per plan. The pixel count passed in (total) is the
 // plan's whole batch, not the images of one run: a run rounds its global size up to whole
 // work-groups, and the spare work-items then compute stale but in-bounds pixels of the next
 // images instead of needing a per-run argument.
 //
-// Build options: -DCW=8|16 (channels per work-item), -DTP=n (pixels per work-item).
+// Build options: -DCW=n (output channels per work-item, a multiple of 8), -DTP=n (pixels per
+// work-item), -DNINEDGE_PORTABLE (see madd).
 
 #define NC (CW / 8) // 8-channel chunks per work-item
 
@@ -118,7 +121,7 @@ static inline __attribute__((always_inline)) __global const char *dot(int8 acc[T
 }
 
 // store requantizes TP pixels' CW channels and writes them, clipped to N channels and to the
-// batch.
+// plan's pixels.
 static inline __attribute__((always_inline)) void store(__global uchar *out, int8 acc[TP][NC], int p0, int g, int N, int total,
                   __global const int *mult, __global const int *shift)
 {
@@ -230,12 +233,11 @@ __kernel void im2col(__global const uchar *in, __global uchar *col, int inH, int
 	int q = p % (outH * outW), img = p / (outH * outW);
 	int iy = q / outW * stride - padding + ky, ix0 = q % outW * stride - padding;
 	__global uchar *dst = col + ((size_t)p * k + ky) * k * C;
-	__global const uchar *row = in + (size_t)(img * inH + iy) * inW * C;
 	for (int kx = 0; kx < k; kx++) {
 		int ix = ix0 + kx;
 		bool inside = iy >= 0 && iy < inH && ix >= 0 && ix < inW;
 		for (int c = 0; c < C; c++)
-			dst[kx * C + c] = inside ? row[ix * C + c] : padValue;
+			dst[kx * C + c] = inside ? in[((size_t)(img * inH + iy) * inW + ix) * C + c] : padValue;
 	}
 }
 

@@ -6,8 +6,9 @@
 // quant/fixedpoint's rounding.
 //
 // Weights, biases and requantization parameters are uploaded once in Prepare, every node's
-// activation buffer is allocated once per plan, and Run only writes the input, enqueues one
-// kernel per node and reads the channel sums back.
+// activation buffer is allocated once per plan, and Run only writes the input, enqueues each
+// node's kernel (two for a convolution that goes through im2col) and reads the channel sums
+// back. Layers kept in float are refused: the CPU backend runs those graphs.
 //
 // The package is built only with the opencl build tag and cgo; such a binary links
 // libOpenCL.so.1 (the ICD loader) even when it then runs on the CPU backend.
@@ -46,6 +47,7 @@ func (Backend) Name() string { return "opencl" }
 
 // Devices lists every OpenCL device of every platform. With no ICD installed, no platform or
 // no device it returns an error saying so, which callers take as the cue to use the CPU.
+// Options.Threads does not apply: the driver schedules the device's own threads.
 //
 // Device properties are queried here with direct OpenCL calls rather than through
 // go-opencl: its getters panic when a query fails, read strings into a 1024-byte buffer
