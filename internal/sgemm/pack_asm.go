@@ -37,7 +37,13 @@ func transpose4(d []float32, w int, src []float32, ld, kb int) {
 	}
 }
 
-// transpose4Asm is transpose4 on raw pointers for kb a multiple of 4.
+// transpose4Asm is transpose4 on raw pointers, for kb a multiple of 4:
+//
+//	for p := 0; p < kb; p++ {
+//		for r := 0; r < 4; r++ {
+//			d[p*w+r] = src[r*ld+p]
+//		}
+//	}
 //
 //go:noescape
 func transpose4Asm(d *float32, w int, src *float32, ld, kb int)
