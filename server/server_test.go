@@ -140,7 +140,9 @@ func live(t *testing.T, s *Server, ts *httptest.Server, opt stream.SourceOptions
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- stream.Run(ctx, src, s, stream.RunOptions{EveryFrame: true, Counters: s.Counters()}, s.Frame) }()
+	go func() {
+		done <- stream.Run(ctx, src, s, stream.RunOptions{EveryFrame: true, Counters: s.Counters()}, s.Frame)
+	}()
 	go pw.Write(data)
 	t.Cleanup(func() {
 		cancel()
