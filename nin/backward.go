@@ -88,10 +88,10 @@ func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []
 		for r := 0; r < pix; r++ {
 			g := dy[off+r*c:][:c]
 			if relu {
+				// y ≥ 0, and y = +0 exactly where the ReLU clipped: its bits less one are
+				// negative only then.
 				for ch, v := range y[off+r*c:][:c] {
-					if v <= 0 {
-						g[ch] = 0
-					}
+					g[ch] = reluMask(g[ch], math.Float32frombits(math.Float32bits(v)-1))
 				}
 			}
 			for ch, v := range g {
@@ -143,9 +143,14 @@ func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape,
 					for ix := x0; ix < x1; ix++ {
 						base := (iy*in.W + ix) * c
 						for ch, v := range xi[base:][:c] {
+							// Written so that the compiler selects with a conditional move:
+							// which input wins is data, and a branch on it mispredicts.
+							j := idx[ch]
 							if v > dst[ch] {
-								dst[ch], idx[ch] = v, int32(base+ch)
+								j = int32(base + ch)
 							}
+							idx[ch] = j
+							dst[ch] = max(dst[ch], v)
 						}
 					}
 				}

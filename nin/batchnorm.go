@@ -14,30 +14,32 @@ const (
 )
 
 // batchNorm is the state of one conv's BN: parameters, their gradients, running statistics
-// and the statistics of the last training batch, which the backward pass needs.
+// and what the backward pass needs of the last training batch.
 type batchNorm struct {
 	gamma, beta     []float32
 	dgamma, dbeta   []float32
 	runMean, runVar []float32
 	mean, invStd    []float32
-	coef            []float32 // per-channel constants of the elementwise passes, 3c
+	scale, shift    []float32 // the forward's affine map: y = relu(z·scale + shift)
+	coef            []float32 // the backward's per-channel constants, 3c
 	part            []float64 // per-image partial sums, 2c for each image
 	sum             []float64 // their reduction, 2c
 }
 
 func newBatchNorm(c, batch int) *batchNorm {
-	bn := &batchNorm{
-		gamma: make([]float32, c), beta: make([]float32, c),
-		dgamma: make([]float32, c), dbeta: make([]float32, c),
-		runMean: make([]float32, c), runVar: make([]float32, c),
-		mean: make([]float32, c), invStd: make([]float32, c), coef: make([]float32, 3*c),
-		part: make([]float64, 2*c*batch), sum: make([]float64, 2*c),
-	}
+	f := func(n int) []float32 { return make([]float32, n) }
+	bn := &batchNorm{gamma: f(c), beta: f(c), dgamma: f(c), dbeta: f(c), runMean: f(c), runVar: f(c),
+		mean: f(c), invStd: f(c), scale: f(c), shift: f(c), coef: f(3 * c),
+		part: make([]float64, 2*c*batch), sum: make([]float64, 2*c)}
 	for i := range c {
 		bn.gamma[i], bn.runVar[i] = 1, 1
 	}
 	return bn
 }
+
+// The passes below touch the largest tensors of a step, so each reads as few of them as it
+// can: the ReLU mask is recomputed from z and the forward's affine map rather than read
+// from y, and no pass is branchy where the data decides the branch.
 
 // forward normalises z (n images of pix×c) with the batch statistics, applies γ, β and the
 // ReLU when relu is set, writes y and updates the running averages.
@@ -61,6 +63,8 @@ func (bn *batchNorm) forward(threads int, z []float32, n, pix int, relu bool, y 
 		v := max(bn.sum[c+ch]/rows-mean*mean, 0)
 		bn.mean[ch] = float32(mean)
 		bn.invStd[ch] = float32(1 / math.Sqrt(v+bnEps))
+		bn.scale[ch] = bn.invStd[ch] * bn.gamma[ch]
+		bn.shift[ch] = bn.beta[ch] - bn.mean[ch]*bn.scale[ch]
 		unbiased := v
 		if rows > 1 {
 			unbiased = v * rows / (rows - 1)
@@ -68,46 +72,49 @@ func (bn *batchNorm) forward(threads int, z []float32, n, pix int, relu bool, y 
 		bn.runMean[ch] = float32((1-bnMomentum)*float64(bn.runMean[ch]) + bnMomentum*mean)
 		bn.runVar[ch] = float32((1-bnMomentum)*float64(bn.runVar[ch]) + bnMomentum*unbiased)
 	}
-	scale, shift := bn.coef[:c], bn.coef[c:2*c]
-	for ch := range c {
-		scale[ch] = bn.invStd[ch] * bn.gamma[ch]
-		shift[ch] = bn.beta[ch] - bn.mean[ch]*scale[ch]
+	lo := float32(math.Inf(-1))
+	if relu {
+		lo = 0
 	}
 	parallelFor(threads, n, func(img int) {
 		for r := 0; r < pix; r++ {
 			o := (img*pix + r) * c
 			dst := y[o:][:c]
+			scale, shift := bn.scale[:c], bn.shift[:c]
 			for ch, v := range z[o:][:c] {
-				u := v*scale[ch] + shift[ch]
-				if relu && u < 0 {
-					u = 0
-				}
-				dst[ch] = u
+				dst[ch] = max(v*scale[ch]+shift[ch], lo)
 			}
 		}
 	})
 }
 
+// reluMask returns g, or 0 where the forward's ReLU clipped u = z·scale + shift (u < 0):
+// the sign bit of u, spread over the word, clears g without a branch.
+func reluMask(g, u float32) float32 {
+	m := uint32(int32(math.Float32bits(u)) >> 31)
+	return math.Float32frombits(math.Float32bits(g) &^ m)
+}
+
 // backward turns dy, the gradient at y, into the gradient at z in place, and sets dγ and dβ.
 // With g = dy masked by the ReLU and x̂ = (z − μ)/σ, over the R rows of the batch:
 // dβ = Σg, dγ = Σg·x̂, dz = γ/σ · (g − dβ/R − x̂·dγ/R).
-func (bn *batchNorm) backward(threads int, z, y, dy []float32, n, pix int, relu bool) {
+func (bn *batchNorm) backward(threads int, z, dy []float32, n, pix int, relu bool) {
 	c := len(bn.gamma)
 	parallelFor(threads, n, func(img int) {
 		sg, sgx := bn.part[img*2*c:][:c], bn.part[img*2*c+c:][:c]
 		clear(sg)
 		clear(sgx)
+		scale, shift, mean, invStd := bn.scale[:c], bn.shift[:c], bn.mean[:c], bn.invStd[:c]
 		for r := 0; r < pix; r++ {
 			o := (img*pix + r) * c
-			g, zr, yr := dy[o:][:c], z[o:][:c], y[o:][:c]
-			for ch := range g {
-				if relu && yr[ch] <= 0 {
-					g[ch] = 0
-					continue
+			g := dy[o:][:c]
+			for ch, v := range z[o:][:c] {
+				gm := g[ch]
+				if relu {
+					gm = reluMask(gm, v*scale[ch]+shift[ch])
 				}
-				xh := (zr[ch] - bn.mean[ch]) * bn.invStd[ch]
-				sg[ch] += float64(g[ch])
-				sgx[ch] += float64(g[ch]) * float64(xh)
+				sg[ch] += float64(gm)
+				sgx[ch] += float64(gm) * float64((v-mean[ch])*invStd[ch])
 			}
 		}
 	})
@@ -125,11 +132,16 @@ func (bn *batchNorm) backward(threads int, z, y, dy []float32, n, pix int, relu 
 		m[ch] = float32(-ai*bn.sum[ch]/rows - ki*float64(bn.mean[ch]))
 	}
 	parallelFor(threads, n, func(img int) {
+		scale, shift := bn.scale[:c], bn.shift[:c]
 		for r := 0; r < pix; r++ {
 			o := (img*pix + r) * c
-			g, zr := dy[o:][:c], z[o:][:c]
-			for ch, v := range zr {
-				g[ch] = a[ch]*g[ch] + k[ch]*v + m[ch]
+			g := dy[o:][:c]
+			for ch, v := range z[o:][:c] {
+				gm := g[ch]
+				if relu {
+					gm = reluMask(gm, v*scale[ch]+shift[ch])
+				}
+				g[ch] = a[ch]*gm + k[ch]*v + m[ch]
 			}
 		}
 	})

@@ -54,16 +54,14 @@ func colImages(l Layer, in, out Shape, batch int) int {
 }
 
 // convForward computes y = relu?(conv(x) + b) for n images; col is im2col scratch for
-// colImages(...) images (unused for pointwise convolutions).
+// colImages(...) images (unused for pointwise convolutions). b may be nil (no bias), which with
+// ReLU off leaves the GEMM's output untouched, as batch normalisation in training wants it.
 func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []float32, out Shape, y []float32, col []float32) {
 	kdim := l.Kernel * l.Kernel * in.C
 	pix := out.H * out.W
 	y = y[:n*pix*l.Out]
-	for r := 0; r < n*pix; r++ {
-		copy(y[r*l.Out:(r+1)*l.Out], b)
-	}
 	if isPointwise(l) {
-		sgemm.Gemm(threads, false, false, n*pix, l.Out, kdim, x, kdim, w, l.Out, 1, y, l.Out)
+		sgemm.Gemm(threads, false, false, n*pix, l.Out, kdim, x, kdim, w, l.Out, 0, y, l.Out)
 	} else {
 		chunk := colImages(l, in, out, n)
 		for i0 := 0; i0 < n; i0 += chunk {
@@ -71,16 +69,29 @@ func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []floa
 			parallelFor(threads, cnt, func(i int) {
 				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
 			})
-			sgemm.Gemm(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 1, y[i0*pix*l.Out:], l.Out)
+			sgemm.Gemm(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 0, y[i0*pix*l.Out:], l.Out)
 		}
 	}
-	if l.ReLU {
-		for i, v := range y {
-			if v < 0 {
-				y[i] = 0
+	if b == nil && !l.ReLU {
+		return
+	}
+	// Bias and ReLU in one pass after the GEMM; max is branchless, where a test on the sign
+	// would mispredict half the time.
+	parallelFor(threads, n, func(img int) {
+		for r := img * pix; r < (img+1)*pix; r++ {
+			row := y[r*l.Out : (r+1)*l.Out]
+			if b != nil {
+				for j, v := range b[:len(row)] {
+					row[j] += v
+				}
+			}
+			if l.ReLU {
+				for j, v := range row {
+					row[j] = max(v, 0)
+				}
 			}
 		}
-	}
+	})
 }
 
 // fcForward computes y = x·W + b over the flattened HWC activation.

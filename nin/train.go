@@ -394,7 +394,7 @@ func (t *Trainer) forward(n int) []float32 {
 			}
 			lin := l
 			lin.ReLU = false
-			convForward(t.Threads, x, n, in, lin, m.Weights[i], m.Biases[i], out, t.pre[i], t.col)
+			convForward(t.Threads, x, n, in, lin, m.Weights[i], nil, out, t.pre[i], t.col)
 			bn.forward(t.Threads, t.pre[i], n, out.H*out.W, l.ReLU, y)
 		case FC:
 			fcForward(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], y)
@@ -451,7 +451,7 @@ func (t *Trainer) backward(n int) {
 			pix := out.H * out.W
 			if bn := t.bn[i]; bn != nil {
 				p -= 3
-				bn.backward(t.Threads, t.pre[i], t.acts[i], dy, n, pix, l.ReLU)
+				bn.backward(t.Threads, t.pre[i], dy, n, pix, l.ReLU)
 				copy(t.params[p+1].g, bn.dgamma)
 				copy(t.params[p+2].g, bn.dbeta)
 			} else {
