@@ -121,3 +121,48 @@ func TestInspectCounts(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+// The whole ninquant chain on the shipped MNIST sample: convert, eval, report with its three
+// outputs, and --max-drop's exit status.
+func TestConvertEvalReport(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := nin.LoadSpec("nin-mnist", nil)
+	m, _ := nin.NewModel(s, nin.NumberedClasses(10), nin.Preprocess{Kind: nin.PreMeanStd, Mean: []float32{0.13}, Std: []float32{0.31}})
+	m.InitHe(1)
+	float := filepath.Join(dir, "f.safetensors")
+	if err := m.Save(float); err != nil {
+		t.Fatal(err)
+	}
+	int8 := filepath.Join(dir, "q.safetensors")
+	data := filepath.Join("..", "..", "samples", "mnist")
+	if _, stderr, code := run(t, "convert", "--model", float, "--dataset", "mnist", "--data", data, "--calib", "50", "-o", int8); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	out, stderr, code := run(t, "eval", "--model", int8, "--dataset", "mnist", "--data", data, "--limit", "40", "--json")
+	if code != 0 || !strings.Contains(out, `"top1":`) || !strings.Contains(out, `"n":40`) {
+		t.Fatalf("eval: exit %d: %s%s", code, out, stderr)
+	}
+	md, js, png := filepath.Join(dir, "r.md"), filepath.Join(dir, "r.json"), filepath.Join(dir, "r.png")
+	out, stderr, code = run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data,
+		"--limit", "40", "--layer-images", "5", "--md", md, "--json", js, "--png", png)
+	if code != 0 || !strings.Contains(out, "percentage points") {
+		t.Fatalf("report: exit %d: %s%s", code, out, stderr)
+	}
+	for _, f := range []string{md, js, png} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	// Swapped files are named for what they are.
+	if _, stderr, code := run(t, "report", "--float", int8, "--int8", float, "--dataset", "mnist", "--data", data); code == 0 || !strings.Contains(stderr, "int8 model") {
+		t.Errorf("swapped report: exit %d: %s", code, stderr)
+	}
+	// A data folder of the wrong kind.
+	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code == 0 || strings.Contains(stderr, "panic") {
+		t.Errorf("wrong data set: exit %d: %s", code, stderr)
+	}
+	// A drop budget far above any possible drop passes.
+	if _, _, code := run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data, "--limit", "10", "--layer-images", "2", "--max-drop", "100"); code != 0 {
+		t.Errorf("--max-drop 100: exit %d", code)
+	}
+}
