@@ -12,6 +12,7 @@ import (
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
@@ -106,5 +107,44 @@ func TestReportOutputs(t *testing.T) {
 	other := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
 	if err := CheckPair(m, other); err == nil {
 		t.Error("mismatched architectures accepted")
+	}
+}
+
+// The shipped NIN-MNIST loses at most 0.1 points of top-1 in int8 on the 10,000 test images.
+func TestMNISTInt8Drop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("evaluates the full MNIST test set")
+	}
+	path := filepath.Join("..", "models", "nin-mnist.safetensors")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no shipped model yet: %v", err)
+	}
+	m, err := nin.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := datadir.Dir(t, "mnist")
+	calib, err := dataset.Load("mnist", dir, "train", dataset.Options{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := dataset.Load("mnist", dir, "test", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(m, g, cpu.NewDevice(0), test, Options{Batch: 64, LayerImages: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("float %.4f int8 %.4f drop %.2f pp agreement %.4f", r.FloatTop1, r.Int8Top1, r.DropPP, r.Agreement)
+	if r.FloatTop1 < 0.995 {
+		t.Errorf("shipped model: float top-1 %.4f, the model card promises ≥ 0.995", r.FloatTop1)
+	}
+	if r.DropPP > 0.1 {
+		t.Errorf("int8 drop %.2f pp, want ≤ 0.1", r.DropPP)
 	}
 }
