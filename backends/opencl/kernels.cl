@@ -55,7 +55,12 @@ uchar8 requantize(int8 acc, int8 m, int8 s)
 // so this is exact. On x86 it is one PMADDWD; LLVM does not find that instruction in the
 // portable expression, so where clang targets AVX2 (PoCL on x86) the kernels name it.
 // -DNINEDGE_PORTABLE forces the portable form, which the tests check too.
-#if defined(__AVX2__) && !defined(NINEDGE_PORTABLE)
+#if defined(__AVX2__) && defined(__has_builtin) && !defined(NINEDGE_PORTABLE)
+#if __has_builtin(__builtin_ia32_pmaddwd256)
+#define NINEDGE_PMADDWD
+#endif
+#endif
+#ifdef NINEDGE_PMADDWD
 #define madd(w, x) __builtin_ia32_pmaddwd256((w), as_short16((uint8)(x)))
 #else
 static inline int8 madd(short16 w, uint x)
