@@ -70,6 +70,16 @@ func TestRequantizeKernel(t *testing.T) {
 		}
 		add(a, 0, 1) // a scale too small to represent
 	}
+	// Exact ties acc·m = (2v+1)·2^(s-1), which round up to v+1: with m = 2^30,
+	// acc = (2v+1)·2^(s-31); with m = 3·2^29, acc = (2v+1)/3·2^(s-30) where 3 divides 2v+1.
+	for s := int32(31); s <= 52; s++ {
+		for _, v := range []int32{0, 1, 4, 127, 253, 254, 255, 256} {
+			add((2*v+1)<<(s-31), 1<<30, s)
+			if (2*v+1)%3 == 0 {
+				add((2*v+1)/3<<(s-30), 3<<29, s)
+			}
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 200000; i++ {
 		m := int32(1<<30 + r.Int64N(1<<30))
@@ -81,8 +91,6 @@ func TestRequantizeKernel(t *testing.T) {
 		switch {
 		case i%7 == 0: // random bits
 			add(int32(r.Uint32()), m, s)
-		case i%11 == 0 && s == 31: // acc·2^30 ≡ 2^30 mod 2^31: a tie
-			add(int32(r.IntN(1000)*2+1), 1<<30, 31)
 		case a >= math.MaxInt32 || a <= math.MinInt32:
 			add(int32(r.Uint32()), m, s)
 		default:
