@@ -368,8 +368,9 @@ func TestRunAllocations(t *testing.T) {
 	}
 }
 
-// BenchmarkRun times one image on the CIFAR-10-shaped graph (nin-cifar10's spec with random
-// weights) on OpenCL and, for the ratio, on the CPU backend in the same run.
+// BenchmarkRun times the CIFAR-10-shaped graph (nin-cifar10's spec with random weights) on
+// OpenCL and, for the ratio, on the CPU backend in the same run: one image at a time (the
+// latency a camera sees) and batches of 8 (throughput).
 func BenchmarkRun(b *testing.B) {
 	d := device(b)
 	spec, err := nin.LoadSpec("nin-cifar10", nil)
@@ -377,24 +378,26 @@ func BenchmarkRun(b *testing.B) {
 		b.Fatal(err)
 	}
 	g := quanttest.Graph(b, spec, 1)
-	in := quanttest.Input(g, 1, 1)
-	sums := make([]int32, len(g.Classes))
-	for _, dev := range []backends.Device{d, cpu.NewDevice(0)} {
-		b.Run(dev.Info().Backend, func(b *testing.B) {
-			p, err := dev.Prepare(g, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close()
-			if err := p.Run(in, 1, sums); err != nil { // the first run absorbs lazy compilation
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				if err := p.Run(in, 1, sums); err != nil {
+	for _, batch := range []int{1, 8} {
+		in := quanttest.Input(g, 1, batch)
+		sums := make([]int32, batch*len(g.Classes))
+		for _, dev := range []backends.Device{d, cpu.NewDevice(0)} {
+			b.Run(fmt.Sprintf("%s/batch%d", dev.Info().Backend, batch), func(b *testing.B) {
+				p, err := dev.Prepare(g, batch)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/image")
-		})
+				defer p.Close()
+				if err := p.Run(in, batch, sums); err != nil { // the first run absorbs lazy compilation
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if err := p.Run(in, batch, sums); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*batch), "ms/image")
+			})
+		}
 	}
 }
