@@ -20,7 +20,7 @@ import (
 var kernelSource string
 
 // Tiling of the convolution kernels (kernels.cl explains the layout): each work-item
-// computes tilePixels pixels × tileChannels output channels, and a work-group is
+// computes tilePixels pixels × tileChannels output channels, and a work-group is at least
 // groupPixels such work-items along the pixels of one channel group, so that a group's
 // weights stay in cache while its pixels stream by.
 const (
@@ -243,11 +243,17 @@ func (p *Plan) add(d *Device, s *step, name string, perImage, perItem int, tiles
 	}
 	s.launches = append(s.launches, launch{kernel: k, perImage: perImage, perItem: perItem, global: []int{0}, local: []int{groupFlat}})
 	l := &s.launches[len(s.launches)-1]
-	if tiles != nil {
-		l.global, l.local = tiles, []int{groupPixels, 1}
-	}
 	if err := k.SetArgs(args...); err != nil {
 		return fmt.Errorf("kernel %s arguments: %w", name, err)
+	}
+	if tiles != nil {
+		// A GPU runs a work-group in warps of its preferred multiple (32 or 64 lanes): fewer
+		// work-items than that would leave lanes idle. PoCL on a CPU prefers 8.
+		simd, err := k.PreferredWorkGroupSizeMultiple(d.dev)
+		if err != nil {
+			return fmt.Errorf("kernel %s preferred work-group multiple: %w", name, err)
+		}
+		l.global, l.local = tiles, []int{max(groupPixels, simd), 1}
 	}
 	// A device may allow fewer work-items per group than asked (small GPUs, heavy kernels).
 	most, err := k.WorkGroupSize(d.dev)
