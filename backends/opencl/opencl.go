@@ -64,13 +64,20 @@ func (Backend) Devices(backends.Options) ([]backends.Device, error) {
 		return nil, fmt.Errorf("opencl: listing platforms: %w", err)
 	}
 	var devs []backends.Device
+	byPlatform := map[int][]*cl.Device{}
 	for _, r := range raw {
 		if r.platform >= len(plats) {
 			return nil, fmt.Errorf("opencl: platform %d disappeared while listing devices", r.platform)
 		}
-		cds, err := plats[r.platform].GetDevices(cl.DeviceTypeAll)
-		if err != nil || r.index >= len(cds) {
-			return nil, fmt.Errorf("opencl: platform %d: devices changed while listing them (%v)", r.platform, err)
+		cds, ok := byPlatform[r.platform]
+		if !ok {
+			if cds, err = plats[r.platform].GetDevices(cl.DeviceTypeAll); err != nil {
+				return nil, fmt.Errorf("opencl: platform %d: listing devices: %w", r.platform, err)
+			}
+			byPlatform[r.platform] = cds
+		}
+		if r.index >= len(cds) {
+			return nil, fmt.Errorf("opencl: platform %d: devices changed while listing them", r.platform)
 		}
 		r.info.Index = len(devs)
 		devs = append(devs, &Device{info: r.info, little: r.little, dev: cds[r.index]})
@@ -103,11 +110,15 @@ func rawDevices() ([]rawDevice, error) {
 	for pi, plat := range plats {
 		pname, _ := platformString(plat, C.CL_PLATFORM_NAME)
 		var nd C.cl_uint
+		// A platform without devices (CL_DEVICE_NOT_FOUND) is common: an ICD installed for
+		// hardware that is absent. Other platforms may still have devices.
 		rc := C.clGetDeviceIDs(plat, C.CL_DEVICE_TYPE_ALL, 0, nil, &nd)
-		if rc != C.CL_SUCCESS || nd == 0 {
-			// A platform without devices (CL_DEVICE_NOT_FOUND) is common: an ICD installed
-			// for hardware that is absent. Other platforms may still have devices.
+		if rc != C.CL_SUCCESS {
 			skipped = append(skipped, fmt.Sprintf("%s: %v", pname, codeError(rc)))
+			continue
+		}
+		if nd == 0 {
+			skipped = append(skipped, pname+": no devices")
 			continue
 		}
 		ids := make([]C.cl_device_id, nd)
