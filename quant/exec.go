@@ -105,32 +105,48 @@ func (n *Node) Pool(x, y []uint8) {
 	}
 }
 
-// PoolRow computes output row oy of one image's pooling; backends split work by rows.
+// PoolRow computes output row oy of one image's pooling; backends split work by rows. The
+// channel loop is innermost so that every pass reads contiguous memory.
 func (n *Node) PoolRow(x, y []uint8, oy int) {
 	in, out, c := n.In, n.Out, n.In.C
 	y0, y1 := oy*n.Stride, min(oy*n.Stride+n.Kernel, in.H)
+	var acc [poolChunk]int32
 	for ox := 0; ox < out.W; ox++ {
 		x0, x1 := ox*n.Stride, min(ox*n.Stride+n.Kernel, in.W)
 		dst := y[(oy*out.W+ox)*c : (oy*out.W+ox+1)*c]
-		count := int32((y1 - y0) * (x1 - x0))
-		for ch := range dst {
-			var best uint8
-			var sum int32
+		if n.Op == OpMaxPool {
+			clear(dst)
 			for iy := y0; iy < y1; iy++ {
 				for ix := x0; ix < x1; ix++ {
-					v := x[(iy*in.W+ix)*c+ch]
-					best = max(best, v)
-					sum += int32(v)
+					src := x[(iy*in.W+ix)*c : (iy*in.W+ix+1)*c]
+					for ch, v := range src {
+						dst[ch] = max(dst[ch], v)
+					}
 				}
 			}
-			if n.Op == OpMaxPool {
-				dst[ch] = best
-			} else {
-				dst[ch] = uint8(fixedpoint.DivRound(sum, count))
+			continue
+		}
+		count := int32((y1 - y0) * (x1 - x0))
+		for c0 := 0; c0 < c; c0 += poolChunk {
+			sum := acc[:min(poolChunk, c-c0)]
+			clear(sum)
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					src := x[(iy*in.W+ix)*c+c0:][:len(sum)]
+					for ch, v := range src {
+						sum[ch] += int32(v)
+					}
+				}
+			}
+			for ch, s := range sum {
+				dst[c0+ch] = uint8(fixedpoint.DivRound(s, count))
 			}
 		}
 	}
 }
+
+// poolChunk is how many channels an average pool sums at a time, on the stack.
+const poolChunk = 256
 
 // GlobalSums adds each channel over the whole map.
 func GlobalSums(x []uint8, in nin.Shape, sums []int32) {
