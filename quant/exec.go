@@ -119,6 +119,7 @@ func (n *Node) PoolRow(x, y []uint8, oy int) {
 			for iy := y0; iy < y1; iy++ {
 				for ix := x0; ix < x1; ix++ {
 					src := x[(iy*in.W+ix)*c : (iy*in.W+ix+1)*c]
+					src = src[:len(dst)] // one bounds check here, none in the loop
 					for ch, v := range src {
 						dst[ch] = max(dst[ch], v)
 					}
