@@ -5,6 +5,7 @@
 package label
 
 import (
+	"errors"
 	"fmt"
 	"image"
 
@@ -27,6 +28,9 @@ type Result struct {
 	Top   []Class `json:"top"`
 	MS    float64 `json:"ms"`
 }
+
+// ErrVerify is wrapped by the error of a Label call whose verification failed.
+var ErrVerify = errors.New("the backend disagrees with the CPU reference executor")
 
 // Labeler classifies images one at a time. It is not safe for concurrent use: the plan and the
 // buffers are shared by every call.
@@ -70,7 +74,7 @@ func (l *Labeler) Label(pixels []uint8) ([]Class, error) {
 	if l.verify > 0 {
 		l.verify--
 		if err := backends.Compare(l.s.Graph, l.s.Plan, l.s.Quantize(pixels, 1)); err != nil {
-			return nil, fmt.Errorf("--verify: the backend disagrees with the CPU reference: %w", err)
+			return nil, fmt.Errorf("--verify: %w: %v", ErrVerify, err)
 		}
 	}
 	if err := l.s.Scores(pixels, 1, l.scores); err != nil {

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/internal/qgemm"
+	"github.com/ninedge/ninedge/quant"
+)
+
+// benchJSON is what `ninedge bench --json` prints.
+type benchJSON struct {
+	Model        string      `json:"model"`
+	Backend      string      `json:"backend"`
+	Device       string      `json:"device"`
+	Threads      int         `json:"threads,omitempty"`
+	Kernel       string      `json:"kernel,omitempty"`
+	Batch        int         `json:"batch"`
+	Runs         int         `json:"runs"`
+	MACs         int64       `json:"macs_per_image"`
+	PreprocessMS float64     `json:"preprocess_ms"` // per image, preprocessing and input quantization
+	MSMin        float64     `json:"ms_min"`        // per image
+	MSMedian     float64     `json:"ms_median"`     // per image
+	ImagesPerS   float64     `json:"images_per_s"`
+	GOPS         float64     `json:"gops"` // 2·MACs per second, at the median
+	Peak         *peak       `json:"peak,omitempty"`
+	PeakShare    float64     `json:"peak_share,omitempty"`
+	Layers       []layerJSON `json:"layers,omitempty"`
+}
+
+// peak is the int8 arithmetic peak of the CPU cores a plan uses.
+type peak struct {
+	GOPS         float64 `json:"gops"`
+	Cores        int     `json:"cores"`
+	MHz          float64 `json:"mhz"`
+	MHzSource    string  `json:"mhz_source"`
+	MACsPerCycle int     `json:"macs_per_cycle"`
+	Kernel       string  `json:"kernel"`
+}
+
+type layerJSON struct {
+	Node  string  `json:"node"`
+	Op    string  `json:"op"`
+	Out   string  `json:"out"`
+	MS    float64 `json:"ms"` // per image
+	Share float64 `json:"share"`
+	GOPS  float64 `json:"gops,omitempty"`
+}
+
+func bench(e *env, args []string) error {
+	fs := newFlags(e, "bench", "bench --model Q [--backend B] [--threads T] [--batch B] [--runs N] [--json]")
+	var mf modelFlags
+	mf.add(fs)
+	batch := fs.Int("batch", 1, "images per run")
+	runs := fs.Int("runs", 50, "timed runs")
+	warmup := fs.Int("warmup", 5, "untimed runs first")
+	asJSON := fs.Bool("json", false, "one JSON object: ms_min, ms_median, images_per_s, gops, peak, layers")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *batch < 1 || *batch > 4096 || *runs < 1 || *warmup < 0 {
+		return cli.Usagef("--batch must be in 1..4096, --runs at least 1, --warmup not negative")
+	}
+	g, c, err := mf.open(e, *batch)
+	if err != nil {
+		return err
+	}
+	s := infer.NewInt8Plan(g, c.Plan, *batch, mf.threads)
+	defer s.Close()
+
+	r := benchJSON{Model: g.Spec.Name, Backend: c.Device.Backend, Device: c.Device.Name, Threads: c.Device.Threads,
+		Batch: *batch, Runs: *runs, MACs: g.Spec.TotalMACs()}
+	if r.Backend == "cpu" {
+		r.Kernel = qgemm.Kernel()
+	}
+	images := make([]uint8, *batch*g.Spec.Input.Size())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range images {
+		images[i] = uint8(rng.UintN(256))
+	}
+	// Preprocessing is timed on its own: it is float work outside the int8 network.
+	var in []uint8
+	pre := timeRuns(min(*runs, 10), func() error { in = s.Quantize(images, *batch); return nil })
+	r.PreprocessMS = median(pre) / float64(*batch)
+
+	sums := make([]int32, *batch*len(g.Classes))
+	runNet := func() error { return c.Plan.Run(in, *batch, sums) }
+	for range *warmup {
+		if err := runNet(); err != nil {
+			return err
+		}
+	}
+	times := timeRuns(*runs, runNet)
+	if times == nil {
+		return runNet() // it failed: say why
+	}
+	r.MSMin, r.MSMedian = slices.Min(times)/float64(*batch), median(times)/float64(*batch)
+	r.ImagesPerS = 1000 / r.MSMedian
+	r.GOPS = 2 * float64(r.MACs) / r.MSMedian / 1e6
+	if p := cpuPeak(c.Device); p != nil {
+		r.Peak, r.PeakShare = p, r.GOPS/p.GOPS
+	}
+	if prof, ok := c.Plan.(backends.Profiler); ok {
+		if r.Layers, err = profile(prof, g, in, *batch, *runs, sums); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(e.stdout).Encode(r)
+	}
+	printBench(e.stdout, &r, g.Pre.Kind)
+	return nil
+}
+
+// timeRuns times n calls of f in milliseconds; nil when one fails.
+func timeRuns(n int, f func() error) []float64 {
+	t := make([]float64, n)
+	for i := range t {
+		start := time.Now()
+		if f() != nil {
+			return nil
+		}
+		t[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+	}
+	return t
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// profile runs the plan's per-node timing runs times and returns each node's time per image,
+// its share of the sum, and its arithmetic rate.
+func profile(p backends.Profiler, g *quant.Graph, in []uint8, batch, runs int, sums []int32) ([]layerJSON, error) {
+	per := make([]time.Duration, len(g.Nodes))
+	for range runs {
+		if err := p.Profile(in, batch, sums, per); err != nil {
+			return nil, err
+		}
+	}
+	var total time.Duration
+	for _, d := range per {
+		total += d
+	}
+	var out []layerJSON
+	for i, n := range g.Nodes {
+		if per[i] == 0 {
+			continue
+		}
+		l := layerJSON{Node: n.Name, Op: n.Op, Out: n.Out.String(),
+			MS: per[i].Seconds() * 1000 / float64(runs*batch), Share: per[i].Seconds() / total.Seconds()}
+		if n.Op == quant.OpConv {
+			macs := int64(n.Out.H*n.Out.W*n.Out.C) * int64(n.K())
+			l.GOPS = 2 * float64(macs) / (l.MS / 1000) / 1e9
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// macsPerCycle is how many int8 multiply-adds one core issues per cycle with each qgemm kernel.
+var macsPerCycle = map[string]int{
+	"avx512vnni": 64, // one 512-bit VPDPBUSD per cycle: 64 u8×s8 products (Zen 4 class cores)
+	"avx2":       32, // one 256-bit VPMADDUBSW
+	"sdot":       32, // two 128-bit SDOT pipes, 16 products each (Cortex-A76)
+	"neon":       16, // widening 8-bit multiply-accumulates
+	// "go" (the portable kernel) has no meaningful peak.
+}
+
+// cpuPeak is the arithmetic peak of the cores a CPU plan runs on, when the clock and the
+// kernel are known; nil otherwise (other backends, the Go kernel, no clock).
+func cpuPeak(d backends.DeviceInfo) *peak {
+	k := qgemm.Kernel()
+	mpc, ok := macsPerCycle[k]
+	if d.Backend != "cpu" || !ok {
+		return nil
+	}
+	mhz, src := cpuMHz()
+	if mhz <= 0 {
+		return nil
+	}
+	cores := min(max(d.Threads, 1), runtime.NumCPU())
+	return &peak{GOPS: 2 * float64(cores*mpc) * mhz / 1000, Cores: cores, MHz: mhz, MHzSource: src, MACsPerCycle: mpc, Kernel: k}
+}
+
+// cpuMHz reads the clock: "cpu MHz" in /proc/cpuinfo (x86; the current clock of the first
+// core), else the maximum frequency cpufreq reports (ARM boards, whose /proc/cpuinfo has no
+// clock).
+func cpuMHz() (float64, string) {
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), ":")
+			if ok && strings.TrimSpace(k) == "cpu MHz" {
+				if mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && mhz > 0 {
+					return mhz, `"cpu MHz" in /proc/cpuinfo`
+				}
+			}
+		}
+	}
+	const maxFreq = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"
+	if b, err := os.ReadFile(maxFreq); err == nil {
+		if khz, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil && khz > 0 {
+			return khz / 1000, maxFreq
+		}
+	}
+	return 0, ""
+}
+
+func printBench(w io.Writer, r *benchJSON, pre string) {
+	dev := r.Device
+	if r.Kernel != "" {
+		dev += fmt.Sprintf(", %d threads, kernel %s", r.Threads, r.Kernel)
+	}
+	fmt.Fprintf(w, "model %s: %.1f M multiply-adds per image; %s %s; batch %d, %d runs\n", r.Model, float64(r.MACs)/1e6, r.Backend, dev, r.Batch, r.Runs)
+	fmt.Fprintf(w, "preprocess (%s, then input quantization; timed apart from the network): %.3f ms per image\n", pre, r.PreprocessMS)
+	fmt.Fprintf(w, "network: min %.3f ms, median %.3f ms per image; %.1f images/s; %.1f GOPS\n", r.MSMin, r.MSMedian, r.ImagesPerS, r.GOPS)
+	if p := r.Peak; p != nil {
+		fmt.Fprintf(w, "peak: %d cores × %.0f MHz (%s) × %d int8 MAC/cycle (%s) × 2 = %.1f GOPS; reached %.1f%%\n",
+			p.Cores, p.MHz, p.MHzSource, p.MACsPerCycle, p.Kernel, p.GOPS, 100*r.PeakShare)
+	}
+	if len(r.Layers) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "per layer (mean of the profiled runs):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "node\top\toutput\tms\tshare\tGOPS\t")
+	for _, l := range r.Layers {
+		gops := "-"
+		if l.GOPS > 0 {
+			gops = fmt.Sprintf("%.1f", l.GOPS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.1f%%\t%s\t\n", l.Node, l.Op, l.Out, l.MS, 100*l.Share, gops)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/stream"
+)
+
+func classify(e *env, args []string) error {
+	fs := newFlags(e, "classify", "classify --model Q [--top K] [--json] FILE|DIR...")
+	var lf labelFlags
+	lf.add(fs)
+	asJSON := fs.Bool("json", false, "one JSON object per image: input, top (class, label, prob), ms")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return cli.Usagef("no images given")
+	}
+	lab, _, done, err := lf.labeler(e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	enc := json.NewEncoder(e.stdout)
+	inputs, failed := 0, 0
+	fail := func(err error) {
+		failed++
+		fmt.Fprintf(e.stderr, "ninedge classify: %v\n", err)
+	}
+	for _, arg := range fs.Args() {
+		files, err := expand(arg)
+		if err != nil {
+			inputs++
+			fail(err)
+			continue
+		}
+		for _, f := range files {
+			inputs++
+			r, err := classifyFile(lab, f)
+			switch {
+			case errors.Is(err, label.ErrVerify):
+				return fmt.Errorf("%s: %w", f, err)
+			case err != nil:
+				fail(err)
+			case *asJSON:
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			default:
+				fmt.Fprintf(e.stdout, "%s: %s (%.1f ms)\n", r.Input, topText(r.Top), r.MS)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d inputs could not be classified", failed, inputs)
+	}
+	return nil
+}
+
+// expand turns a folder into its image files, in name order.
+func expand(arg string) ([]string, error) {
+	st, err := os.Stat(arg)
+	if err != nil || !st.IsDir() {
+		return []string{arg}, nil // classifyFile reports what is wrong with it
+	}
+	files, err := stream.ListImages(arg)
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("%s: no image files in the folder", arg)
+	}
+	return files, err
+}
+
+// classifyFile decodes, fits and labels one image file; ms covers all of it.
+func classifyFile(lab *label.Labeler, path string) (label.Result, error) {
+	start := time.Now()
+	img, err := imageio.DecodeFile(path)
+	if err != nil {
+		return label.Result{}, err
+	}
+	top, err := lab.Image(img)
+	if err != nil {
+		return label.Result{}, err
+	}
+	return label.Result{Input: path, Top: top, MS: float64(time.Since(start).Microseconds()) / 1000}, nil
+}
+
+// topText formats a top-k list for people: "cat 0.912, dog 0.050".
+func topText(top []label.Class) string {
+	var b strings.Builder
+	for i, c := range top {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.3f", c.Label, c.Prob)
+	}
+	return b.String()
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/internal/cli"
+)
+
+// devicesJSON is what `ninedge devices --json` prints.
+type devicesJSON struct {
+	Devices     []backends.DeviceInfo `json:"devices"`
+	Unavailable []unavailable         `json:"unavailable,omitempty"`
+}
+
+// unavailable is a backend that is built in but lists no device, and why.
+type unavailable struct {
+	Backend string `json:"backend"`
+	Error   string `json:"error"`
+}
+
+func devices(e *env, args []string) error {
+	fs := newFlags(e, "devices", "devices [--json] [--threads T]")
+	threads := fs.Int("threads", 0, "CPU threads the CPU device reports (0: all cores)")
+	asJSON := fs.Bool("json", false, "one JSON object: devices (backend, name, type, driver, memory, capabilities) and unavailable backends")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	var out devicesJSON
+	for _, name := range backends.Names() {
+		b, err := backends.Get(name)
+		var devs []backends.Device
+		if err == nil {
+			devs, err = b.Devices(backends.Options{Threads: *threads})
+		}
+		if err == nil && len(devs) == 0 {
+			err = errors.New("no devices")
+		}
+		if err != nil {
+			out.Unavailable = append(out.Unavailable, unavailable{Backend: name, Error: err.Error()})
+			continue
+		}
+		for i, d := range devs {
+			info := d.Info()
+			info.Index = i
+			out.Devices = append(out.Devices, info)
+		}
+	}
+	if *asJSON {
+		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printDevices(e.stdout, &out)
+	}
+	if len(out.Devices) == 0 {
+		return errors.New("no backend has a usable device")
+	}
+	return nil
+}
+
+func printDevices(w io.Writer, d *devicesJSON) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tDEVICE\tNAME\tTYPE\tDRIVER\tMEMORY\tCAPABILITIES")
+	for _, i := range d.Devices {
+		mem := "-"
+		if i.MemoryMB > 0 {
+			mem = fmt.Sprintf("%d MiB", i.MemoryMB)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", i.Backend, i.Index, i.Name, i.Type, i.Driver, mem, capabilities(i))
+	}
+	for _, u := range d.Unavailable {
+		fmt.Fprintf(tw, "%s\t-\tunavailable: %s\n", u.Backend, u.Error)
+	}
+	tw.Flush()
+}
+
+// capabilities lists what decides how fast int8 runs on a device.
+func capabilities(i backends.DeviceInfo) string {
+	var c []string
+	add := func(ok bool, s string) {
+		if ok {
+			c = append(c, s)
+		}
+	}
+	add(i.Int8Storage, "int8-storage")
+	add(i.IntegerDot, "integer-dot")
+	add(i.Subgroup > 0, fmt.Sprintf("subgroup %d", i.Subgroup))
+	add(i.Threads > 0, fmt.Sprintf("%d threads", i.Threads))
+	c = append(c, i.Features...)
+	return strings.Join(c, ", ")
+}

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/stream"
+	"github.com/ninedge/ninedge/stream/streamtest"
+)
+
+// syncBuffer is a bytes.Buffer that a command and the test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ninedge runs a command line in-process; stderr may be read while it runs.
+func ninedge(ctx context.Context, stdin io.Reader, stderr *syncBuffer, args ...string) (code int, stdout string) {
+	var out syncBuffer
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	code = run(&env{ctx: ctx, stdin: stdin, stdout: &out, stderr: stderr}, args)
+	return code, out.String()
+}
+
+// cmd runs a command line to its end.
+func cmd(stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	var errs syncBuffer
+	code, stdout = ninedge(context.Background(), stdin, &errs, args...)
+	return code, stdout, errs.String()
+}
+
+func lines(s string) []string {
+	if s = strings.TrimSpace(s); s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// model saves the small test graph in a temporary folder.
+func model(t *testing.T) (dir, path string, g *quant.Graph) {
+	t.Helper()
+	dir = t.TempDir()
+	g = streamtest.Graph(t)
+	path = filepath.Join(dir, "tiny-int8.safetensors")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, g
+}
+
+// want labels encoded images one by one with k classes each.
+func want(t *testing.T, g *quant.Graph, k int, files ...[]byte) [][]label.Class {
+	t.Helper()
+	lab := streamtest.Labeler(t, g, k)
+	var out [][]label.Class
+	for _, f := range files {
+		img, _, err := imageio.Decode(bytes.NewReader(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, err := lab.Image(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, slices.Clone(top))
+	}
+	return out
+}
+
+func ppm(t *testing.T, i int) []byte {
+	p := streamtest.Pictures(i+1, 64, 48)[i]
+	return append([]byte("P6\n64 48\n255\n"), streamtest.RGB24(p)...)
+}
+
+func TestClassify(t *testing.T) {
+	dir, m, g := model(t)
+	pics := streamtest.Pictures(3, 64, 48)
+	imgs := filepath.Join(dir, "imgs")
+	os.Mkdir(imgs, 0o755)
+	files := [][]byte{streamtest.PNG(t, pics[0]), streamtest.JPEG(t, pics[1]), ppm(t, 2)}
+	names := []string{"a.png", "b.jpg", "c.ppm"}
+	for i, f := range files {
+		streamtest.WriteFile(t, imgs, names[i], f)
+	}
+	streamtest.WriteFile(t, imgs, "notes.txt", []byte("skipped: not an image name"))
+	broken := streamtest.WriteFile(t, dir, "broken.png", []byte("\x89PNG\r\n\x1a\nrubbish"))
+	missing := filepath.Join(dir, "missing.png")
+
+	code, out, errs := cmd(nil, "classify", "--model", m, "--json", "--top", "3", imgs, broken, missing)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (two inputs failed)", code)
+	}
+	wantTops := want(t, g, 3, files...)
+	got := lines(out)
+	if len(got) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s\nstderr:\n%s", len(got), out, errs)
+	}
+	for i, l := range got {
+		var r label.Result
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Input != filepath.Join(imgs, names[i]) || !slices.Equal(r.Top, wantTops[i]) || r.MS <= 0 {
+			t.Errorf("line %d: %+v, want input %s, top %v", i, r, names[i], wantTops[i])
+		}
+		for j := 1; j < len(r.Top); j++ {
+			if r.Top[j].Prob > r.Top[j-1].Prob {
+				t.Errorf("line %d: top not best first: %v", i, r.Top)
+			}
+		}
+	}
+	for _, w := range []string{"ninedge: cpu device 0", "broken.png: imageio", "missing.png", "no such file", "2 of 5 inputs could not be classified"} {
+		if !strings.Contains(errs, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errs)
+		}
+	}
+
+	code, out, errs = cmd(nil, "classify", "--model", m, "--backend", "cpu", filepath.Join(imgs, "a.png"))
+	if code != 0 || !strings.HasPrefix(out, filepath.Join(imgs, "a.png")+": ") || !strings.Contains(errs, "chosen with --backend cpu") {
+		t.Errorf("text mode: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir, m, _ := model(t)
+	float := filepath.Join(dir, "float.safetensors")
+	fm, err := nin.NewModel(streamtest.Graph(t).Spec, nin.NumberedClasses(10), nin.Preprocess{Kind: nin.PreScale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fm.Save(float); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{nil, 2, "usage: ninedge COMMAND"},
+		{[]string{"fly"}, 2, `unknown command "fly"`},
+		{[]string{"classify", "x.png"}, 2, "--model is required"},
+		{[]string{"classify", "--model", m}, 2, "no images given"},
+		{[]string{"classify", "--model", m, "--top", "0", "x.png"}, 2, "--top must be at least 1"},
+		{[]string{"classify", "--model", m, "--backend", "tpu", "x.png"}, 2, `backend "tpu" is not available`},
+		{[]string{"classify", "--model", m, "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"classify", "--model", float, "x.png"}, 1, "is a float model: convert it to int8 first"},
+		{[]string{"classify", "--model", filepath.Join(dir, "none.safetensors"), "x.png"}, 1, "no such file"},
+		{[]string{"stream", "--model", m}, 2, "--source is required"},
+		{[]string{"stream", "--model", m, "--source", "-", "--size", "640"}, 2, `--size "640": want WxH`},
+		{[]string{"stream", "--model", m, "--source", "-", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"stream", "--model", m, "--source", filepath.Join(dir, "nothing")}, 1, "source: stat"},
+		{[]string{"stream", "--model", m, "--source", "/dev/video77"}, 1, "/dev/video77"},
+		{[]string{"bench", "--model", m, "--runs", "0"}, 2, "--runs at least 1"},
+		{[]string{"serve", "--model", m, "--max-upload", "0"}, 2, "--max-upload must be positive"},
+		{[]string{"devices", "extra"}, 2, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errs := cmd(nil, tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.err) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errs, tt.code, tt.err)
+			}
+			if tt.code == 2 && len(tt.args) > 0 && len(lines(errs)) != 1 {
+				t.Errorf("%d lines on stderr, want one:\n%s", len(lines(errs)), errs)
+			}
+		})
+	}
+	if code, _, errs := cmd(nil, "stream", "--help"); code != 0 || !strings.Contains(errs, "--every-frame") {
+		t.Errorf("--help: exit %d, %q", code, errs)
+	}
+}
+
+// frameLines parses stream --json output.
+func frameLines(t *testing.T, out string) []stream.Result {
+	t.Helper()
+	var rs []stream.Result
+	for _, l := range lines(out) {
+		var r stream.Result
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func TestStream(t *testing.T) {
+	dir, m, g := model(t)
+	pics := streamtest.Pictures(5, 64, 48)
+	var jpegs [][]byte
+	var raw []byte
+	folder := filepath.Join(dir, "frames")
+	os.Mkdir(folder, 0o755)
+	for i, p := range pics {
+		jpegs = append(jpegs, streamtest.JPEG(t, p))
+		raw = append(raw, streamtest.RGB24(p)...)
+		streamtest.WriteFile(t, folder, fmt.Sprintf("%03d.jpg", i), jpegs[i])
+	}
+	byJPEG := want(t, g, 5, jpegs...)
+	var pngs [][]byte
+	for _, p := range pics {
+		pngs = append(pngs, streamtest.PNG(t, p))
+	}
+	byPicture := want(t, g, 5, pngs...)
+	mjpeg := bytes.Join(jpegs, nil)
+	ffmpegMJPEG := func(t *testing.T) (io.Reader, [][]label.Class) {
+		s, frames := streamtest.FFmpegMJPEG(t, pics)
+		return bytes.NewReader(s), want(t, g, 5, frames...)
+	}
+	tests := []struct {
+		name  string
+		stdin func(t *testing.T) (io.Reader, [][]label.Class)
+		args  []string
+	}{
+		{"MJPEG on stdin", func(*testing.T) (io.Reader, [][]label.Class) { return bytes.NewReader(mjpeg), byJPEG }, []string{"--source", "-"}},
+		{"ffmpeg MJPEG on stdin", ffmpegMJPEG, []string{"--source", "-"}},
+		{"raw RGB24 on stdin", func(*testing.T) (io.Reader, [][]label.Class) { return bytes.NewReader(raw), byPicture }, []string{"--source", "-", "--size", "64x48"}},
+		{"folder", func(*testing.T) (io.Reader, [][]label.Class) { return nil, byJPEG }, []string{"--source", folder, "--fps", "100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdin, wantTops := tt.stdin(t)
+			code, out, errs := cmd(stdin, append([]string{"stream", "--model", m, "--backend", "cpu", "--json", "--every-frame"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			rs := frameLines(t, out)
+			if len(rs) != len(wantTops) {
+				t.Fatalf("%d results, want %d", len(rs), len(wantTops))
+			}
+			for i, r := range rs {
+				if r.Frame != i || !slices.Equal(r.Top, wantTops[i]) || r.Skipped != 0 || r.Time.IsZero() {
+					t.Errorf("line %d: %+v, want frame %d, top %v", i, r, i, wantTops[i])
+				}
+			}
+			if !strings.Contains(errs, "end of stream: 5 frames") {
+				t.Errorf("no summary on stderr:\n%s", errs)
+			}
+		})
+	}
+	t.Run("text", func(t *testing.T) {
+		code, out, _ := cmd(bytes.NewReader(mjpeg), "stream", "--model", m, "--source", "-", "--every-frame")
+		if code != 0 || !strings.HasPrefix(out, "frame 0: ") || len(lines(out)) != 5 {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		code, out, errs := cmd(strings.NewReader(strings.Repeat("not a picture ", 5000)), "stream", "--model", m, "--source", "-", "--max-frame", "20000")
+		if code != 1 || out != "" || !strings.Contains(errs, "no JPEG frame in the first 20000 bytes") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+		}
+	})
+	t.Run("wrong size", func(t *testing.T) {
+		code, out, errs := cmd(bytes.NewReader(raw), "stream", "--model", m, "--source", "-", "--size", "50x50", "--every-frame", "--json")
+		// 5 frames of 64×48 are 6 frames of 50×50 and 1,080 bytes: the last is reported.
+		if code != 0 || len(lines(out)) != 6 || !strings.Contains(errs, "1080 of the 7500 bytes of a 50x50 RGB24 frame (is --size right?)") {
+			t.Errorf("exit %d, %d lines, stderr %q", code, len(lines(out)), errs)
+		}
+	})
+}
+
+// TestServe runs the server with no camera, classifies an upload, and stops it with the
+// context, as SIGINT would; then with a camera that ends, which makes it exit non-zero.
+func TestServe(t *testing.T) {
+	_, m, g := model(t)
+	png := streamtest.PNG(t, streamtest.Pictures(1, 64, 48)[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	var errs syncBuffer
+	done := make(chan int)
+	go func() {
+		code, _ := ninedge(ctx, nil, &errs, "serve", "--model", m, "--backend", "cpu", "--listen", "127.0.0.1:0", "--top", "3")
+		done <- code
+	}()
+	addr := ""
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(errs.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("the server did not start:\n%s", errs.String())
+	}
+	resp, err := http.Post(addr+"predict", "image/png", bytes.NewReader(png))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r label.Result
+	json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if w := want(t, g, 3, png)[0]; resp.StatusCode != 200 || !slices.Equal(r.Top, w) {
+		t.Errorf("POST /predict: %d %+v, want %v", resp.StatusCode, r, w)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after cancel: %s", code, errs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+
+	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0])
+	code, _, stderr := cmd(bytes.NewReader(jpg), "serve", "--model", m, "--listen", "127.0.0.1:0", "--source", "-")
+	if code != 1 || !strings.Contains(stderr, "source - ended") || !strings.Contains(stderr, "end of stream: 1 frames") {
+		t.Errorf("camera ended: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestBench(t *testing.T) {
+	_, m, g := model(t)
+	code, out, errs := cmd(nil, "bench", "--model", m, "--backend", "cpu", "--threads", "1", "--batch", "2", "--runs", "3", "--warmup", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r benchJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.MSMin <= 0 || r.MSMedian < r.MSMin || r.ImagesPerS <= 0 || r.GOPS <= 0 || r.PreprocessMS <= 0 ||
+		r.MACs != g.Spec.TotalMACs() || r.Batch != 2 || r.Threads != 1 {
+		t.Errorf("%+v", r)
+	}
+	var convs, share float64
+	for _, l := range r.Layers {
+		share += l.Share
+		if l.Op == quant.OpConv {
+			convs++
+		}
+	}
+	if convs != 4 || share < 0.99 || share > 1.01 {
+		t.Errorf("layers: %d convs, shares sum to %.3f: %+v", int(convs), share, r.Layers)
+	}
+	if r.Peak != nil && (r.Peak.Cores != 1 || r.Peak.MHz <= 0 || r.PeakShare <= 0) {
+		t.Errorf("peak %+v, share %v", r.Peak, r.PeakShare)
+	}
+	code, out, _ = cmd(nil, "bench", "--model", m, "--runs", "2")
+	for _, w := range []string{"network: min", "images/s", "GOPS", "preprocess (meanstd", "per layer", "conv1"} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("text output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestDevices(t *testing.T) {
+	code, out, errs := cmd(nil, "devices", "--json", "--threads", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var d devicesJSON
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(d.Devices, func(i backends.DeviceInfo) bool { return i.Backend == "cpu" })
+	if i < 0 || d.Devices[i].Threads != 3 || d.Devices[i].Name == "" || d.Devices[i].Driver == "" {
+		t.Errorf("%+v", d)
+	}
+	code, out, _ = cmd(nil, "devices")
+	if code != 0 || !strings.Contains(out, "BACKEND") || !strings.Contains(out, "\ncpu ") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/server"
+	"github.com/ninedge/ninedge/stream"
+)
+
+// shutdownGrace is how long requests in flight may finish when the server stops.
+const shutdownGrace = 5 * time.Second
+
+func serve(e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve --model Q [--listen ADDR] [--source SPEC] [--max-upload BYTES]")
+	var lf labelFlags
+	lf.add(fs)
+	var sf sourceFlags
+	sf.add(fs, time.Minute)
+	listen := fs.String("listen", ":8080", "address to serve HTTP on")
+	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *maxUpload <= 0 {
+		return cli.Usagef("--max-upload must be positive")
+	}
+	var src stream.Source
+	if sf.spec != "" {
+		var err error
+		if src, err = sf.open(e); err != nil {
+			return err
+		}
+		defer src.Close()
+	}
+	lab, c, done, err := lf.labeler(e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	srv := server.New(server.Config{Labeler: lab, Device: c.Device, Reason: c.Reason, Model: filepath.Base(lf.model),
+		Source: sf.spec, MaxUpload: *maxUpload})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	streamed := make(chan error, 1)
+	if src != nil {
+		go func() { streamed <- stream.Run(ctx, src, srv, sf.runOptions(e, srv.Counters()), srv.Frame) }()
+	}
+	select {
+	case <-e.ctx.Done():
+	case err = <-served:
+	case err = <-streamed:
+		// Without its camera the server has no purpose: exit with an error, so that a
+		// supervisor (systemd Restart=on-failure) starts the capture again.
+		if err == nil && e.ctx.Err() == nil {
+			err = fmt.Errorf("source %s ended", sf.spec)
+		}
+		src = nil
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if serr := hs.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	if src != nil {
+		if serr := <-streamed; err == nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
