@@ -24,9 +24,9 @@ step opencl env CGO_CFLAGS=-DCL_TARGET_OPENCL_VERSION=120 bash -c 'go vet -tags 
 step build-nocgo env CGO_ENABLED=0 go build ./...
 step build-arm64 env CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./...
 step build-armv7 env CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build ./...
-step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -exec qemu-aarch64-static "${kernels[@]}"
-step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -exec qemu-aarch64-static "${kernels[@]}" ./nin/
-step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -exec qemu-arm-static "${kernels[@]}"
+step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -short -exec qemu-aarch64-static "${kernels[@]}"
+step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -exec qemu-aarch64-static "${kernels[@]}" ./nin/
+step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -short -exec qemu-arm-static "${kernels[@]}"
 
 echo
 ((failed)) && echo "failed steps: ${failures[*]}"
