@@ -44,7 +44,7 @@ type config struct {
 
 // runFlags are the flags that a resumed run takes from its checkpoint instead.
 var runFlags = []string{"arch", "batch", "lr", "momentum", "wd", "schedule", "steps", "gamma", "warmup",
-	"bias-lr-mult", "last-lr-mult", "bn", "augment", "preprocess", "head", "head-dropout", "seed", "limit"}
+	"bias-lr-mult", "last-lr-mult", "bn", "augment", "preprocess", "head", "head-dropout", "seed"}
 
 func flags(c *config) *pflag.FlagSet {
 	d := nin.DefaultTrainOptions()
@@ -210,14 +210,13 @@ func resume(c *config, fs *pflag.FlagSet) (*nin.Trainer, nin.Data, nin.Data, err
 		}
 	}
 	c.opt = t.Opt
-	c.limit = t.State.Images
 	s := t.Model.Spec
 	trainSet, train, test, err := load(c, s.Input, s.Classes)
 	if err != nil {
 		return nil, nin.Data{}, nin.Data{}, err
 	}
-	if train.N != t.State.Images && t.State.Images != 0 {
-		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("%s: the run trained on %d images, %s has %d", c.resume, t.State.Images, c.data, train.N)
+	if train.N != t.State.Images {
+		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("%s: the run trained on %d images, not %d (give the --limit it had)", c.resume, t.State.Images, train.N)
 	}
 	if strings.Join(trainSet.Classes, "\n") != strings.Join(t.Model.Classes, "\n") {
 		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("%s: the run's classes differ from those of %s", c.resume, c.name)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -19,18 +20,22 @@ import (
 	"github.com/ninedge/ninedge/nin"
 )
 
-// bar is the per-epoch progress bar, drawn only when stderr is a terminal (as cli.Progress),
-// with the running loss, accuracy, speed and learning rate in its description.
+// bar shows an epoch's progress with the running loss, accuracy, speed and learning rate:
+// as a progress bar when stderr is a terminal (as cli.Progress), otherwise as a plain line
+// every logEvery, so that the log of a long background run shows it is alive.
 type bar struct {
-	b    *progressbar.ProgressBar
-	what string
+	b       *progressbar.ProgressBar
+	what    string
+	lastLog time.Time
 }
 
+const logEvery = 2 * time.Minute
+
 func newBar(epoch, epochs, total int) *bar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return &bar{}
-	}
 	what := fmt.Sprintf("epoch %d/%d", epoch, epochs)
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return &bar{what: what, lastLog: time.Now()}
+	}
 	return &bar{what: what, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200e6),
@@ -38,10 +43,15 @@ func newBar(epoch, epochs, total int) *bar {
 }
 
 func (b *bar) update(p nin.Progress) {
+	status := fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s lr %.3g", p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR)
 	if b.b == nil {
+		if time.Since(b.lastLog) >= logEvery {
+			b.lastLog = time.Now()
+			fmt.Fprintf(os.Stderr, "%s: %s %d/%d images, %s\n", prog, b.what, p.Done, p.Total, status)
+		}
 		return
 	}
-	b.b.Describe(fmt.Sprintf("%s loss %.4f acc %.2f%% %.0f img/s lr %.3g", b.what, p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR))
+	b.b.Describe(b.what + " " + status)
 	_ = b.b.Set(p.Done)
 }
 

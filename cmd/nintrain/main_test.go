@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/nin"
+)
+
+func TestBadInvocations(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.safetensors")
+	notCkpt := filepath.Join(dir, "junk.safetensors")
+	if err := os.WriteFile(notCkpt, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--arch", "nin-mnist", "--dataset", "mnist", "--data", dir, "-o", out}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		usage bool   // a usage error (exit status 2) rather than a failure
+		want  string // in the message
+	}{
+		{"no output", []string{"--arch", "nin-mnist", "--dataset", "mnist", "--data", dir}, true, "-o"},
+		{"no data", []string{"--arch", "nin-mnist", "-o", out}, true, "--dataset"},
+		{"unknown flag", append(base, "--frobnicate"), true, "frobnicate"},
+		{"stray argument", append(base, "extra"), true, "extra"},
+		{"unknown arch", []string{"--arch", "nin-imagenet", "--dataset", "mnist", "--data", dir, "-o", out}, true, "nin-imagenet"},
+		{"bad head", append(base, "--head", "mlp"), true, "head"},
+		{"bad schedule", append(base, "--schedule", "exp"), true, "schedule"},
+		{"bad steps", append(base, "--schedule", "step", "--steps", "3,x"), true, "--steps"},
+		{"bad augment", append(base, "--augment", "mixup"), true, "mixup"},
+		{"bad lr", append(base, "--lr", "-1"), true, "learning rate"},
+		{"bad momentum", append(base, "--momentum", "1.5"), true, "momentum"},
+		{"warm-up too long", append(base, "--epochs", "2", "--warmup", "3"), true, "warm-up"},
+		{"bad batch", append(base, "--batch", "0"), true, "batch"},
+		{"missing data", base, false, "train split"},
+		{"unknown data set", []string{"--arch", "nin-mnist", "--dataset", "imagenet", "--data", dir, "-o", out}, false, "imagenet"},
+		{"resume changes lr", append(base, "--resume", notCkpt, "--lr", "0.3"), true, "--lr"},
+		{"resume from junk", []string{"--dataset", "mnist", "--data", dir, "-o", out, "--resume", notCkpt}, false, "junk"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(tc.args)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, cli.ErrUsage) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q (usage %v), want usage %v mentioning %q", err, errors.Is(err, cli.ErrUsage), tc.usage, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+// TestTrainAndResume trains a small network on MNIST digits for one epoch, resumes for a
+// second, and checks the files: the model loads, the log has one line per epoch, the plot
+// is a PNG.
+func TestTrainAndResume(t *testing.T) {
+	data := datadir.Dir(t, "mnist")
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "small.json")
+	const js = `{"name": "small", "input": [28, 28, 1], "classes": 10, "blocks": [
+		{"out": [8], "kernel": 5, "pad": 2, "pool": "max", "size": 3, "step": 2},
+		{"out": [16, 10], "kernel": 3, "pad": 1, "pool": "global"}]}`
+	if err := os.WriteFile(spec, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "small.safetensors")
+	args := []string{"--dataset", "mnist", "--data", data, "--limit", "640", "--test-limit", "200", "-o", out}
+	if err := run(append([]string{"--arch", spec, "--epochs", "1", "--bn", "--batch", "32", "--last-lr-mult", "1"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(append([]string{"--resume", filepath.Join(dir, "small.ckpt.safetensors"), "--epochs", "2"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := nin.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Pre.Kind != nin.PreMeanStd || m.Spec.Name != "small" {
+		t.Errorf("model: preprocessing %q, spec %q", m.Pre.Kind, m.Spec.Name)
+	}
+	f, err := os.Open(filepath.Join(dir, "small.metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var epochs []int
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var em nin.EpochMetrics
+		if err := json.Unmarshal(sc.Bytes(), &em); err != nil {
+			t.Fatal(err)
+		}
+		epochs = append(epochs, em.Epoch)
+		if !(em.TestAcc >= 0 && em.TestAcc <= 1) || !(em.ImagesPerSec > 0) {
+			t.Errorf("epoch %d: test accuracy %v, %v images/s", em.Epoch, em.TestAcc, em.ImagesPerSec)
+		}
+	}
+	if len(epochs) != 2 || epochs[0] != 1 || epochs[1] != 2 {
+		t.Errorf("metrics log has epochs %v, want [1 2]", epochs)
+	}
+	png, err := os.ReadFile(filepath.Join(dir, "small.png"))
+	if err != nil || !strings.HasPrefix(string(png), "\x89PNG") {
+		t.Errorf("plot: %v, %d bytes", err, len(png))
+	}
+}
