@@ -12,10 +12,18 @@ import (
 // over a batch are taken per image first and then added in image order, so a result never
 // depends on how many threads computed it.
 
+// backwardColImages is how many images a chunk of convBackward holds: four times the
+// forward's, because the weight-gradient GEMM sums over the chunk's rows into one small
+// matrix, and a longer sum amortises writing that matrix back and packing its operands.
+func backwardColImages(l Layer, in, out Shape, batch int) int {
+	return min(batch, 4*colImages(l, in, out, batch))
+}
+
 // convBackward takes dy, the gradient at the conv's output before bias and ReLU (the caller
 // has applied the ReLU mask), and writes the weight gradient dw (HWIO, overwritten) and, when
-// dx is non-nil, the gradient at the input. col is im2col scratch as for convForward; it also
-// holds the column gradient, since a chunk's columns are dead once its dw product is done.
+// dx is non-nil, the gradient at the input. col is im2col scratch for backwardColImages
+// images (unused for pointwise convolutions); it also holds the column gradient, since a
+// chunk's columns are dead once its dw product is done.
 func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float32, out Shape, dy, dw, dx, col []float32) {
 	kdim := l.Kernel * l.Kernel * in.C
 	pix := out.H * out.W
@@ -26,7 +34,7 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 		}
 		return
 	}
-	chunk := colImages(l, in, out, n)
+	chunk := backwardColImages(l, in, out, n)
 	for i0 := 0; i0 < n; i0 += chunk {
 		cnt := min(chunk, n-i0)
 		parallelFor(threads, cnt, func(i int) {

@@ -234,7 +234,7 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 		partLen = max(partLen, b*out.C)
 		switch l.Kind {
 		case Conv:
-			colLen = max(colLen, colImages(l, in, out, b)*out.H*out.W*l.Kernel*l.Kernel*in.C)
+			colLen = max(colLen, backwardColImages(l, in, out, b)*out.H*out.W*l.Kernel*l.Kernel*in.C)
 			if opt.BN {
 				t.bn[i] = newBatchNorm(l.Out, b)
 				t.pre[i] = make([]float32, b*out.Size())
