@@ -90,15 +90,13 @@ func yuyvToRGBA(dst *image.RGBA, src []byte, stride int) {
 	for y := range h {
 		in := src[y*stride : y*stride+2*w]
 		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-		for x := 0; x < w; x += 2 {
-			q := in[2*x : 2*x+4]
+		for i := 0; i+4 <= len(in); i += 4 {
+			q, o := in[i:i+4:i+4], out[2*i:2*i+8:2*i+8]
 			d, e := int32(q[1])-128, int32(q[3])-128
-			r, g, b := 409*e, -100*d-208*e, 516*d
-			for k, yy := range [2]byte{q[0], q[2]} {
-				c := 298*(int32(yy)-16) + 128
-				o := out[4*(x+k) : 4*(x+k)+4]
-				o[0], o[1], o[2], o[3] = clamp8(c+r), clamp8(c+g), clamp8(c+b), 0xFF
-			}
+			r, g, b := 409*e+128, -100*d-208*e+128, 516*d+128
+			c0, c1 := 298*(int32(q[0])-16), 298*(int32(q[2])-16)
+			o[0], o[1], o[2], o[3] = clamp8(c0+r), clamp8(c0+g), clamp8(c0+b), 0xFF
+			o[4], o[5], o[6], o[7] = clamp8(c1+r), clamp8(c1+g), clamp8(c1+b), 0xFF
 		}
 	}
 }

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -143,6 +144,32 @@ func TestFrameLoad(t *testing.T) {
 		f := &Frame{Pixels: make([]uint8, 8*8*3)}
 		if err := f.load(bad, imageio.NewFitter(8, 8, 3)); err == nil {
 			t.Errorf("%+v: no error", bad.Kind)
+		}
+	}
+}
+
+// BenchmarkFrameLoad is the decoder goroutine's work per camera frame: decoding and fitting
+// to a 32×32 input, for the sizes and formats cameras send.
+func BenchmarkFrameLoad(b *testing.B) {
+	for _, size := range [][2]int{{320, 240}, {640, 480}, {1280, 720}} {
+		pic := streamtest.Pictures(1, size[0], size[1])[0]
+		yuyv := make([]byte, size[0]*size[1]*2)
+		for i := range yuyv {
+			yuyv[i] = byte(i * 7)
+		}
+		for _, p := range []Packet{
+			{Kind: JPEG, Data: streamtest.JPEG(b, pic)},
+			{Kind: YUYV, Data: yuyv, W: size[0], H: size[1], Stride: 2 * size[0]},
+		} {
+			b.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], []string{"jpeg", "", "", "yuyv"}[p.Kind]), func(b *testing.B) {
+				f := &Frame{Pixels: make([]uint8, 32*32*3)}
+				fit := imageio.NewFitter(32, 32, 3)
+				for b.Loop() {
+					if err := f.load(p, fit); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
