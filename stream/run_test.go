@@ -92,10 +92,7 @@ func ppm(img *image.RGBA) []byte {
 func TestSourcesLabelEveryFrame(t *testing.T) {
 	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
 	pics := streamtest.Pictures(6, 64, 48)
-	var jpegs [][]byte
-	for _, p := range pics {
-		jpegs = append(jpegs, streamtest.JPEG(t, p))
-	}
+	jpegs := streamtest.JPEGs(t, pics)
 	mjpeg := bytes.Join(jpegs, nil)
 	var raw []byte
 	for _, p := range pics {
@@ -210,10 +207,7 @@ func (s slow) Label(p []uint8) ([]label.Class, error) {
 func TestNewestFrameWins(t *testing.T) {
 	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
 	pics := streamtest.Pictures(40, 64, 48)
-	var jpegs [][]byte
-	for _, p := range pics {
-		jpegs = append(jpegs, streamtest.JPEG(t, p))
-	}
+	jpegs := streamtest.JPEGs(t, pics)
 	want := expectTops(t, lab, jpegs)
 	var cnt Counters
 	src, _ := Open("-", SourceOptions{Stdin: bytes.NewReader(bytes.Join(jpegs, nil))})
@@ -249,10 +243,7 @@ func TestNewestFrameWins(t *testing.T) {
 func TestDamagedFramesGoOn(t *testing.T) {
 	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
 	pics := streamtest.Pictures(4, 64, 48)
-	var jpegs [][]byte
-	for _, p := range pics {
-		jpegs = append(jpegs, streamtest.JPEG(t, p))
-	}
+	jpegs := streamtest.JPEGs(t, pics)
 	broken := withoutSegment(t, jpegs[2], 0xC0) // no frame header
 	data := bytes.Join([][]byte{jpegs[0], noiseBytes(5000, 0xD8), jpegs[1], broken, jpegs[3]}, nil)
 	src, _ := Open("-", SourceOptions{Stdin: bytes.NewReader(data)})

@@ -218,12 +218,11 @@ func frameLines(t *testing.T, out string) []stream.Result {
 func TestStream(t *testing.T) {
 	dir, m, g := model(t)
 	pics := streamtest.Pictures(5, 64, 48)
-	var jpegs [][]byte
+	jpegs := streamtest.JPEGs(t, pics)
 	var raw []byte
 	folder := filepath.Join(dir, "frames")
 	os.Mkdir(folder, 0o755)
 	for i, p := range pics {
-		jpegs = append(jpegs, streamtest.JPEG(t, p))
 		raw = append(raw, streamtest.RGB24(p)...)
 		streamtest.WriteFile(t, folder, fmt.Sprintf("%03d.jpg", i), jpegs[i])
 	}

@@ -90,6 +90,16 @@ func JPEG(t testing.TB, img image.Image) []byte {
 	return b.Bytes()
 }
 
+// JPEGs encodes each picture with JPEG.
+func JPEGs(t testing.TB, pics []*image.RGBA) [][]byte {
+	t.Helper()
+	out := make([][]byte, len(pics))
+	for i, p := range pics {
+		out[i] = JPEG(t, p)
+	}
+	return out
+}
+
 // PNG encodes img.
 func PNG(t testing.TB, img image.Image) []byte {
 	t.Helper()
