@@ -428,6 +428,8 @@ func TestOpenErrors(t *testing.T) {
 		{filepath.Join(dir, "missing.mjpeg"), SourceOptions{}, "no such file"},
 		{empty, SourceOptions{}, "no image files"},
 		{"-", SourceOptions{W: 10}, "give both sides"},
+		{empty, SourceOptions{W: 10, H: 10}, "a folder holds image files"},
+		{"http://127.0.0.1:1/", SourceOptions{W: 10, H: 10}, "an HTTP stream is MJPEG"},
 	} {
 		if _, err := Open(tt.spec, tt.opt); err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("Open(%q): %v, want %q", tt.spec, err, tt.err)

@@ -116,6 +116,9 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 		}
 		return newReaderSource(rc, "stdin", opt), nil
 	case strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://"):
+		if opt.W > 0 {
+			return nil, errors.New("a frame size is for raw RGB24 frames on a pipe or in a file, and for V4L2: an HTTP stream is MJPEG")
+		}
 		return openHTTP(spec, opt)
 	case strings.HasPrefix(spec, "/dev/video"):
 		return openV4L2(spec, opt)
@@ -125,6 +128,8 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	switch {
+	case st.IsDir() && opt.W > 0:
+		return nil, fmt.Errorf("source %s: a frame size is for raw RGB24 frames and V4L2; a folder holds image files", spec)
 	case st.IsDir():
 		return openFolder(spec, opt)
 	case st.Mode()&os.ModeCharDevice != 0:
