@@ -23,10 +23,10 @@ layout(constant_id = 9) const uint PAD = 0;
 layout(constant_id = 10) const uint PADWORD = 0; // the input zero point in every byte
 
 #ifndef OG
-#define OG 2 // output words per invocation
+#define OG 4 // output words per invocation
 #endif
 #ifndef PX
-#define PX 1 // output pixels per invocation
+#define PX 8 // output pixels per invocation
 #endif
 
 // Texel buffers rather than storage buffers: a CPU driver (lavapipe) fetches texels with
@@ -100,18 +100,20 @@ void main() {
             }
         }
     }
-    for (uint p = 0u; p < PX; p++) {
-        if (first + p >= PIXELS) {
-            break;
+    ivec4 q[OG][4];
+    for (uint j = 0u; j < OG; j++) {
+        for (uint b = 0u; b < 4u; b++) {
+            q[j][b] = prm[(g * OG + j) * 4u + b];
         }
+    }
+    for (uint p = 0u; p < PX; p++) {
         uint dstAt = (img * PIXELS + first + p) * OCW + g * OG;
         for (uint j = 0u; j < OG; j++) {
-            if (g * OG + j < OCW) {
-                uint word = 0u;
-                for (uint b = 0u; b < 4u; b++) {
-                    ivec4 q = prm[(g * OG + j) * 4u + b];
-                    word |= requantize(acc[p][j][b] + q.x, q.y, q.z) << (8u * b);
-                }
+            uint word = 0u;
+            for (uint b = 0u; b < 4u; b++) {
+                word |= requantize(acc[p][j][b] + q[j][b].x, q[j][b].y, q[j][b].z) << (8u * b);
+            }
+            if (first + p < PIXELS && g * OG + j < OCW) {
                 dst[dstAt + j] = word;
             }
         }

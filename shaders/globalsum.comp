@@ -7,7 +7,8 @@ layout(constant_id = 1) const uint PIXELS = 1;
 layout(constant_id = 2) const uint CW = 1; // words per pixel
 layout(constant_id = 3) const uint C = 1;  // real channels
 
-layout(std430, set = 0, binding = 0) readonly buffer Src { uint src[]; };
+// A texel buffer rather than a storage buffer: see conv.comp.
+layout(set = 0, binding = 0) uniform usamplerBuffer src; // one word per texel
 layout(std430, set = 0, binding = 1) writeonly buffer Dst { int dst[]; };
 
 void main() {
@@ -18,7 +19,7 @@ void main() {
     uint img = gl_WorkGroupID.z;
     uvec4 sum = uvec4(0);
     for (uint p = 0u; p < PIXELS; p++) {
-        uint w = src[(img * PIXELS + p) * CW + cw];
+        uint w = texelFetch(src, int((img * PIXELS + p) * CW + cw)).x;
         sum += (uvec4(w) >> uvec4(0, 8, 16, 24)) & 255u;
     }
     for (uint b = 0u; b < 4u; b++) {

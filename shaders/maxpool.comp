@@ -10,7 +10,8 @@ layout(constant_id = 5) const uint OW = 1;
 layout(constant_id = 6) const uint KS = 1;
 layout(constant_id = 7) const uint STRIDE = 1;
 
-layout(std430, set = 0, binding = 0) readonly buffer Src { uint src[]; };
+// A texel buffer rather than a storage buffer: see conv.comp.
+layout(set = 0, binding = 0) uniform usamplerBuffer src; // one word per texel
 layout(std430, set = 0, binding = 1) writeonly buffer Dst { uint dst[]; };
 
 void main() {
@@ -26,7 +27,7 @@ void main() {
     uvec4 best = uvec4(0);
     for (uint y = y0; y < y1; y++) {
         for (uint x = x0; x < x1; x++) {
-            uint w = src[((img * IH + y) * IW + x) * CW + cw];
+            uint w = texelFetch(src, int(((img * IH + y) * IW + x) * CW + cw)).x;
             best = max(best, (uvec4(w) >> uvec4(0, 8, 16, 24)) & 255u);
         }
     }

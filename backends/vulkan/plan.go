@@ -11,6 +11,7 @@ import (
 	vk "github.com/vulkan-go/vulkan"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/shaders"
 )
@@ -18,9 +19,9 @@ import (
 // Work split, mirrored by the shaders: a conv invocation computes convWords output words (4
 // channels each) of convPixels pixels; pools and the global sum one word each.
 const (
-	convWords  = 8
-	convPixels = 2
-	groupSize  = 64 // invocations per workgroup along x
+	convWords  = 4
+	convPixels = 8
+	groupSize  = 8 // invocations per workgroup along x
 )
 
 // Plan is a graph prepared on one Vulkan device. It is not safe for concurrent use.
@@ -54,9 +55,11 @@ type Plan struct {
 	descPool     vk.DescriptorPool
 	views        []vk.BufferView
 	stages       []stage
-	inWords      int    // words per input pixel
-	lastN        uint32 // the batch size the indirect buffer holds
-	timeout      uint64 // fence wait per image, nanoseconds
+	in           nin.Shape // the input as the device reads it: im2col rows when im2col
+	im2col       bool      // the host lays out the first conv's receptive fields
+	inWords      int       // words per input pixel
+	lastN        uint32    // the batch size the indirect buffer holds
+	timeout      uint64    // fence wait per image, nanoseconds
 	closed       bool
 	broken       error // a timeout or lost device: the plan cannot be trusted again
 }
@@ -64,6 +67,7 @@ type Plan struct {
 // stage is one node on the device.
 type stage struct {
 	node     *quant.Node
+	gpu      quant.Node // the node as the device runs it (the first conv becomes 1×1 under im2col)
 	conv     bool
 	pipeline vk.Pipeline
 	set      vk.DescriptorSet
@@ -205,13 +209,21 @@ func (p *Plan) openDevice() error {
 func (p *Plan) layout() error {
 	g, batch := p.g, uint64(p.batch)
 	align := max(p.dev.limits.storageAlign, p.dev.limits.texelAlign, 16)
-	p.inWords = words(g.Spec.Input.C)
+	p.in = g.Spec.Input
 	var actSize, readSize uint64
 	p.stages = make([]stage, len(g.Nodes))
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		s := &p.stages[i]
-		s.node, s.conv = n, n.Op == quant.OpConv
+		s.node, s.gpu, s.conv = n, *n, n.Op == quant.OpConv
+		if i == 0 && hostIm2col(n) {
+			// A k×k conv on a few input channels does one word of work per kernel tap, so
+			// its per-tap cost dominates; as a 1×1 conv over im2col rows it runs like the
+			// others, and the host, which copies the input anyway, lays the rows out.
+			p.im2col = true
+			p.in = nin.Shape{H: n.Out.H, W: n.Out.W, C: n.K()}
+			s.gpu.In, s.gpu.Kernel, s.gpu.Stride, s.gpu.Pad = p.in, 1, 1, 0
+		}
 		if n.Op == quant.OpGlobalAvg {
 			s.groups = [2]uint32{uint32(ceilDiv(words(n.In.C), groupSize)), 1}
 			continue
@@ -236,9 +248,9 @@ func (p *Plan) layout() error {
 			return fmt.Errorf("node %s needs %v workgroups, more than the device allows", n.Name, s.groups)
 		}
 	}
-	in := g.Spec.Input
+	p.inWords = words(p.in.C)
 	var err error
-	if p.input, err = p.newBuffer(batch*uint64(in.H*in.W*p.inWords*4), vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit, true); err != nil {
+	if p.input, err = p.newBuffer(batch*uint64(p.in.H*p.in.W*p.inWords*4), vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit, true); err != nil {
 		return err
 	}
 	if p.acts, err = p.newBuffer(actSize, vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit|vk.BufferUsageTransferSrcBit, false); err != nil {
@@ -259,6 +271,11 @@ func (p *Plan) layout() error {
 	}
 	p.lastN = 1
 	return nil
+}
+
+// hostIm2col says whether the first node is a k×k conv whose input pixels fit one word.
+func hostIm2col(n *quant.Node) bool {
+	return n.Op == quant.OpConv && n.Kernel > 1 && words(n.In.C) == 1
 }
 
 func words(channels int) int { return (channels + 3) / 4 }
@@ -397,7 +414,7 @@ func (p *Plan) uploadWeights() error {
 		if !p.stages[i].conv {
 			continue
 		}
-		w, prm := packWeights(p.stages[i].node)
+		w, prm := packWeights(&p.stages[i].gpu)
 		r := &ranges[i]
 		r.wOff, r.wSize = size, uint64(len(w))
 		size = alignUp(size+r.wSize, align)
@@ -542,7 +559,7 @@ func (p *Plan) pipelines() error {
 	modules := map[string]vk.ShaderModule{}
 	for i := range p.stages {
 		s := &p.stages[i]
-		n := s.node
+		n := &s.gpu
 		code, spec := shaderFor(n, p.inWordsOf(i))
 		m, ok := modules[n.Op]
 		if !ok {
@@ -658,7 +675,7 @@ func (p *Plan) descriptors() error {
 		SType:         vk.StructureTypeDescriptorPoolCreateInfo,
 		MaxSets:       n,
 		PoolSizeCount: 2,
-		PPoolSizes: []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: 4 * n},
+		PPoolSizes: []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: 2 * n},
 			{Type: vk.DescriptorTypeUniformTexelBuffer, DescriptorCount: 2 * n}},
 	}
 	var pool vk.DescriptorPool
@@ -683,7 +700,7 @@ func (p *Plan) descriptors() error {
 			return vkErr("vkAllocateDescriptorSets", res)
 		}
 		s.set = set
-		src := vk.DescriptorBufferInfo{Buffer: p.input.handle, Range: vk.DeviceSize(vk.WholeSize)}
+		src := vk.DescriptorBufferInfo{Buffer: p.input.handle, Range: vk.DeviceSize(p.input.size)}
 		if i > 0 {
 			prev := &p.stages[i-1]
 			src = vk.DescriptorBufferInfo{Buffer: p.acts.handle, Offset: vk.DeviceSize(prev.outOff), Range: vk.DeviceSize(prev.outSize)}
@@ -728,19 +745,23 @@ func (p *Plan) descriptors() error {
 	return nil
 }
 
-// descriptorType is binding b's type: a conv reads its input and weights through uniform
-// texel buffers, which a CPU driver (lavapipe) fetches with vector gathers, where its storage
-// buffer loads go lane by lane.
+// descriptorType is binding b's type: every shader reads its input (and a conv its weights)
+// through uniform texel buffers, which a CPU driver (lavapipe) fetches with vector gathers,
+// where its storage buffer loads go lane by lane (8× slower on the conv layers).
 func descriptorType(conv bool, b int) vk.DescriptorType {
-	if conv && (b == 0 || b == 2) {
+	if b == 0 || conv && b == 2 {
 		return vk.DescriptorTypeUniformTexelBuffer
 	}
 	return vk.DescriptorTypeStorageBuffer
 }
 
 func (p *Plan) view(r vk.DescriptorBufferInfo, format vk.Format) (vk.BufferView, error) {
-	if r.Range == vk.DeviceSize(vk.WholeSize) {
-		r.Range = vk.DeviceSize(p.input.size)
+	texels := uint64(r.Range) / 4
+	if format == vk.FormatR32g32b32a32Uint {
+		texels /= 4
+	}
+	if texels > uint64(p.dev.limits.maxTexels) {
+		return nil, fmt.Errorf("%d texels exceed the device's texel buffer limit (%d): prepare a smaller batch", texels, p.dev.limits.maxTexels)
 	}
 	info := &vk.BufferViewCreateInfo{
 		SType:  vk.StructureTypeBufferViewCreateInfo,

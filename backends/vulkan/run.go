@@ -43,16 +43,20 @@ func (p *Plan) check(in []uint8, n int, sums []int32) error {
 	return nil
 }
 
-// load writes n images into the input buffer and the batch size into the dispatch sizes.
+// load writes n images into the input buffer, as the first node reads them, and the batch
+// size into the dispatch sizes.
 func (p *Plan) load(in []uint8, n int) {
-	c := p.g.Spec.Input.C
 	dst := p.input.bytes()
-	if stride := 4 * p.inWords; stride == c {
-		copy(dst, in[:n*p.g.Spec.Input.Size()])
-	} else {
+	in = in[:n*p.g.Spec.Input.Size()]
+	c, stride := p.g.Spec.Input.C, 4*p.inWords
+	switch {
+	case p.im2col:
+		im2col(&p.g.Nodes[0], in, n, dst, stride)
+	case stride == c:
+		copy(dst, in)
+	default:
 		// The padding bytes stay 0 from allocation: their weights are 0 anyway.
-		pixels := n * p.g.Spec.Input.H * p.g.Spec.Input.W
-		for i := 0; i < pixels; i++ {
+		for i := 0; i < len(in)/c; i++ {
 			copy(dst[i*stride:i*stride+c], in[i*c:(i+1)*c])
 		}
 	}
@@ -62,6 +66,37 @@ func (p *Plan) load(in []uint8, n int) {
 			args[3*i+2] = uint32(n)
 		}
 		p.lastN = uint32(n)
+	}
+}
+
+// im2col writes each output pixel's receptive field of conv node nd (HWC order, as its
+// weight rows) into a row of stride bytes, with the input's zero point where the window
+// leaves the image.
+func im2col(nd *quant.Node, in []uint8, n int, dst []uint8, stride int) {
+	src, out, k, c := nd.In, nd.Out, nd.Kernel, nd.In.C
+	row := 0
+	for img := 0; img < n; img++ {
+		x := in[img*src.Size() : (img+1)*src.Size()]
+		for oy := 0; oy < out.H; oy++ {
+			for ox := 0; ox < out.W; ox++ {
+				d := dst[row*stride : row*stride+k*k*c]
+				row++
+				for ky := 0; ky < k; ky++ {
+					iy := oy*nd.Stride - nd.Pad + ky
+					for kx := 0; kx < k; kx++ {
+						ix := ox*nd.Stride - nd.Pad + kx
+						seg := d[(ky*k+kx)*c : (ky*k+kx+1)*c]
+						if iy < 0 || iy >= src.H || ix < 0 || ix >= src.W {
+							for i := range seg {
+								seg[i] = nd.PadValue
+							}
+							continue
+						}
+						copy(seg, x[(iy*src.W+ix)*c:])
+					}
+				}
+			}
+		}
 	}
 }
 
