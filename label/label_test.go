@@ -1,0 +1,53 @@
+package label_test
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/ninedge/ninedge/backends/cpu"
+	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/stream/streamtest"
+)
+
+func TestLabeler(t *testing.T) {
+	g := streamtest.Graph(t)
+	pic := streamtest.Pictures(1, 64, 48)[0]
+	fit := imageio.NewFitter(32, 32, 3)
+	px := make([]uint8, fit.Len())
+	if err := fit.Fit(pic, px); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ k, verify, want int }{{3, 0, 3}, {0, 0, 1}, {50, 0, 10}, {10, 2, 10}} {
+		s, err := infer.NewInt8(g, cpu.NewDevice(1), 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lab := label.New(s, tt.k, tt.verify)
+		fromImage, err := lab.Image(pic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromImage = slices.Clone(fromImage)
+		top, err := lab.Label(px)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(top) != tt.want || !slices.Equal(top, fromImage) {
+			t.Errorf("k=%d: %v from the pixels, %v from the picture; want %d classes", tt.k, top, fromImage, tt.want)
+		}
+		var sum float64
+		for i, c := range top {
+			sum += float64(c.Prob)
+			if c.Label != g.Classes[c.Class] || i > 0 && c.Prob > top[i-1].Prob {
+				t.Errorf("k=%d: %v: wrong name or order", tt.k, top)
+			}
+		}
+		if tt.want == len(g.Classes) && math.Abs(sum-1) > 1e-5 {
+			t.Errorf("probabilities of all classes sum to %v", sum)
+		}
+		s.Close()
+	}
+}
