@@ -117,8 +117,9 @@ loop:
 	close(stop)
 	_ = src.Close()
 	if !finished {
-		// The decoder stays stuck in Next only when the source cannot be interrupted (a
-		// terminal on stdin); the program is ending then, so it is left behind.
+		// The decoder stays stuck in Next only when closing cannot interrupt a read: stdin,
+		// which Go reads with plain blocking reads. The program is ending then, so the
+		// decoder is left behind after a second.
 		select {
 		case <-done:
 		case <-time.After(time.Second):

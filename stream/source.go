@@ -42,7 +42,7 @@ type Source interface {
 	// any other error ends the stream.
 	Next() (Packet, error)
 	// Close releases the source and makes a Next in progress return, where the operating
-	// system allows it (a terminal on stdin may keep it blocked until input arrives).
+	// system allows it (a read of stdin stays blocked until input arrives).
 	Close() error
 }
 

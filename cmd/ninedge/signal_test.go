@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ninedge/ninedge/stream/streamtest"
+)
+
+// TestMain lets tests run the command as a process: the test binary runs main when
+// NINEDGE_RUN_MAIN is set, so that real signals can be sent to it.
+func TestMain(m *testing.M) {
+	if os.Getenv("NINEDGE_RUN_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// TestSignals stops a stream and a server with SIGINT and SIGTERM: both end cleanly, with
+// exit status 0, and the stream prints its summary.
+func TestSignals(t *testing.T) {
+	_, m, _ := model(t)
+	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0])
+	tests := []struct {
+		name  string
+		sig   syscall.Signal
+		args  []string
+		ready string // on stderr once it runs
+		final string // on stderr after the signal
+	}{
+		{"stream SIGINT", syscall.SIGINT, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames"},
+		{"stream SIGTERM", syscall.SIGTERM, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames"},
+		{"serve SIGTERM", syscall.SIGTERM, []string{"serve", "--source", "-", "--listen", "127.0.0.1:0"}, "listening on", "interrupted: 1 frames"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append(tt.args, "--model", m, "--backend", "cpu")...)
+			cmd.Env = append(os.Environ(), "NINEDGE_RUN_MAIN=1")
+			var stderr syncBuffer
+			cmd.Stderr, cmd.Stdout = &stderr, &bytes.Buffer{}
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			stdin.Write(jpg) // one frame, and the camera stays open
+			wait := func(s string) bool {
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					if strings.Contains(stderr.String(), s) {
+						return true
+					}
+				}
+				return false
+			}
+			// "end of stream" is not printed before the signal: wait for the classified frame.
+			ready := tt.ready
+			if ready == "end of stream" {
+				ready = "ninedge: cpu device 0"
+			}
+			if !wait(ready) {
+				cmd.Process.Kill()
+				t.Fatalf("did not start:\n%s", stderr.String())
+			}
+			time.Sleep(300 * time.Millisecond) // let it classify the frame
+			cmd.Process.Signal(tt.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil || !strings.Contains(stderr.String(), tt.final) {
+					t.Errorf("exit %v; stderr:\n%s", err, stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("still running 10 s after %v:\n%s", tt.sig, stderr.String())
+			}
+		})
+	}
+}
