@@ -92,9 +92,10 @@ var runCalls = [...]string{"vkQueueSubmit", "vkWaitForFences", "vkResetFences"}
 // run submits the first count command buffers and waits up to timeout nanoseconds; on
 // failure it names the call that failed.
 func (r *runner) run(count int, timeout uint64) (vk.Result, string) {
-	var stage C.int32_t
-	res := vk.Result(C.nvk_run(r.c, C.uint32_t(count), C.uint64_t(timeout), &stage))
-	return res, runCalls[stage]
+	// The stage comes back through C memory: a pointer to a Go local would make it escape
+	// to the heap, one allocation per frame.
+	res := vk.Result(C.nvk_run(r.c, C.uint32_t(count), C.uint64_t(timeout)))
+	return res, runCalls[r.c.stage]
 }
 
 func (r *runner) free() { C.free(unsafe.Pointer(r.c)) }

@@ -198,6 +198,7 @@ typedef struct {
 	nvk_wait_fences_fn wait;
 	nvk_reset_fences_fn reset;
 	void *cmds[2];
+	int32_t stage; // which call nvk_run's result comes from: 0 submit, 1 wait, 2 reset
 } nvk_runner;
 
 // nvk_runner_init fetches the device-level entry points; it returns 0 or -1 when one is
@@ -215,23 +216,23 @@ static int nvk_runner_init(nvk_runner *r, void *instance) {
 }
 
 // nvk_run submits the first n recorded command buffers and waits for them. It returns a
-// VkResult; *stage says which call gave it (0 submit, 1 wait, 2 reset).
-static int32_t nvk_run(nvk_runner *r, uint32_t n, uint64_t timeout_ns, int32_t *stage) {
+// VkResult; r->stage says which call gave it.
+static int32_t nvk_run(nvk_runner *r, uint32_t n, uint64_t timeout_ns) {
 	nvk_submit_info si;
 	memset(&si, 0, sizeof si);
 	si.sType = 4; // VK_STRUCTURE_TYPE_SUBMIT_INFO
 	si.commandBufferCount = n;
 	si.pCommandBuffers = r->cmds;
-	*stage = 0;
+	r->stage = 0;
 	int32_t res = r->submit(r->queue, 1, &si, r->fence);
 	if (res != 0) {
 		return res;
 	}
-	*stage = 1;
+	r->stage = 1;
 	res = r->wait(r->device, 1, &r->fence, 1, timeout_ns);
 	if (res != 0) {
 		return res;
 	}
-	*stage = 2;
+	r->stage = 2;
 	return r->reset(r->device, 1, &r->fence);
 }

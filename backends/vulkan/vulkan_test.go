@@ -3,19 +3,34 @@
 package vulkan
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	_ "github.com/ninedge/ninedge/backends/cpu" // the fallback that TestNoDriver expects
+	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/quant/fixedpoint"
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
 
 // device returns the first Vulkan device, or skips the test where there is none.
-func device(t testing.TB) *Device {
-	t.Helper()
+func device(tb testing.TB) *Device {
+	tb.Helper()
 	devs, err := Backend{}.Devices(backends.Options{})
 	if err != nil {
-		t.Skipf("no Vulkan device: %v", err)
+		tb.Skipf("no Vulkan device: %v", err)
 	}
 	return devs[0].(*Device)
 }
@@ -25,13 +40,20 @@ func TestDevices(t *testing.T) {
 	if err != nil {
 		t.Skipf("no Vulkan device: %v", err)
 	}
-	for _, d := range devs {
-		t.Logf("%+v", d.Info())
+	for i, d := range devs {
+		info := d.Info()
+		t.Logf("%+v", info)
+		if info.Backend != "vulkan" || info.Index != i || info.Name == "" || info.Driver == "" || info.Type == "" {
+			t.Errorf("device %d: incomplete info %+v", i, info)
+		}
+		if len(info.Features) == 0 || !strings.HasPrefix(info.Features[0], "vulkan-") {
+			t.Errorf("device %d: features %v lack the Vulkan version", i, info.Features)
+		}
 	}
 }
 
 // Every test graph at batch 1 and 3 gives the reference executor's bytes, node by node, and
-// a batched Run gives each image's reference sums.
+// batched Runs of every size give each image's reference sums.
 func TestMatchesReference(t *testing.T) {
 	d := device(t)
 	for _, c := range quanttest.Cases(t) {
@@ -50,20 +72,332 @@ func TestMatchesReference(t *testing.T) {
 						t.Fatalf("image %d: %v", img, err)
 					}
 				}
-				k := len(g.Classes)
-				sums := make([]int32, batch*k)
-				if err := p.Run(in, batch, sums); err != nil {
-					t.Fatal(err)
-				}
-				for img := 0; img < batch; img++ {
-					ref := g.Reference(in[img*size : (img+1)*size])
-					for j, want := range ref.Sums {
-						if got := sums[img*k+j]; got != want {
-							t.Fatalf("batched image %d class %d: %d, reference %d", img, j, got, want)
-						}
-					}
-				}
+				checkRuns(t, g, p, in, batch)
 			})
 		}
+	}
+}
+
+// checkRuns runs batches of batch, batch-1, ..., 1 images (the batch size changes between
+// submissions of the same command buffer) and compares every image's sums with the reference.
+func checkRuns(t *testing.T, g *quant.Graph, p backends.Plan, in []uint8, batch int) {
+	t.Helper()
+	size, k := g.Spec.Input.Size(), len(g.Classes)
+	refs := make([][]int32, batch)
+	for img := range refs {
+		refs[img] = g.Reference(in[img*size : (img+1)*size]).Sums
+	}
+	sums := make([]int32, batch*k)
+	for n := batch; n >= 1; n-- {
+		if err := p.Run(in, n, sums); err != nil {
+			t.Fatal(err)
+		}
+		for img := 0; img < n; img++ {
+			for j, want := range refs[img] {
+				if got := sums[img*k+j]; got != want {
+					t.Fatalf("batch of %d, image %d, class %d: %d, reference %d", n, img, j, got, want)
+				}
+			}
+		}
+	}
+}
+
+// requantGraph is one 1×1 conv with zero weights, so that output channel o's accumulator is
+// exactly its bias: the shader's requantization meets every (acc, m, s) triple given.
+func requantGraph(acc, m, s []int32) *quant.Graph {
+	c := len(acc)
+	one := nin.Shape{H: 1, W: 1, C: 1}
+	out := nin.Shape{H: 1, W: 1, C: c}
+	conv := quant.Node{Name: "requant", Op: quant.OpConv, In: one, Out: out, Kernel: 1, Stride: 1,
+		InScale: 1, OutScale: 1, Weights: make([]int8, c), Bias: acc, Mult: m, Shift: s}
+	gap := quant.Node{Name: "sums", Op: quant.OpGlobalAvg, In: out, Out: out, InScale: 1, OutScale: 1}
+	return &quant.Graph{Spec: nin.Spec{Name: "requant", Input: one, Classes: c}, Classes: make([]string, c),
+		InScale: 1, OutScale: 1, OutPixels: 1, Nodes: []quant.Node{conv, gap}}
+}
+
+// The shader's 32-bit requantization (umulExtended, carry, 64-bit shift) equals
+// fixedpoint.Requantize on edge and random accumulators, multipliers and shifts.
+func TestRequantize(t *testing.T) {
+	d := device(t)
+	var acc, m, s []int32
+	add := func(a, mm, ss int32) { acc, m, s = append(acc, a), append(m, mm), append(s, ss) }
+	accs := []int32{0, 1, -1, 2, 3, 127, 128, 255, 256, 1 << 15, 1<<16 - 1, 1 << 20, 1<<30 - 1, 1 << 30,
+		math.MaxInt32, math.MaxInt32 - 1, math.MinInt32, -1000}
+	mults := []int32{1 << 30, 1<<30 + 1, 3 << 29, math.MaxInt32, math.MaxInt32 - 1}
+	for _, a := range accs {
+		for _, mm := range mults {
+			for _, ss := range []int32{1, 2, 15, 16, 23, 30, 31, 32, 33, 34, 40, 47, 53, 61, 62} {
+				add(a, mm, ss)
+			}
+		}
+		add(a, 0, 1) // a multiplier too small to represent
+	}
+	// Ties, acc·m = (2q+1)·2^(s-1) exactly, which round up: below the 32-bit boundary with
+	// m = 2^30 + 2^(s-1), above it with m = 2^30 and acc = (2q+1)·2^(s-31).
+	for ss := int32(1); ss <= 30; ss++ {
+		add(1, 1<<30+1<<(ss-1), ss)
+		add(3, 1<<30+1<<(ss-1), ss)
+	}
+	for ss := int32(31); ss <= 61; ss++ {
+		add(1<<(ss-31), 1<<30, ss)
+		if ss <= 58 {
+			add(5<<(ss-31), 1<<30, ss)
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 20000 {
+		ss := int32(1 + r.IntN(fixedpoint.MaxShift))
+		a := int32(r.Uint32())
+		if r.IntN(2) == 0 { // an accumulator whose output lands near 0..255
+			hi := int64(300) << 32 >> (62 - ss)
+			a = int32(1 + r.Int64N(min(max(hi, 1), math.MaxInt32)))
+		}
+		add(a, int32(1<<30+r.IntN(1<<30)), ss)
+	}
+	bad := 0
+	const chunk = 4096 // output channels per graph
+	for lo := 0; lo < len(acc); lo += chunk {
+		hi := min(lo+chunk, len(acc))
+		g := requantGraph(acc[lo:hi], m[lo:hi], s[lo:hi])
+		p, err := d.Prepare(g, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts := backends.NewTraceBuffers(g)
+		err = p.Trace([]uint8{0}, acts, make([]int32, hi-lo))
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for o, got := range acts[0] {
+			o += lo
+			if want := fixedpoint.Requantize(acc[o], m[o], s[o]); got != want {
+				if bad++; bad <= 10 {
+					t.Errorf("acc %d m %d s %d: shader %d, fixedpoint %d", acc[o], m[o], s[o], got, want)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d requantizations differ", bad, len(acc))
+	}
+}
+
+func TestBadCalls(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
+	if _, err := d.Prepare(g, 0); err == nil {
+		t.Error("Prepare accepted batch 0")
+	}
+	bad := *g
+	bad.Nodes = nil
+	if _, err := d.Prepare(&bad, 1); err == nil {
+		t.Error("Prepare accepted an empty graph")
+	}
+	mixed := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3, "cccp1")
+	if _, err := d.Prepare(mixed, 1); err == nil || !strings.Contains(err.Error(), "float") {
+		t.Errorf("Prepare of a graph with a float layer: %v, want an error naming it", err)
+	}
+
+	p, err := d.Prepare(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := len(g.Classes)
+	sums := make([]int32, 2*k)
+	in := quanttest.Input(g, 1, 2)
+	acts := backends.NewTraceBuffers(g)
+	prof := p.(backends.Profiler)
+	for name, call := range map[string]func() error{
+		"batch too big":       func() error { return p.Run(in, 3, sums) },
+		"empty batch":         func() error { return p.Run(in, 0, sums) },
+		"short input":         func() error { return p.Run(in[:5], 1, sums) },
+		"short output":        func() error { return p.Run(in, 2, sums[:1]) },
+		"trace short input":   func() error { return p.Trace(in[:5], acts, sums) },
+		"trace missing nodes": func() error { return p.Trace(in, acts[:1], sums) },
+		"trace short node":    func() error { return p.Trace(in, append([][]uint8{acts[0][:1]}, acts[1:]...), sums) },
+		"profile few slots":   func() error { return prof.Profile(in, 1, sums, make([]time.Duration, 1)) },
+	} {
+		if call() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	// The plan still works after refused calls.
+	if err := backends.Compare(g, p, in[:g.Spec.Input.Size()]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if p.Run(in, 1, sums) == nil {
+		t.Error("Run after Close: no error")
+	}
+	if p.Trace(in, acts, sums) == nil {
+		t.Error("Trace after Close: no error")
+	}
+	if prof.Profile(in, 1, sums, make([]time.Duration, len(g.Nodes))) == nil {
+		t.Error("Profile after Close: no error")
+	}
+}
+
+// Run allocates nothing on the Go side: the submission goes through one cgo call with C-side
+// state, never through vulkan-go's allocating wrappers.
+func TestRunAllocatesNothing(t *testing.T) {
+	d := device(t)
+	g := quanttest.Graph(t, quanttest.Cases(t)[1].Spec, 3)
+	p, err := d.Prepare(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := quanttest.Input(g, 1, 2)
+	sums := make([]int32, 2*len(g.Classes))
+	n := 1
+	allocs := testing.AllocsPerRun(50, func() {
+		n = 3 - n // alternate batch sizes, which rewrites the dispatch sizes
+		if err := p.Run(in, n, sums); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per Run", allocs)
+	}
+}
+
+func TestProfile(t *testing.T) {
+	d := device(t)
+	if !d.timestamps() {
+		t.Skip("the device has no timestamp queries")
+	}
+	g := quanttest.Graph(t, quanttest.Cases(t)[3].Spec, 3)
+	p, err := d.Prepare(g, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := quanttest.Input(g, 1, 1)
+	sums := make([]int32, len(g.Classes))
+	per := make([]time.Duration, len(g.Nodes))
+	t0 := time.Now()
+	if err := p.(backends.Profiler).Profile(in, 1, sums, per); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(t0)
+	var total time.Duration
+	for i, dt := range per {
+		if dt < 0 {
+			t.Errorf("node %s: %v", g.Nodes[i].Name, dt)
+		}
+		total += dt
+	}
+	if total <= 0 || total > wall {
+		t.Errorf("nodes add up to %v in a run of %v", total, wall)
+	}
+	if want := g.Reference(in).Sums; fmt.Sprint(want) != fmt.Sprint(sums) {
+		t.Errorf("Profile sums %v, reference %v", sums, want)
+	}
+}
+
+// Without a Vulkan driver, or with a broken loader, Devices returns an error (never a panic)
+// and backends.Open falls back to the CPU. Each case runs in a child process, since the loader
+// and the instance are process-wide.
+func TestNoDriver(t *testing.T) {
+	if os.Getenv("NINEDGE_VULKAN_CHILD") != "" {
+		noDriverChild(t)
+		return
+	}
+	fake := filepath.Join(t.TempDir(), "libvulkan.so.1")
+	if err := os.WriteFile(fake, []byte("not a shared library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string][]string{
+		"no ICD":        {"VK_ICD_FILENAMES=" + filepath.Join(t.TempDir(), "none.json"), "VK_DRIVER_FILES=" + filepath.Join(t.TempDir(), "none.json")},
+		"broken loader": {"LD_LIBRARY_PATH=" + filepath.Dir(fake)},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNoDriver$", "-test.v")
+		cmd.Env = append(append(os.Environ(), "NINEDGE_VULKAN_CHILD=1"), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: child failed: %v\n%s", name, err, out)
+			continue
+		}
+		t.Logf("%s:\n%s", name, out)
+	}
+}
+
+func noDriverChild(t *testing.T) {
+	devs, err := Backend{}.Devices(backends.Options{})
+	if err == nil {
+		t.Skipf("a Vulkan device is still visible: %s", devs[0].Info().Name)
+	}
+	t.Logf("Devices: %v", err)
+	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
+	var warn strings.Builder
+	c, err := backends.Open("vulkan", 0, g, 1, backends.Options{Threads: 1}, &warn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer c.Plan.Close()
+	if c.Device.Backend != "cpu" || !strings.Contains(warn.String(), "falling back") {
+		t.Fatalf("Open chose %s (%s), warning %q", c.Device.Backend, c.Reason, warn.String())
+	}
+	t.Logf("fallback: %s", c.Reason)
+}
+
+// The authors' CIFAR-10 NIN, converted to int8 with the default calibration: its GCN+ZCA
+// input is signed, so the first conv pads with a non-zero zero point.
+func TestCIFAR10(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
+	}
+	d := device(t)
+	m := pretrained.CIFAR10(t)
+	dir := datadir.Dir(t, "cifar10")
+	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := g.Spec.Input.Size()
+	x := make([]float32, test.N*size)
+	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(test.Images, test.N, x)
+	in := make([]uint8, len(x))
+	g.QuantizeInput(x, in)
+	if g.Nodes[0].PadValue == 0 {
+		t.Log("note: the input zero point is 0; padding is not exercised with another value")
+	}
+	const batch = 4
+	p, err := d.Prepare(g, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for img := 0; img < test.N; img++ {
+		if err := backends.Compare(g, p, in[img*size:(img+1)*size]); err != nil {
+			t.Fatalf("test image %d: %v", img, err)
+		}
+	}
+	checkRuns(t, g, p, in, batch)
+}
+
+// Errors name the failed call and its VkResult.
+func TestResultError(t *testing.T) {
+	err := fmt.Errorf("vulkan: %w", vkErr("vkAllocateMemory", -2))
+	var re *resultError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "vkAllocateMemory: VK_ERROR_OUT_OF_DEVICE_MEMORY") {
+		t.Errorf("%v", err)
+	}
+	if got := resultName(-123); got != "VkResult -123" {
+		t.Errorf("unknown result: %q", got)
 	}
 }
