@@ -58,8 +58,8 @@ const maxMessages = 20
 // frames is the number of frames a run owns: one being decoded, one waiting, one classified.
 const frames = 3
 
-// Run classifies src's frames with c and hands each result to emit, until the source ends,
-// ctx is done (both return nil, after a summary on Log) or something fails. A decoder
+// Run classifies src's frames with c and hands each result to emit, until the source ends or
+// ctx is done (both return nil) or something fails; a summary goes to Log in every case. A decoder
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
@@ -125,9 +125,10 @@ loop:
 		case <-time.After(time.Second):
 		}
 	}
-	if err == nil {
-		log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
+	if err != nil {
+		reason = "stopped by an error"
 	}
+	log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
 	return err
 }
 
