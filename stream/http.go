@@ -13,10 +13,10 @@ import (
 )
 
 // openHTTP reads MJPEG over HTTP: a multipart/x-mixed-replace response with one JPEG per
-// part, as IP cameras, mjpg-streamer and `ninedge serve` itself send. The parts are found by
-// their JPEG markers rather than by the multipart boundary: cameras get the multipart framing
-// wrong often enough (a boundary that differs from the header's, missing line breaks) and the
-// part headers are then just bytes between frames. Every wait is bounded: connecting, the
+// part, as IP cameras and mjpg-streamer send. The parts are found by their JPEG markers
+// rather than by the multipart boundary: cameras get the multipart framing wrong often enough
+// (a boundary that differs from the header's, missing line breaks) and the part headers are
+// then just bytes between frames. Every wait is bounded: connecting, the
 // response headers, and each read of the body, so a camera that stalls ends the stream with
 // an error instead of hanging it.
 func openHTTP(url string, opt SourceOptions) (Source, error) {
