@@ -16,8 +16,10 @@ import (
 	"github.com/ninedge/ninedge/shaders"
 )
 
-// Work split, mirrored by the shaders: a conv invocation computes convWords output words (4
-// channels each) of convPixels pixels; pools and the global sum one word each.
+// Work split, mirrored by the shaders (OG and PX in conv.comp): a conv invocation computes
+// convWords output words (4 channels each) of convPixels pixels; pools and the global sum one
+// word each. A workgroup of 8 is one SIMD pass on lavapipe (AVX2) and leaves small maps
+// (8×8) enough workgroups for every core.
 const (
 	convWords  = 4
 	convPixels = 8

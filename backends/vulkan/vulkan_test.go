@@ -401,3 +401,16 @@ func TestResultError(t *testing.T) {
 		t.Errorf("unknown result: %q", got)
 	}
 }
+
+// The conv shader's tile sizes are compile-time defines that the dispatch sizes must match.
+func TestShaderTile(t *testing.T) {
+	src, err := os.ReadFile("../../shaders/conv.comp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("#define OG %d ", convWords), fmt.Sprintf("#define PX %d ", convPixels)} {
+		if !strings.Contains(string(src), want) {
+			t.Errorf("conv.comp lacks %q", want)
+		}
+	}
+}
