@@ -61,7 +61,6 @@ type Plan struct {
 	im2col       bool      // the host lays out the first conv's receptive fields
 	inWords      int       // words per input pixel
 	lastN        uint32    // the batch size the indirect buffer holds
-	timeout      uint64    // fence wait per image, nanoseconds
 	closed       bool
 	broken       error // a timeout or lost device: the plan cannot be trusted again
 }
@@ -108,7 +107,7 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 			return nil, fmt.Errorf("vulkan: node %s is kept in float; the Vulkan backend runs integer nodes only (use --backend cpu for mixed graphs)", n.Name)
 		}
 	}
-	p := &Plan{dev: d, g: g, batch: batch, timeout: 30e9 + uint64(batch)*5e9}
+	p := &Plan{dev: d, g: g, batch: batch}
 	if err := p.build(); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("vulkan: %s: %w", d.info.Name, err)
@@ -459,7 +458,7 @@ func (p *Plan) uploadWeights() error {
 		return vkErr("vkEndCommandBuffer", res)
 	}
 	p.runner.setCommands(cb)
-	err = p.submit(1, 60e9)
+	err = p.submit(1, waitLimit(0))
 	vk.FreeCommandBuffers(p.device, p.cmdPool, 1, []vk.CommandBuffer{cb})
 	p.destroyBuffer(staging)
 	return err
@@ -632,7 +631,7 @@ func (p *Plan) shaderModule(spv []byte) (vk.ShaderModule, error) {
 	res := vk.CreateShaderModule(p.device, info, nil, &m)
 	info.Free()
 	if res != vk.Success {
-		return nil, vkErr("vkCreateShaderModule", res)
+		return vk.NullShaderModule, vkErr("vkCreateShaderModule", res)
 	}
 	p.modules = append(p.modules, m)
 	return m, nil
@@ -665,7 +664,7 @@ func (p *Plan) pipeline(m vk.ShaderModule, layout vk.PipelineLayout, spec []uint
 	pipes := make([]vk.Pipeline, 1)
 	res := vk.CreateComputePipelines(p.device, nil, 1, info, nil, pipes)
 	if res != vk.Success {
-		return nil, vkErr("vkCreateComputePipelines", res)
+		return vk.NullPipeline, vkErr("vkCreateComputePipelines", res)
 	}
 	return pipes[0], nil
 }
@@ -763,7 +762,7 @@ func (p *Plan) view(r vk.DescriptorBufferInfo, format vk.Format) (vk.BufferView,
 		texels /= 4
 	}
 	if texels > uint64(p.dev.limits.maxTexels) {
-		return nil, fmt.Errorf("%d texels exceed the device's texel buffer limit (%d): prepare a smaller batch", texels, p.dev.limits.maxTexels)
+		return vk.NullBufferView, fmt.Errorf("%d texels exceed the device's texel buffer limit (%d): prepare a smaller batch", texels, p.dev.limits.maxTexels)
 	}
 	info := &vk.BufferViewCreateInfo{
 		SType:  vk.StructureTypeBufferViewCreateInfo,
@@ -776,7 +775,7 @@ func (p *Plan) view(r vk.DescriptorBufferInfo, format vk.Format) (vk.BufferView,
 	res := vk.CreateBufferView(p.device, info, nil, &v)
 	info.Free()
 	if res != vk.Success {
-		return nil, vkErr("vkCreateBufferView", res)
+		return vk.NullBufferView, vkErr("vkCreateBufferView", res)
 	}
 	p.views = append(p.views, v)
 	return v, nil

@@ -21,7 +21,7 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 		return err
 	}
 	p.load(in, n)
-	if err := p.submit(1, p.timeout*uint64(n)); err != nil {
+	if err := p.submit(1, waitLimit(n)); err != nil {
 		return err
 	}
 	k := n * len(p.g.Classes)
@@ -100,6 +100,10 @@ func im2col(nd *quant.Node, in []uint8, n int, dst []uint8, stride int) {
 	}
 }
 
+// waitLimit is how long a batch of n images may take before the device counts as hung:
+// generous, since a Raspberry Pi's GPU may take a second per image.
+func waitLimit(n int) uint64 { return uint64(30*time.Second + time.Duration(n)*5*time.Second) }
+
 // submit runs the first count of the runner's command buffers and waits for them. A
 // timeout or a lost device leaves work in flight that nothing can reclaim, so the plan
 // refuses to run again.
@@ -130,7 +134,7 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 		}
 	}
 	p.load(in, 1)
-	if err := p.submit(2, p.timeout); err != nil {
+	if err := p.submit(2, waitLimit(1)); err != nil {
 		return err
 	}
 	copy(sums[:len(p.g.Classes)], unsafe.Slice((*int32)(p.output.host), len(p.g.Classes)))
