@@ -196,7 +196,8 @@ type Trainer struct {
 }
 
 // NewTrainer prepares m (initialised by the caller) for training with opt; threads ≤ 0 means
-// all cores.
+// all cores. The trainer updates m's weights in place; with BN it zeroes the conv biases,
+// which BN makes redundant.
 func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
