@@ -17,6 +17,12 @@ step() { # step NAME CMD...: runs one step, counts it
 fmtcheck() { local out; out=$(gofmt -l .); [ -z "$out" ] || { echo "gofmt would change: $out"; return 1; }; }
 kernels=(./internal/sgemm/ ./internal/qgemm/ ./backends/cpu/ ./quant/...)
 
+drivers() { # the OpenCL and Vulkan tests skip without a device: make sure the CPU drivers are there
+  clinfo -l | grep -q "Device" || { echo "no OpenCL device (PoCL missing?)"; return 1; }
+  XDG_RUNTIME_DIR=/tmp vulkaninfo --summary 2>/dev/null | grep -q "deviceName" || { echo "no Vulkan device (lavapipe missing?)"; return 1; }
+}
+
+step drivers drivers
 step gofmt fmtcheck
 step vet go vet ./...
 step test go test -timeout 60m ./...
