@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -131,7 +132,13 @@ func (p *Plan) build() error {
 	if err := p.descriptors(); err != nil {
 		return err
 	}
-	return p.record()
+	if err := p.record(); err != nil {
+		return err
+	}
+	// One run on the zeroed input: drivers may compile a pipeline at its first dispatch
+	// (lavapipe does), which must not count against Run's wait limit. The limit here allows
+	// for a slow board, or an emulator.
+	return p.submit(1, uint64(10*time.Minute))
 }
 
 // openDevice creates the logical device with one compute queue, the fence and the C-side

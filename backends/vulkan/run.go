@@ -102,7 +102,7 @@ func im2col(nd *quant.Node, in []uint8, n int, dst []uint8, stride int) {
 
 // waitLimit is how long a batch of n images may take before the device counts as hung:
 // generous, since a Raspberry Pi's GPU may take a second per image.
-func waitLimit(n int) uint64 { return uint64(30*time.Second + time.Duration(n)*5*time.Second) }
+func waitLimit(n int) uint64 { return uint64(time.Minute + time.Duration(n)*10*time.Second) }
 
 // submit runs the first count of the runner's command buffers and waits for them. A
 // timeout or a lost device leaves work in flight that nothing can reclaim, so the plan
