@@ -40,12 +40,12 @@ type Plan struct {
 	cmdPool vk.CommandPool
 	run     vk.CommandBuffer // every node, with a timestamp after each when the queue has them
 	trace   vk.CommandBuffer // after run: copies image 0's activations to the readback buffer
-	queries vk.QueryPool     // nil without timestamps
+	queries vk.QueryPool     // null without timestamps
 	tsMask  uint64
 	stamps  []uint64 // Profile's query results
 
 	buffers      []*buffer
-	input        *buffer // host-visible: the batch, channels padded to words
+	input        *buffer // host-visible: the batch as the first node reads it
 	acts         *buffer // every node's output
 	weights      *buffer // every conv node's packed weights and parameters; nil without convs
 	weightRanges []weightRanges
@@ -103,6 +103,17 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	if uint64(batch) > uint64(d.limits.maxGroupsYZ) {
 		return nil, fmt.Errorf("vulkan: batch %d exceeds the device's %d workgroups along z", batch, d.limits.maxGroupsYZ)
 	}
+	for _, f := range []vk.Format{vk.FormatR32Uint, vk.FormatR32g32b32a32Uint} {
+		// Vulkan requires both formats for uniform texel buffers; a driver that breaks the
+		// rule gets a clear error rather than a failed view later.
+		var props vk.FormatProperties
+		vk.GetPhysicalDeviceFormatProperties(d.phys, f, &props)
+		props.Deref()
+		props.Free()
+		if vk.FormatFeatureFlagBits(props.BufferFeatures)&vk.FormatFeatureUniformTexelBufferBit == 0 {
+			return nil, fmt.Errorf("vulkan: %s: format %d cannot back a uniform texel buffer", d.info.Name, f)
+		}
+	}
 	for i := range g.Nodes {
 		if n := &g.Nodes[i]; n.Float {
 			return nil, fmt.Errorf("vulkan: node %s is kept in float; the Vulkan backend runs integer nodes only (use --backend cpu for mixed graphs)", n.Name)
@@ -135,9 +146,9 @@ func (p *Plan) build() error {
 	if err := p.record(); err != nil {
 		return err
 	}
-	// One run on the zeroed input: drivers may compile a pipeline at its first dispatch
-	// (lavapipe does), which must not count against Run's wait limit. The limit here allows
-	// for a slow board, or an emulator.
+	// One run, on whatever the input buffer holds: drivers may compile a pipeline at its
+	// first dispatch (lavapipe does), which must not count against Run's wait limit. The
+	// limit here allows for a slow board, or an emulator.
 	return p.submit(1, uint64(10*time.Minute))
 }
 
@@ -258,7 +269,7 @@ func (p *Plan) layout() error {
 	}
 	p.inWords = words(p.in.C)
 	var err error
-	if p.input, err = p.newBuffer(batch*uint64(p.in.H*p.in.W*p.inWords*4), vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit, true); err != nil {
+	if p.input, err = p.newBuffer(batch*uint64(p.in.H*p.in.W*p.inWords*4), vk.BufferUsageUniformTexelBufferBit, true); err != nil {
 		return err
 	}
 	if p.acts, err = p.newBuffer(actSize, vk.BufferUsageStorageBufferBit|vk.BufferUsageUniformTexelBufferBit|vk.BufferUsageTransferSrcBit, false); err != nil {
@@ -343,8 +354,9 @@ func (p *Plan) newBuffer(size uint64, usage vk.BufferUsageFlagBits, host bool) (
 	return b, nil
 }
 
-// memoryType picks a memory type allowed by bits with every property in want; a device-local
-// request falls back to any allowed type (devices without a device-local heap exist).
+// memoryType picks a memory type allowed by bits with every property in want. Host access is
+// required; device-local memory is only preferred, so that request falls back to any type the
+// buffer allows.
 func (p *Plan) memoryType(bits uint32, want vk.MemoryPropertyFlagBits, required bool) (uint32, bool) {
 	var mp vk.PhysicalDeviceMemoryProperties
 	vk.GetPhysicalDeviceMemoryProperties(p.dev.phys, &mp)
@@ -412,7 +424,7 @@ func packWeights(n *quant.Node) (wts, params []byte) {
 type weightRanges struct{ wOff, wSize, pOff, pSize uint64 }
 
 // uploadWeights packs every conv node's weights into one device-local buffer through a
-// staging buffer, once, and binds the ranges into the stages' descriptor writes.
+// staging buffer, once, and records each node's ranges for its descriptor set.
 func (p *Plan) uploadWeights() error {
 	align := max(p.dev.limits.storageAlign, p.dev.limits.texelAlign, 16)
 	var blobs [][]byte
@@ -669,7 +681,7 @@ func (p *Plan) pipeline(m vk.ShaderModule, layout vk.PipelineLayout, spec []uint
 		Layout: layout,
 	}}
 	pipes := make([]vk.Pipeline, 1)
-	res := vk.CreateComputePipelines(p.device, nil, 1, info, nil, pipes)
+	res := vk.CreateComputePipelines(p.device, vk.NullPipelineCache, 1, info, nil, pipes)
 	if res != vk.Success {
 		return vk.NullPipeline, vkErr("vkCreateComputePipelines", res)
 	}
@@ -800,7 +812,7 @@ func (p *Plan) record() error {
 	if err := begin(cb); err != nil {
 		return err
 	}
-	if p.queries != nil {
+	if p.queries != vk.NullQueryPool {
 		vk.CmdResetQueryPool(cb, p.queries, 0, uint32(len(p.stages)+1))
 		vk.CmdWriteTimestamp(cb, vk.PipelineStageBottomOfPipeBit, p.queries, 0)
 	}
@@ -815,7 +827,7 @@ func (p *Plan) record() error {
 		} else {
 			barrier(cb, vk.PipelineStageComputeShaderBit, vk.PipelineStageHostBit, vk.AccessShaderWriteBit, vk.AccessHostReadBit)
 		}
-		if p.queries != nil {
+		if p.queries != vk.NullQueryPool {
 			vk.CmdWriteTimestamp(cb, vk.PipelineStageBottomOfPipeBit, p.queries, uint32(i+1))
 		}
 	}

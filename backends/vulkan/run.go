@@ -13,9 +13,9 @@ import (
 	"github.com/ninedge/ninedge/quant"
 )
 
-// Run implements backends.Plan: the input goes into the mapped input buffer (each pixel's
-// channels padded to whole words), the recorded command buffer runs once, and the sums come
-// back from the mapped output buffer. Nothing is allocated.
+// Run implements backends.Plan: the input goes into the mapped input buffer as the first node
+// reads it, the recorded command buffer runs once, and the sums come back from the mapped
+// output buffer. Nothing is allocated.
 func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 	if err := p.check(in, n, sums); err != nil {
 		return err
@@ -55,7 +55,8 @@ func (p *Plan) load(in []uint8, n int) {
 	case stride == c:
 		copy(dst, in)
 	default:
-		// The padding bytes stay 0 from allocation: their weights are 0 anyway.
+		// The padding bytes are never written: a conv multiplies them by zero weights, and
+		// pools and sums pass them to channels nothing reads.
 		for i := 0; i < len(in)/c; i++ {
 			copy(dst[i*stride:i*stride+c], in[i*c:(i+1)*c])
 		}
@@ -71,7 +72,7 @@ func (p *Plan) load(in []uint8, n int) {
 
 // im2col writes each output pixel's receptive field of conv node nd (HWC order, as its
 // weight rows) into a row of stride bytes, with the input's zero point where the window
-// leaves the image.
+// leaves the image. A window row is contiguous in the input, so each takes one copy.
 func im2col(nd *quant.Node, in []uint8, n int, dst []uint8, stride int) {
 	src, out, k, c := nd.In, nd.Out, nd.Kernel, nd.In.C
 	row := 0
@@ -81,22 +82,27 @@ func im2col(nd *quant.Node, in []uint8, n int, dst []uint8, stride int) {
 			for ox := 0; ox < out.W; ox++ {
 				d := dst[row*stride : row*stride+k*k*c]
 				row++
+				x0 := ox*nd.Stride - nd.Pad
+				lo, hi := max(0, -x0), min(k, src.W-x0) // taps inside the image
 				for ky := 0; ky < k; ky++ {
+					seg := d[ky*k*c : (ky+1)*k*c]
 					iy := oy*nd.Stride - nd.Pad + ky
-					for kx := 0; kx < k; kx++ {
-						ix := ox*nd.Stride - nd.Pad + kx
-						seg := d[(ky*k+kx)*c : (ky*k+kx+1)*c]
-						if iy < 0 || iy >= src.H || ix < 0 || ix >= src.W {
-							for i := range seg {
-								seg[i] = nd.PadValue
-							}
-							continue
-						}
-						copy(seg, x[(iy*src.W+ix)*c:])
+					if iy < 0 || iy >= src.H || hi <= lo {
+						fill(seg, nd.PadValue)
+						continue
 					}
+					fill(seg[:lo*c], nd.PadValue)
+					copy(seg[lo*c:hi*c], x[(iy*src.W+x0+lo)*c:])
+					fill(seg[hi*c:], nd.PadValue)
 				}
 			}
 		}
+	}
+}
+
+func fill(b []uint8, v uint8) {
+	for i := range b {
+		b[i] = v
 	}
 }
 
@@ -155,7 +161,7 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 
 // Profile implements backends.Profiler with the timestamps written after every node.
 func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error {
-	if p.queries == nil {
+	if p.queries == vk.NullQueryPool {
 		return errors.New("vulkan: the device's compute queue has no timestamp queries")
 	}
 	if len(perNode) < len(p.stages) {
