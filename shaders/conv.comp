@@ -84,12 +84,19 @@ void main() {
             }
             uint wAt = wBase + (ky * KS + kx) * ICW * OG;
             for (uint c = 0u; c < ICW; c++) {
+                // Every fetch first, then the multiply-adds: on lavapipe a texel fetch is a
+                // function call that spills the vector registers, so the calls are kept
+                // together and the arithmetic runs between them uninterrupted (12% faster).
+                uvec4 wq[OG];
+                for (uint j = 0u; j < OG; j++) {
+                    wq[j] = texelFetch(wts, int(wAt + c * OG + j));
+                }
                 ivec4 a[PX];
                 for (uint p = 0u; p < PX; p++) {
                     a[p] = unpackU8(inside[p] ? texelFetch(src, int(at[p] + c)).x : PADWORD);
                 }
                 for (uint j = 0u; j < OG; j++) {
-                    uvec4 wv = texelFetch(wts, int(wAt + c * OG + j));
+                    uvec4 wv = wq[j];
                     ivec4 w0 = unpackS8(wv.x), w1 = unpackS8(wv.y), w2 = unpackS8(wv.z), w3 = unpackS8(wv.w);
                     for (uint p = 0u; p < PX; p++) {
                         ivec4 s = a[p];
