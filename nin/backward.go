@@ -95,15 +95,18 @@ func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []
 		off := img * pix * c
 		for r := 0; r < pix; r++ {
 			g := dy[off+r*c:][:c]
-			if relu {
-				// y ≥ 0, and y = +0 exactly where the ReLU clipped: its bits less one are
-				// negative only then.
-				for ch, v := range y[off+r*c:][:c] {
-					g[ch] = reluMask(g[ch], math.Float32frombits(math.Float32bits(v)-1))
+			if !relu {
+				for ch, v := range g {
+					p[ch] += float64(v)
 				}
+				continue
 			}
-			for ch, v := range g {
-				p[ch] += float64(v)
+			// y ≥ 0, and y = +0 exactly where the ReLU clipped: its bits less one are
+			// negative only then.
+			for ch, v := range y[off+r*c:][:c] {
+				gm := reluMask(g[ch], math.Float32frombits(math.Float32bits(v)-1))
+				g[ch] = gm
+				p[ch] += float64(gm)
 			}
 		}
 	})
