@@ -154,6 +154,11 @@ func start(c *config) (*nin.Trainer, nin.Data, nin.Data, error) {
 	if err := c.opt.Validate(); err != nil {
 		return nil, nin.Data{}, nin.Data{}, cli.Usagef("%v", err)
 	}
+	switch c.preprocess {
+	case nin.PreMeanStd, nin.PreScale, nin.PreGCNZCA:
+	default:
+		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
+	}
 	trainSet, train, test, err := load(c, spec.Input, spec.Classes)
 	if err != nil {
 		return nil, nin.Data{}, nin.Data{}, err
@@ -169,8 +174,6 @@ func start(c *config) (*nin.Trainer, nin.Data, nin.Data, error) {
 		if pre, err = nin.FitGCNZCA(train.Images, train.N, spec.Input, 55, 0.1, c.threads); err != nil {
 			return nil, nin.Data{}, nin.Data{}, err
 		}
-	default:
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
 	}
 	m, err := nin.NewModel(spec, trainSet.Classes, pre)
 	if err != nil {

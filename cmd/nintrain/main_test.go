@@ -41,6 +41,7 @@ func TestBadInvocations(t *testing.T) {
 		{"bad momentum", append(base, "--momentum", "1.5"), true, "momentum"},
 		{"warm-up too long", append(base, "--epochs", "2", "--warmup", "3"), true, "warm-up"},
 		{"bad batch", append(base, "--batch", "0"), true, "batch"},
+		{"bad preprocessing", append(base, "--preprocess", "pca"), true, "pca"},
 		{"missing data", base, false, "train split"},
 		{"unknown data set", []string{"--arch", "nin-mnist", "--dataset", "imagenet", "--data", dir, "-o", out}, false, "imagenet"},
 		{"resume changes lr", append(base, "--resume", notCkpt, "--lr", "0.3"), true, "--lr"},
