@@ -111,7 +111,7 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 		props.Deref()
 		props.Free()
 		if vk.FormatFeatureFlagBits(props.BufferFeatures)&vk.FormatFeatureUniformTexelBufferBit == 0 {
-			return nil, fmt.Errorf("vulkan: %s: format %d cannot back a uniform texel buffer", d.info.Name, f)
+			return nil, fmt.Errorf("vulkan: format %d cannot back a uniform texel buffer on this device", f)
 		}
 	}
 	for i := range g.Nodes {
@@ -122,7 +122,7 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	p := &Plan{dev: d, g: g, batch: batch}
 	if err := p.build(); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("vulkan: %s: %w", d.info.Name, err)
+		return nil, fmt.Errorf("vulkan: %w", err)
 	}
 	return p, nil
 }

@@ -55,7 +55,7 @@ func instance() (vk.Instance, uint32, error) {
 	}
 	vk.SetGetInstanceProcAddr(gipa)
 	if err := vk.Init(); err != nil {
-		return nil, 0, fmt.Errorf("vulkan: %w", err)
+		return nil, 0, fmt.Errorf("loading the global Vulkan functions: %w", err)
 	}
 	version := loaderVersion()
 	api := vk.MakeVersion(1, 0, 0)
@@ -80,7 +80,7 @@ func instance() (vk.Instance, uint32, error) {
 	}
 	if err := vk.InitInstance(h); err != nil {
 		vk.DestroyInstance(h, nil)
-		return nil, 0, fmt.Errorf("vulkan: %w", err)
+		return nil, 0, fmt.Errorf("loading the instance's Vulkan functions: %w", err)
 	}
 	inst.handle, inst.version, inst.ok = h, api, true
 	return h, api, nil
@@ -244,6 +244,8 @@ func computeQueue(p vk.PhysicalDevice) (family uint32, timestampBits uint32, ok 
 	return uint32(best), fams[best].TimestampValidBits, true
 }
 
+// deviceExtensions lists the device's extensions (the empty layer name reaches the driver as
+// NULL: the device's own list).
 func deviceExtensions(p vk.PhysicalDevice) map[string]bool {
 	var n uint32
 	if vk.EnumerateDeviceExtensionProperties(p, "", &n, nil) != vk.Success || n == 0 {
