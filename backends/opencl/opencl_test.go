@@ -10,16 +10,13 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/jgillich/go-opencl/cl"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/backends/backendtest"
 	"github.com/ninedge/ninedge/backends/cpu"
-	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/fixedpoint"
@@ -148,86 +145,23 @@ func TestRequantizeKernel(t *testing.T) {
 }
 
 // Every test graph, at batch sizes 1 and 3, must give the reference executor's bytes, node by
-// node, and batched runs each image's reference sums; so must the portable kernels, which
-// PoCL on x86 would not run otherwise.
+// node, and runs each image's reference sums; so must the portable kernels, which PoCL on x86
+// would not run otherwise. Graphs with a layer kept in float are refused.
 func TestMatchesReference(t *testing.T) {
 	d := device(t)
-	for _, c := range quanttest.Cases(t) {
-		g := quanttest.Graph(t, c.Spec, 11)
-		for _, v := range []struct {
-			name, options string
-			batch         int
-		}{{"batch1", "", 1}, {"batch3", "", 3}, {"portable/batch3", "-DNINEDGE_PORTABLE", 3}} {
-			t.Run(c.Name+"/"+v.name, func(t *testing.T) {
-				p, err := d.prepare(g, v.batch, v.options)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer p.Close()
-				checkPlan(t, g, p, quanttest.Input(g, 5, 3), 3, v.batch)
-			})
-		}
-	}
-}
-
-// checkPlan compares images of in one by one with Compare, then in runs of up to batch
-// images with the reference's sums.
-func checkPlan(t *testing.T, g *quant.Graph, p backends.Plan, in []uint8, images, batch int) {
-	t.Helper()
-	d, k := g.Spec.Input.Size(), len(g.Classes)
-	for img := 0; img < images; img++ {
-		if err := backends.Compare(g, p, in[img*d:(img+1)*d]); err != nil {
-			t.Fatalf("image %d: %v", img, err)
-		}
-	}
-	sums := make([]int32, batch*k)
-	for i0 := 0; i0 < images; i0 += batch {
-		n := min(batch, images-i0)
-		if err := p.Run(in[i0*d:], n, sums); err != nil {
-			t.Fatal(err)
-		}
-		for img := 0; img < n; img++ {
-			ref := g.Reference(in[(i0+img)*d : (i0+img+1)*d])
-			for j := range ref.Sums {
-				if sums[img*k+j] != ref.Sums[j] {
-					t.Fatalf("run of %d, image %d class %d: %d, reference %d", n, i0+img, j, sums[img*k+j], ref.Sums[j])
-				}
-			}
-		}
-	}
+	backendtest.MatchesReference(t, d, backendtest.Options{
+		FloatRefusal: "is kept in float; use the cpu backend",
+		Variants: []backendtest.Variant{
+			{Name: "native", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) { return d.prepare(g, batch, "") }},
+			{Name: "portable", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) {
+				return d.prepare(g, batch, "-DNINEDGE_PORTABLE")
+			}},
+		},
+	})
 }
 
 // The authors' CIFAR-10 NIN, converted to int8 as ninquant does, on real test images.
-func TestCIFAR10Model(t *testing.T) {
-	if testing.Short() {
-		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
-	}
-	d := device(t)
-	m := pretrained.CIFAR10(t)
-	dir := datadir.Dir(t, "cifar10")
-	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{Limit: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := make([]float32, test.N*g.Spec.Input.Size())
-	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(test.Images, test.N, x)
-	in := make([]uint8, len(x))
-	g.QuantizeInput(x, in)
-	p, err := d.Prepare(g, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	checkPlan(t, g, p, in, test.N, 4)
-}
+func TestCIFAR10Model(t *testing.T) { backendtest.CIFAR10(t, device(t)) }
 
 // With no OpenCL driver registered, Devices must say so in an error (the caller then falls
 // back to the CPU), never panic. The ICD loader reads its configuration once per process,
@@ -253,119 +187,23 @@ func TestNoDriver(t *testing.T) {
 	}
 }
 
-func TestFloatLayerRefused(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3, "cccp1")
-	_, err := d.Prepare(g, 1)
-	if err == nil || !strings.Contains(err.Error(), "cccp1 is kept in float; use the cpu backend") {
-		t.Fatalf("Prepare of a float layer: %v", err)
-	}
-}
+func TestBadCalls(t *testing.T) { backendtest.BadCalls(t, device(t), backendtest.Options{}) }
 
-func TestBadCalls(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
-	p, err := d.Prepare(g, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums := make([]int32, 2*len(g.Classes))
-	in := quanttest.Input(g, 1, 2)
-	acts := backends.NewTraceBuffers(g)
-	short := backends.NewTraceBuffers(g)
-	short[1] = short[1][:1]
-	for name, call := range map[string]func() error{
-		"batch too big":       func() error { return p.Run(in, 3, sums) },
-		"batch zero":          func() error { return p.Run(in, 0, sums) },
-		"short input":         func() error { return p.Run(in[:5], 1, sums) },
-		"short output":        func() error { return p.Run(in, 2, sums[:1]) },
-		"too few trace bufs":  func() error { return p.Trace(in, acts[:1], sums) },
-		"short trace buffer":  func() error { return p.Trace(in, short, sums) },
-		"short profile times": func() error { return p.(backends.Profiler).Profile(in, 1, sums, nil) },
-	} {
-		if call() == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if p.Run(in, 1, sums) == nil || p.Trace(in, acts, sums) == nil {
-		t.Error("Run or Trace after Close: no error")
-	}
-	for _, batch := range []int{0, -1} {
-		if _, err := d.Prepare(g, batch); err == nil {
-			t.Errorf("Prepare accepted batch %d", batch)
-		}
-	}
-	bad := *g
-	bad.Nodes = nil
-	if _, err := d.Prepare(&bad, 1); err == nil {
-		t.Error("Prepare accepted an empty graph")
-	}
-}
-
-// Profile must give Run's sums and a time for every node.
-func TestProfile(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[1].Spec, 3)
-	p, err := d.Prepare(g, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	in := quanttest.Input(g, 1, 2)
-	want := make([]int32, 2*len(g.Classes))
-	got := make([]int32, len(want))
-	if err := p.Run(in, 2, want); err != nil {
-		t.Fatal(err)
-	}
-	times := make([]time.Duration, len(g.Nodes))
-	if err := p.(backends.Profiler).Profile(in, 2, got, times); err != nil {
-		t.Fatal(err)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("sum %d: Profile %d, Run %d", i, got[i], want[i])
-		}
-	}
-	for i, dt := range times {
-		if dt <= 0 {
-			t.Errorf("node %s: no time", g.Nodes[i].Name)
-		}
-	}
-}
+// Profile must give the reference's sums and a time for every node.
+func TestProfile(t *testing.T) { backendtest.Profile(t, device(t), backendtest.TimesAll) }
 
 // Run's own code allocates nothing; go-opencl allocates in every enqueue (the work-size
 // slices it converts for C, the event handle whose address it passes to C, the Event it
-// returns): 4 per kernel and 2 per transfer, 40 for this graph's 9 kernels. The count is
+// returns): 4 per kernel and 2 per transfer (40 for c16-nin's 9 kernels). The count is
 // bounded by the commands a run issues, never by the size of the work.
 func TestRunAllocations(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[3].Spec, 3)
-	p, err := d.Prepare(g, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	in := quanttest.Input(g, 1, 2)
-	sums := make([]int32, 2*len(g.Classes))
-	allocs := testing.AllocsPerRun(20, func() {
-		if err := p.Run(in, 2, sums); err != nil {
-			t.Fatal(err)
+	backendtest.Allocs(t, device(t), func(p backends.Plan) float64 {
+		commands := 2 // the input and the sums
+		for _, s := range p.(*Plan).steps {
+			commands += len(s.launches)
 		}
+		return float64(4 * commands)
 	})
-	commands := 2 // the input and the sums
-	for _, s := range p.(*Plan).steps {
-		commands += len(s.launches)
-	}
-	t.Logf("%v allocations per Run for %d commands (all in go-opencl)", allocs, commands)
-	if allocs > float64(4*commands) {
-		t.Errorf("%v allocations per Run, more than 4 for each of %d commands", allocs, commands)
-	}
 }
 
 // BenchmarkRun times the CIFAR-10-shaped graph (nin-cifar10's spec with random weights) on

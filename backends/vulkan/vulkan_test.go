@@ -12,13 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/backends/backendtest"
 	_ "github.com/ninedge/ninedge/backends/cpu" // the fallback that TestNoDriver expects
-	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/fixedpoint"
@@ -53,53 +50,10 @@ func TestDevices(t *testing.T) {
 }
 
 // Every test graph at batch 1 and 3 gives the reference executor's bytes, node by node, and
-// batched Runs of every size give each image's reference sums.
+// batched Runs of every size give each image's reference sums. Graphs with a layer kept in
+// float are refused.
 func TestMatchesReference(t *testing.T) {
-	d := device(t)
-	for _, c := range quanttest.Cases(t) {
-		g := quanttest.Graph(t, c.Spec, 11)
-		for _, batch := range []int{1, 3} {
-			t.Run(fmt.Sprintf("%s/batch%d", c.Name, batch), func(t *testing.T) {
-				p, err := d.Prepare(g, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer p.Close()
-				in := quanttest.Input(g, 5, batch)
-				size := g.Spec.Input.Size()
-				for img := 0; img < batch; img++ {
-					if err := backends.Compare(g, p, in[img*size:(img+1)*size]); err != nil {
-						t.Fatalf("image %d: %v", img, err)
-					}
-				}
-				checkRuns(t, g, p, in, batch)
-			})
-		}
-	}
-}
-
-// checkRuns runs batches of batch, batch-1, ..., 1 images (the batch size changes between
-// submissions of the same command buffer) and compares every image's sums with the reference.
-func checkRuns(t *testing.T, g *quant.Graph, p backends.Plan, in []uint8, batch int) {
-	t.Helper()
-	size, k := g.Spec.Input.Size(), len(g.Classes)
-	refs := make([][]int32, batch)
-	for img := range refs {
-		refs[img] = g.Reference(in[img*size : (img+1)*size]).Sums
-	}
-	sums := make([]int32, batch*k)
-	for n := batch; n >= 1; n-- {
-		if err := p.Run(in, n, sums); err != nil {
-			t.Fatal(err)
-		}
-		for img := 0; img < n; img++ {
-			for j, want := range refs[img] {
-				if got := sums[img*k+j]; got != want {
-					t.Fatalf("batch of %d, image %d, class %d: %d, reference %d", n, img, j, got, want)
-				}
-			}
-		}
-	}
+	backendtest.MatchesReference(t, device(t), backendtest.Options{FloatRefusal: "float"})
 }
 
 // requantGraph is one 1×1 conv with zero weights, so that output channel o's accumulator is
@@ -183,122 +137,18 @@ func TestRequantize(t *testing.T) {
 	}
 }
 
-func TestBadCalls(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
-	if _, err := d.Prepare(g, 0); err == nil {
-		t.Error("Prepare accepted batch 0")
-	}
-	bad := *g
-	bad.Nodes = nil
-	if _, err := d.Prepare(&bad, 1); err == nil {
-		t.Error("Prepare accepted an empty graph")
-	}
-	mixed := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3, "cccp1")
-	if _, err := d.Prepare(mixed, 1); err == nil || !strings.Contains(err.Error(), "float") {
-		t.Errorf("Prepare of a graph with a float layer: %v, want an error naming it", err)
-	}
-
-	p, err := d.Prepare(g, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := len(g.Classes)
-	sums := make([]int32, 2*k)
-	in := quanttest.Input(g, 1, 2)
-	acts := backends.NewTraceBuffers(g)
-	prof := p.(backends.Profiler)
-	for name, call := range map[string]func() error{
-		"batch too big":       func() error { return p.Run(in, 3, sums) },
-		"empty batch":         func() error { return p.Run(in, 0, sums) },
-		"short input":         func() error { return p.Run(in[:5], 1, sums) },
-		"short output":        func() error { return p.Run(in, 2, sums[:1]) },
-		"trace short input":   func() error { return p.Trace(in[:5], acts, sums) },
-		"trace missing nodes": func() error { return p.Trace(in, acts[:1], sums) },
-		"trace short node":    func() error { return p.Trace(in, append([][]uint8{acts[0][:1]}, acts[1:]...), sums) },
-		"profile few slots":   func() error { return prof.Profile(in, 1, sums, make([]time.Duration, 1)) },
-	} {
-		if call() == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	// The plan still works after refused calls.
-	if err := backends.Compare(g, p, in[:g.Spec.Input.Size()]); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if p.Run(in, 1, sums) == nil {
-		t.Error("Run after Close: no error")
-	}
-	if p.Trace(in, acts, sums) == nil {
-		t.Error("Trace after Close: no error")
-	}
-	if prof.Profile(in, 1, sums, make([]time.Duration, len(g.Nodes))) == nil {
-		t.Error("Profile after Close: no error")
-	}
-}
+func TestBadCalls(t *testing.T) { backendtest.BadCalls(t, device(t), backendtest.Options{}) }
 
 // Run allocates nothing on the Go side: the submission goes through one cgo call with C-side
 // state, never through vulkan-go's allocating wrappers.
-func TestRunAllocatesNothing(t *testing.T) {
-	d := device(t)
-	g := quanttest.Graph(t, quanttest.Cases(t)[1].Spec, 3)
-	p, err := d.Prepare(g, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	in := quanttest.Input(g, 1, 2)
-	sums := make([]int32, 2*len(g.Classes))
-	n := 1
-	allocs := testing.AllocsPerRun(50, func() {
-		n = 3 - n // alternate batch sizes, which rewrites the dispatch sizes
-		if err := p.Run(in, n, sums); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per Run", allocs)
-	}
-}
+func TestRunAllocatesNothing(t *testing.T) { backendtest.ZeroAllocs(t, device(t)) }
 
 func TestProfile(t *testing.T) {
 	d := device(t)
 	if !d.timestamps() {
 		t.Skip("the device has no timestamp queries")
 	}
-	g := quanttest.Graph(t, quanttest.Cases(t)[3].Spec, 3)
-	p, err := d.Prepare(g, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	in := quanttest.Input(g, 1, 1)
-	sums := make([]int32, len(g.Classes))
-	per := make([]time.Duration, len(g.Nodes))
-	t0 := time.Now()
-	if err := p.(backends.Profiler).Profile(in, 1, sums, per); err != nil {
-		t.Fatal(err)
-	}
-	wall := time.Since(t0)
-	var total time.Duration
-	for i, dt := range per {
-		if dt < 0 {
-			t.Errorf("node %s: %v", g.Nodes[i].Name, dt)
-		}
-		total += dt
-	}
-	if total <= 0 || total > wall {
-		t.Errorf("nodes add up to %v in a run of %v", total, wall)
-	}
-	if want := g.Reference(in).Sums; fmt.Sprint(want) != fmt.Sprint(sums) {
-		t.Errorf("Profile sums %v, reference %v", sums, want)
-	}
+	backendtest.Profile(t, d, backendtest.TimesAny)
 }
 
 // Without a Vulkan driver, or with a broken loader, Devices returns an error (never a panic)
@@ -353,46 +203,7 @@ func noDriverChild(t *testing.T) {
 
 // The authors' CIFAR-10 NIN, converted to int8 with the default calibration: its GCN+ZCA
 // input is signed, so the first conv pads with a non-zero zero point.
-func TestCIFAR10(t *testing.T) {
-	if testing.Short() {
-		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
-	}
-	d := device(t)
-	m := pretrained.CIFAR10(t)
-	dir := datadir.Dir(t, "cifar10")
-	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{Limit: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := g.Spec.Input.Size()
-	x := make([]float32, test.N*size)
-	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(test.Images, test.N, x)
-	in := make([]uint8, len(x))
-	g.QuantizeInput(x, in)
-	if g.Nodes[0].PadValue == 0 {
-		t.Log("note: the input zero point is 0; padding is not exercised with another value")
-	}
-	const batch = 4
-	p, err := d.Prepare(g, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	for img := 0; img < test.N; img++ {
-		if err := backends.Compare(g, p, in[img*size:(img+1)*size]); err != nil {
-			t.Fatalf("test image %d: %v", img, err)
-		}
-	}
-	checkRuns(t, g, p, in, batch)
-}
+func TestCIFAR10(t *testing.T) { backendtest.CIFAR10(t, device(t)) }
 
 // Errors name the failed call and its VkResult.
 func TestResultError(t *testing.T) {
