@@ -346,3 +346,31 @@ func CIFAR10(t *testing.T, dev backends.Device) {
 	defer p.Close()
 	CheckPlan(t, g, p, in, test.N, batch)
 }
+
+// Devices returns b's devices, skipping the test where there are none, after checking that b
+// is registered under its name and that every device describes itself: its backend, index,
+// name, a known type, its driver and what check (when not nil) asks of the backend's devices.
+func Devices(t testing.TB, b backends.Backend, check func(backends.DeviceInfo) error) []backends.Device {
+	t.Helper()
+	devs, err := b.Devices(backends.Options{})
+	if err != nil || len(devs) == 0 {
+		t.Skipf("no %s device: %v", b.Name(), err)
+	}
+	if r, err := backends.Get(b.Name()); err != nil || r.Name() != b.Name() {
+		t.Errorf("%s is not registered: %v", b.Name(), err)
+	}
+	types := []string{"cpu", "gpu", "integrated-gpu", "accelerator", "other"}
+	for i, d := range devs {
+		info := d.Info()
+		if info.Backend != b.Name() || info.Index != i || info.Name == "" || !slices.Contains(types, info.Type) || info.Driver == "" {
+			t.Errorf("device %d: incomplete info %+v", i, info)
+		}
+		if check != nil {
+			t.Logf("%+v", info)
+			if err := check(info); err != nil {
+				t.Errorf("device %d: %v in %+v", i, err, info)
+			}
+		}
+	}
+	return devs
+}

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -37,3 +38,12 @@ func TestRunAllocatesNothing(t *testing.T) {
 
 // Profile gives the reference's sums and a time for every node that does work.
 func TestProfile(t *testing.T) { backendtest.Profile(t, NewDevice(2), backendtest.TimesWork) }
+
+func TestDevices(t *testing.T) {
+	backendtest.Devices(t, Backend{}, func(info backends.DeviceInfo) error {
+		if info.Threads <= 0 {
+			return errors.New("no thread count")
+		}
+		return nil
+	})
+}

@@ -3,6 +3,7 @@
 package opencl
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -24,30 +25,19 @@ import (
 )
 
 // device returns the first OpenCL device, or skips the test where the machine has none.
-func device(t testing.TB) *Device {
-	t.Helper()
-	devs, err := Backend{}.Devices(backends.Options{})
-	if err != nil {
-		t.Skipf("no OpenCL device: %v", err)
-	}
-	return devs[0].(*Device)
+func device(tb testing.TB) *Device {
+	tb.Helper()
+	return backendtest.Devices(tb, Backend{}, nil)[0].(*Device)
 }
 
+// Every device describes itself (backendtest.Devices checks what all backends share).
 func TestDevices(t *testing.T) {
-	devs, err := Backend{}.Devices(backends.Options{})
-	if err != nil {
-		t.Skipf("no OpenCL device: %v", err)
-	}
-	for i, d := range devs {
-		info := d.Info()
-		t.Logf("%+v", info)
-		if info.Backend != "opencl" || info.Index != i || info.Name == "" || info.Type == "" || info.Driver == "" || info.MemoryMB <= 0 {
-			t.Errorf("device %d: incomplete info %+v", i, info)
+	backendtest.Devices(t, Backend{}, func(info backends.DeviceInfo) error {
+		if info.MemoryMB <= 0 {
+			return errors.New("no memory size")
 		}
-	}
-	if b, err := backends.Get("opencl"); err != nil || b.Name() != "opencl" {
-		t.Errorf("not registered: %v", err)
-	}
+		return nil
+	})
 }
 
 // The device's requantization must equal fixedpoint.Requantize on edge values (every

@@ -22,31 +22,20 @@ import (
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
 
-// device returns the first Vulkan device, or skips the test where there is none.
+// device returns the first Vulkan device, or skips the test where the machine has none.
 func device(tb testing.TB) *Device {
 	tb.Helper()
-	devs, err := Backend{}.Devices(backends.Options{})
-	if err != nil {
-		tb.Skipf("no Vulkan device: %v", err)
-	}
-	return devs[0].(*Device)
+	return backendtest.Devices(tb, Backend{}, nil)[0].(*Device)
 }
 
+// Every device describes itself (backendtest.Devices checks what all backends share).
 func TestDevices(t *testing.T) {
-	devs, err := Backend{}.Devices(backends.Options{})
-	if err != nil {
-		t.Skipf("no Vulkan device: %v", err)
-	}
-	for i, d := range devs {
-		info := d.Info()
-		t.Logf("%+v", info)
-		if info.Backend != "vulkan" || info.Index != i || info.Name == "" || info.Driver == "" || info.Type == "" {
-			t.Errorf("device %d: incomplete info %+v", i, info)
-		}
+	backendtest.Devices(t, Backend{}, func(info backends.DeviceInfo) error {
 		if len(info.Features) == 0 || !strings.HasPrefix(info.Features[0], "vulkan-") {
-			t.Errorf("device %d: features %v lack the Vulkan version", i, info.Features)
+			return errors.New("no Vulkan version in the features")
 		}
-	}
+		return nil
+	})
 }
 
 // Every test graph at batch 1 and 3 gives the reference executor's bytes, node by node, and
