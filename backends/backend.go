@@ -95,6 +95,20 @@ func NewTraceBuffers(g *quant.Graph) [][]uint8 {
 	return acts
 }
 
+// CheckTraceBuffers checks that acts has one buffer per node, each large enough for the
+// node's output, as Trace requires.
+func CheckTraceBuffers(g *quant.Graph, acts [][]uint8) error {
+	if len(acts) < len(g.Nodes) {
+		return fmt.Errorf("trace: %d buffers for %d nodes", len(acts), len(g.Nodes))
+	}
+	for i, n := range g.Nodes {
+		if n.Op != quant.OpGlobalAvg && len(acts[i]) < n.Out.Size() {
+			return fmt.Errorf("trace: buffer %d (%s) has %d bytes, the node writes %d", i, n.Name, len(acts[i]), n.Out.Size())
+		}
+	}
+	return nil
+}
+
 // Compare runs the reference executor and the plan on one image and returns an error naming
 // the first node whose bytes differ, or nil.
 func Compare(g *quant.Graph, p Plan, in []uint8) error {

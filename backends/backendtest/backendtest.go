@@ -31,9 +31,6 @@ type Options struct {
 	// Variants are the ways of preparing a plan that MatchesReference checks on every graph
 	// (thread counts, kernel options); none means the device's Prepare alone.
 	Variants []Variant
-	// UncheckedTrace says Trace does not check its buffers' count and sizes (the caller must
-	// size them with backends.NewTraceBuffers): BadCalls then leaves those calls out.
-	UncheckedTrace bool
 }
 
 // Variant is one way of preparing plans.
@@ -168,16 +165,14 @@ func BadCalls(t *testing.T, dev backends.Device, opt Options) {
 		"trace short input": func() error { return p.Trace(in[:5], acts, sums) },
 		"trace no sums":     func() error { return p.Trace(in, acts, nil) },
 	}
-	if !opt.UncheckedTrace {
-		calls["trace missing nodes"] = func() error { return p.Trace(in, acts[:1], sums) }
-		calls["trace short node"] = func() error {
-			return p.Trace(in, append([][]uint8{acts[0][:1]}, acts[1:]...), sums)
-		}
-		calls["trace short later node"] = func() error {
-			short := slices.Clone(acts)
-			short[1] = short[1][:1]
-			return p.Trace(in, short, sums)
-		}
+	calls["trace missing nodes"] = func() error { return p.Trace(in, acts[:1], sums) }
+	calls["trace short node"] = func() error {
+		return p.Trace(in, append([][]uint8{acts[0][:1]}, acts[1:]...), sums)
+	}
+	calls["trace short later node"] = func() error {
+		short := slices.Clone(acts)
+		short[1] = short[1][:1]
+		return p.Trace(in, short, sums)
 	}
 	if prof != nil {
 		calls["profile no timings"] = func() error { return prof.Profile(in, 1, sums, nil) }

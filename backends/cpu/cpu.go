@@ -263,6 +263,9 @@ func (p *Plan) floatConv(n *quant.Node, j job, out []uint8) {
 
 // Trace implements backends.Plan.
 func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
+	if err := backends.CheckTraceBuffers(p.g, acts); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := p.Run(in, 1, sums); err != nil {
 		return err
 	}

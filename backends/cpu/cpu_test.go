@@ -13,7 +13,7 @@ import (
 // cpuOptions checks every graph on 1, 2 and 3 worker goroutines. The CPU runs layers kept in
 // float; its Trace trusts buffers sized by backends.NewTraceBuffers.
 func cpuOptions() backendtest.Options {
-	opt := backendtest.Options{UncheckedTrace: true}
+	opt := backendtest.Options{}
 	for _, threads := range []int{1, 2, 3} {
 		d := NewDevice(threads)
 		opt.Variants = append(opt.Variants, backendtest.Variant{
