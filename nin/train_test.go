@@ -51,6 +51,9 @@ func newTestTrainer(t testing.TB, s Spec, train Data, opt TrainOptions, threads 
 // TestTrainMNIST is a short real run: 300 steps of 32 images on the first 3,200 MNIST
 // digits. The loss must fall and the test accuracy end far above the 10% of chance.
 func TestTrainMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real training run: seconds natively, much longer under emulation")
+	}
 	train, test := loadMNIST(t, "train", 3200), loadMNIST(t, "test", 1000)
 	opt := DefaultTrainOptions()
 	opt.Batch, opt.Epochs, opt.BN, opt.LR, opt.LastLRMult = 32, 3, true, 0.1, 1
