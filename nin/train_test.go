@@ -347,12 +347,15 @@ func BenchmarkTrain(b *testing.B) {
 			tr.gather(data, tr.perm)
 			tr.step(0.01)
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuSeconds()
 			for range b.N {
 				tr.step(0.01)
 			}
-			sec := time.Since(start).Seconds()
+			sec, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
 			b.ReportMetric(float64(b.N*opt.Batch)/sec, "images/s")
+			if cpu > 0 {
+				b.ReportMetric(float64(b.N*opt.Batch)/cpu, "images/cpu-s")
+			}
 			// Forward, input and weight gradients: about three times the forward's work.
 			b.ReportMetric(float64(b.N*opt.Batch)*3*float64(s.TotalMACs())*2/sec/1e9, "GFLOP/s")
 		})
