@@ -24,15 +24,8 @@ func TestCIFAR10Int8Drop(t *testing.T) {
 		t.Skip("converts and evaluates the full CIFAR-10 test set")
 	}
 	m := pretrained.CIFAR10(t)
+	g := pretrained.CIFAR10Int8(t, 1000)
 	dir := datadir.Dir(t, "cifar10")
-	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile, Dataset: "cifar10/train"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -312,17 +312,8 @@ func CIFAR10(t *testing.T, dev backends.Device) {
 	if testing.Short() {
 		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
 	}
-	m := pretrained.CIFAR10(t)
-	dir := datadir.Dir(t, "cifar10")
-	calib, err := dataset.Load("cifar10", dir, "train", dataset.Options{Limit: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := quant.Convert(m, calib.Images, calib.N, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{Limit: 8})
+	g := pretrained.CIFAR10Int8(t, 64)
+	test, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "test", dataset.Options{Limit: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/internal/pretrained"
-	"github.com/ninedge/ninedge/quant"
 )
 
 // TestStreamCIFAR10 plays CIFAR-10 test images as a 30 fps camera (640×480 MJPEG on a pipe,
@@ -28,15 +27,11 @@ func TestStreamCIFAR10(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: imports and converts the CIFAR-10 model")
 	}
-	m := pretrained.CIFAR10(t)
 	set, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "test", dataset.Options{Limit: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := quant.Convert(m, set.Images, 100, quant.Options{Method: quant.DefaultMethod, Percentile: quant.DefaultPercentile})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := pretrained.CIFAR10Int8(t, 100)
 	path := filepath.Join(t.TempDir(), "cifar10-int8.safetensors")
 	if err := g.Save(path); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
 )
 
 // recipe versions the cached import: bump it when the import or the ZCA fit changes.
@@ -59,6 +60,23 @@ func load(t testing.TB, pre, data string) (*nin.Model, string) {
 		_ = m.Save(cache)
 	}
 	return m, ""
+}
+
+// CIFAR10Int8 converts the imported model to int8 as `ninquant convert` does by default:
+// the default method, calibrated on the first calib images of the training split.
+func CIFAR10Int8(t testing.TB, calib int) *quant.Graph {
+	t.Helper()
+	m := CIFAR10(t)
+	set, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "train", dataset.Options{Limit: calib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := quant.Convert(m, set.Images, set.N, quant.Options{Method: quant.DefaultMethod,
+		Percentile: quant.DefaultPercentile, Dataset: "cifar10/train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // Import reads the caffemodel and fits the authors' preprocessing on the CIFAR-10 training
