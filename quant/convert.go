@@ -15,9 +15,13 @@ type Options struct {
 	Method      string
 	Percentile  float64  // for MethodPercentile, e.g. 99.99
 	FloatLayers []string // conv layers to keep in float
-	Threads     int
-	Batch       int    // calibration batch size
-	Dataset     string // recorded in the model file
+	// WeightBits is 8 (weights in [-127, 127]) or 7 ([-63, 63]): 7-bit weights cost some
+	// accuracy (docs/quantization.md) and run faster on x86 CPUs without VNNI, where the
+	// CPU backend can then multiply with VPMADDUBSW (docs/performance.md). 0 means 8.
+	WeightBits int
+	Threads    int
+	Batch      int    // calibration batch size
+	Dataset    string // recorded in the model file
 }
 
 // DefaultMethod and DefaultPercentile are what `ninquant convert` uses unless told otherwise;
@@ -32,6 +36,12 @@ const (
 func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 	if err := checkMethod(opt.Method, opt.Percentile); err != nil {
 		return nil, err
+	}
+	if opt.WeightBits == 0 {
+		opt.WeightBits = 8
+	}
+	if opt.WeightBits != 7 && opt.WeightBits != 8 {
+		return nil, fmt.Errorf("convert: weight bits %d; 7 and 8 are supported", opt.WeightBits)
 	}
 	if n <= 0 {
 		return nil, fmt.Errorf("convert: the calibration set is empty")
@@ -61,7 +71,7 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 	lo, hi := input.signedRange(opt.Method, opt.Percentile)
 	inScale, inZero := asymmetric(lo, hi)
 	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero,
-		Calib: CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers}}
+		Calib: CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers, WeightBits: opt.WeightBits}}
 	if opt.Method == MethodPercentile {
 		g.Calib.Percentile = opt.Percentile
 	}
@@ -80,7 +90,7 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 				node.Float = true
 				node.FWeights = slices.Clone(m.Weights[i])
 				node.FBias = slices.Clone(m.Biases[i])
-			} else if err := quantizeConv(&node, m.Weights[i], m.Biases[i]); err != nil {
+			} else if err := quantizeConv(&node, m.Weights[i], m.Biases[i], opt.WeightBits); err != nil {
 				return nil, fmt.Errorf("convert: layer %s: %w", l.Name, err)
 			}
 		case nin.MaxPool:
@@ -132,8 +142,9 @@ func asymmetric(lo, hi float64) (float32, uint8) {
 }
 
 // quantizeConv fills a node's integer weights, bias and requantization from float weights
-// (HWIO) and bias, per output channel.
-func quantizeConv(n *Node, w, b []float32) error {
+// (HWIO) and bias, per output channel, with weights in ±(2^(bits−1) − 1).
+func quantizeConv(n *Node, w, b []float32, bits int) error {
+	wmax := float64(int(1)<<(bits-1) - 1)
 	k, c := n.K(), n.Out.C
 	n.Weights = make([]int8, k*c)
 	n.Bias = make([]int32, c)
@@ -145,7 +156,7 @@ func quantizeConv(n *Node, w, b []float32) error {
 		for r := 0; r < k; r++ {
 			amax = max(amax, math.Abs(float64(w[r*c+o])))
 		}
-		ws := amax / 127
+		ws := amax / wmax
 		if ws == 0 {
 			ws = 1 // an all-zero channel: any scale represents it exactly
 		}

@@ -4,7 +4,8 @@
 // The scheme (docs/architecture.md has the whole of it):
 //   - activations are uint8 with one scale per tensor; every NIN activation follows a ReLU,
 //     so their zero point is 0, except the network input, which has its own zero point;
-//   - weights are int8 in [-127, 127], symmetric, one scale per output channel; biases int32;
+//   - weights are int8 in [-127, 127] (or [-63, 63] with 7-bit weights), symmetric, one scale
+//     per output channel; biases int32;
 //   - a convolution accumulates u8×s8 in int32, adds its bias, and requantizes with
 //     fixedpoint.Requantize (ReLU fused); pooling keeps its input's scale and average pooling
 //     divides with fixedpoint.DivRound;
@@ -15,6 +16,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant/fixedpoint"
@@ -56,6 +58,14 @@ type Node struct {
 	FBias    []float32
 }
 
+// MACs is the multiply-adds of one image through a conv node (0 for other nodes).
+func (n *Node) MACs() int64 {
+	if n.Op != OpConv {
+		return 0
+	}
+	return int64(n.Out.H*n.Out.W*n.Out.C) * int64(n.K())
+}
+
 // K is the length of a conv node's weight-matrix rows: kernel·kernel·input channels.
 func (n *Node) K() int { return n.Kernel * n.Kernel * n.In.C }
 
@@ -80,6 +90,35 @@ type CalibInfo struct {
 	Images     int      `json:"images"`
 	Dataset    string   `json:"dataset,omitempty"`
 	Float      []string `json:"float_layers,omitempty"`
+	WeightBits int      `json:"weight_bits,omitempty"` // 7 or 8; files from before the option have 0, meaning 8
+}
+
+// String describes the calibration in one line, for reports and inspect.
+func (c CalibInfo) String() string {
+	var b strings.Builder
+	b.WriteString(c.Method)
+	if c.Method == MethodPercentile {
+		fmt.Fprintf(&b, " %g", c.Percentile)
+	}
+	fmt.Fprintf(&b, " on %d images of %s", c.Images, c.Dataset)
+	if c.WeightBits == 7 {
+		b.WriteString(", 7-bit weights")
+	}
+	if len(c.Float) > 0 {
+		fmt.Fprintf(&b, "; kept in float: %s", strings.Join(c.Float, ", "))
+	}
+	return b.String()
+}
+
+// weightLimit is the largest weight magnitude the graph's weight bits allow.
+func (c CalibInfo) weightLimit() (int8, error) {
+	switch c.WeightBits {
+	case 0, 8:
+		return 127, nil
+	case 7:
+		return 63, nil
+	}
+	return 0, fmt.Errorf("graph: weight bits %d; 7 and 8 are supported", c.WeightBits)
 }
 
 // QuantizeInput maps a preprocessed float image to the graph's uint8 input: round half away
@@ -112,6 +151,10 @@ func (g *Graph) Validate() error {
 	if len(g.Classes) == 0 {
 		return fmt.Errorf("graph has no classes")
 	}
+	wlim, err := g.Calib.weightLimit()
+	if err != nil {
+		return err
+	}
 	in := g.Spec.Input
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
@@ -127,7 +170,7 @@ func (g *Graph) Validate() error {
 		case OpConv:
 			want, err = nin.Layer{Kind: nin.Conv, Out: n.Out.C, Kernel: n.Kernel, Stride: n.Stride, Pad: n.Pad}.OutShape(n.In)
 			if err == nil {
-				err = n.checkConv()
+				err = n.checkConv(wlim)
 			}
 		case OpMaxPool, OpAvgPool:
 			kind := nin.MaxPool
@@ -161,7 +204,7 @@ func (g *Graph) Validate() error {
 	return nil
 }
 
-func (n *Node) checkConv() error {
+func (n *Node) checkConv(wlim int8) error {
 	k, c := n.K(), n.Out.C
 	if len(n.Bias) != c && !n.Float {
 		return fmt.Errorf("%d biases for %d channels", len(n.Bias), c)
@@ -185,8 +228,8 @@ func (n *Node) checkConv() error {
 		}
 	}
 	for _, w := range n.Weights {
-		if w == -128 {
-			return fmt.Errorf("weight -128 outside the symmetric range [-127, 127]")
+		if w > wlim || w < -wlim {
+			return fmt.Errorf("weight %d outside the symmetric range [%d, %d]", w, -wlim, wlim)
 		}
 	}
 	return nil

@@ -201,6 +201,54 @@ func TestConvertDeterministic(t *testing.T) {
 	}
 }
 
+// 7-bit weights stay in [-63, 63] with each channel's largest weight at ±63, survive the file,
+// and a graph that claims 7 bits but holds a wider weight is rejected.
+func TestWeightBits(t *testing.T) {
+	s := quanttest.Cases(t)[1].Spec
+	m, _ := nin.NewModel(s, nin.NumberedClasses(s.Classes), nin.Preprocess{Kind: nin.PreScale})
+	m.InitHe(5)
+	imgs := quanttest.Images(3, 8, s.Input)
+	for _, tc := range []struct{ bits, recorded, limit int }{{0, 8, 127}, {8, 8, 127}, {7, 7, 63}} {
+		g, err := quant.Convert(m, imgs, 8, quant.Options{Method: quant.MethodMinMax, WeightBits: tc.bits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range g.Nodes {
+			if n.Op != quant.OpConv {
+				continue
+			}
+			for o := 0; o < n.Out.C; o++ {
+				amax := 0
+				for r := 0; r < n.K(); r++ {
+					amax = max(amax, abs(int(n.Weights[r*n.Out.C+o])))
+				}
+				if amax != tc.limit {
+					t.Fatalf("bits %d: %s channel %d: largest weight %d, want %d", tc.bits, n.Name, o, amax, tc.limit)
+				}
+			}
+		}
+		f, _ := g.File()
+		back, err := quant.FromFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Calib.WeightBits != g.Calib.WeightBits || g.Calib.WeightBits != tc.recorded {
+			t.Fatalf("bits %d: graph says %d, file says %d", tc.bits, g.Calib.WeightBits, back.Calib.WeightBits)
+		}
+		if tc.bits == 7 {
+			g.Nodes[0].Weights[0] = 64
+			if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "[-63, 63]") {
+				t.Fatalf("a weight of 64 in a 7-bit graph: %v", err)
+			}
+		}
+	}
+	if _, err := quant.Convert(m, imgs, 8, quant.Options{Method: quant.MethodMinMax, WeightBits: 4}); err == nil {
+		t.Error("4-bit weights accepted")
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
+
 func TestBadInputs(t *testing.T) {
 	s := quanttest.Cases(t)[0].Spec
 	m, _ := nin.NewModel(s, nin.NumberedClasses(s.Classes), nin.Preprocess{Kind: nin.PreScale})

@@ -214,15 +214,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# int8 accuracy report: %s on %s\n\n", r.Model, r.Dataset)
-	c := r.Calibration
-	method := c.Method
-	if c.Method == quant.MethodPercentile {
-		method = fmt.Sprintf("%s %g", c.Method, c.Percentile)
-	}
-	fmt.Fprintf(&b, "int8 costs **%.2f percentage points** of top-1 on %d images (calibration: %s on %d images of %s", r.DropPP, r.N, method, c.Images, c.Dataset)
-	if len(c.Float) > 0 {
-		fmt.Fprintf(&b, "; kept in float: %s", strings.Join(c.Float, ", "))
-	}
+	fmt.Fprintf(&b, "int8 costs **%.2f percentage points** of top-1 on %d images (calibration: %s", r.DropPP, r.N, r.Calibration)
 	fmt.Fprintf(&b, "; int8 run on the %s backend).\n\n", r.Backend)
 	fmt.Fprintf(&b, "| | float32 | int8 | change |\n|---|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| top-1 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop1, 100*r.Int8Top1, -r.DropPP)

@@ -11,7 +11,7 @@ import (
 )
 
 func convert(args []string) error {
-	fs := newFlags("convert", "convert --model F --dataset D --data DIR [--calib N] [--method minmax|percentile|kl] [--percentile P] [--float-layers a,b] -o OUT")
+	fs := newFlags("convert", "convert --model F --dataset D --data DIR [--calib N] [--method minmax|percentile|kl] [--percentile P] [--float-layers a,b] [--weight-bits 7|8] -o OUT")
 	model := fs.String("model", "", "float model file")
 	var data cli.DataFlags
 	data.Add(fs, "train")
@@ -19,6 +19,7 @@ func convert(args []string) error {
 	method := fs.String("method", quant.DefaultMethod, "calibration: "+strings.Join(quant.Methods, ", "))
 	pct := fs.Float64("percentile", quant.DefaultPercentile, "percentile kept by --method percentile")
 	floatLayers := fs.StringSlice("float-layers", nil, "conv layers to keep in float (comma separated)")
+	weightBits := fs.Int("weight-bits", 8, "weight bits: 8, or 7 (some accuracy for speed on x86 CPUs without VNNI; see docs/quantization.md)")
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	out := fs.StringP("output", "o", "", "output int8 model file")
 	if err := parse(fs, args); err != nil {
@@ -29,6 +30,9 @@ func convert(args []string) error {
 	}
 	if *calib <= 0 {
 		return cli.Usagef("--calib must be positive")
+	}
+	if *weightBits != 7 && *weightBits != 8 {
+		return cli.Usagef("--weight-bits must be 7 or 8")
 	}
 	m, g, err := cli.LoadModel(*model)
 	if err != nil {
@@ -47,13 +51,13 @@ func convert(args []string) error {
 	}
 	start := time.Now()
 	g, err = quant.Convert(m, set.Images, set.N, quant.Options{Method: *method, Percentile: *pct, FloatLayers: *floatLayers,
-		Threads: *threads, Dataset: data.Name + "/" + data.Split})
+		WeightBits: *weightBits, Threads: *threads, Dataset: data.Name + "/" + data.Split})
 	if err != nil {
 		return err
 	}
 	if err := g.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s: int8 %s, calibrated by %s on %d images in %.1fs\n", *out, m.Spec.Name, *method, set.N, time.Since(start).Seconds())
+	fmt.Fprintf(os.Stderr, "wrote %s: int8 %s (%d-bit weights), calibrated by %s on %d images in %.1fs\n", *out, m.Spec.Name, *weightBits, *method, set.N, time.Since(start).Seconds())
 	return nil
 }

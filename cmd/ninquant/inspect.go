@@ -52,15 +52,7 @@ func inspectInt8(w io.Writer, g *quant.Graph) error {
 	s := g.Spec
 	fmt.Fprintf(w, "%s: int8 NIN, input %v (scale %.6g, zero point %d), %d classes, preprocessing %s\n",
 		s.Name, s.Input, g.InScale, g.InZero, len(g.Classes), g.Pre.Kind)
-	c := g.Calib
-	fmt.Fprintf(w, "calibration: %s", c.Method)
-	if c.Method == quant.MethodPercentile {
-		fmt.Fprintf(w, " %g", c.Percentile)
-	}
-	fmt.Fprintf(w, " on %d images of %s", c.Images, c.Dataset)
-	if len(c.Float) > 0 {
-		fmt.Fprintf(w, "; kept in float: %v", c.Float)
-	}
+	fmt.Fprintf(w, "calibration: %s", g.Calib)
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "node\top\toutput\tin scale\tout scale\tweights\tweight scale\tmultiplier·2^-shift\t")

@@ -100,7 +100,7 @@ func TestBadModelFiles(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"eval", "--model"}, {"convert", "--bogus"}, {"report"}, {"inspect"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"eval", "--model"}, {"convert", "--bogus"}, {"convert", "--weight-bits", "6", "-o", "x"}, {"report"}, {"inspect"}} {
 		_, stderr, code := run(t, args...)
 		if code != 2 || stderr == "" || strings.Contains(stderr, "panic") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
@@ -160,6 +160,14 @@ func TestConvertEvalReport(t *testing.T) {
 	// A data folder of the wrong kind.
 	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code == 0 || strings.Contains(stderr, "panic") {
 		t.Errorf("wrong data set: exit %d: %s", code, stderr)
+	}
+	// 7-bit weights: recorded in the file, shown by inspect.
+	int7 := filepath.Join(dir, "q7.safetensors")
+	if _, stderr, code := run(t, "convert", "--model", float, "--dataset", "mnist", "--data", data, "--calib", "50", "--weight-bits", "7", "-o", int7); code != 0 {
+		t.Fatalf("convert --weight-bits 7: exit %d: %s", code, stderr)
+	}
+	if out, _, code := run(t, "inspect", int7); code != 0 || !strings.Contains(out, "7-bit weights") {
+		t.Errorf("inspect of a 7-bit model: exit %d:\n%s", code, out)
 	}
 	// A drop budget far above any possible drop passes.
 	if _, _, code := run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data, "--limit", "10", "--layer-images", "2", "--max-drop", "100"); code != 0 {

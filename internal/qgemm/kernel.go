@@ -15,12 +15,34 @@ type kernel struct {
 	// 128·Σ_k B[k][j] into the bias to compensate.
 	signedA bool
 
+	// maxAbsB, when not 0, limits the weights the kernel is exact on to [-maxAbsB, maxAbsB]
+	// (see avx2MaddubsKernel); Pack picks another kernel for wider weights.
+	maxAbsB int8
+
+	// probe runs n iterations of the kernel's multiply-accumulate instructions on registers
+	// only, probeMACs multiply-adds per iteration (Peak); nil for the Go kernel.
+	probe     func(n int)
+	probeMACs int
+
 	// qorder is the order of Packed.qrnd and Packed.qshift. 0: not used (Go requantization).
 	// g > 0: x86, vectors of g int32 lanes; in each group of g columns the even columns come
 	// first, then the odd ones, as the 32×32→64 multiplies of even and odd lanes produce them.
 	// -1: arm64, natural order, shift stored negated: URSHL by a negative amount is the
 	// rounding right shift.
 	qorder int
+}
+
+// accepts reports whether the kernel is exact on weights b.
+func (kn *kernel) accepts(b []int8) bool {
+	if kn.maxAbsB == 0 {
+		return true
+	}
+	for _, v := range b {
+		if v > kn.maxAbsB || v < -kn.maxAbsB {
+			return false
+		}
+	}
+	return true
 }
 
 // qpos returns where column j's 64-bit requantization parameters go.

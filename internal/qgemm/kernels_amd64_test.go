@@ -3,4 +3,4 @@
 package qgemm
 
 // declared lists every assembly kernel of this architecture, runnable here or not.
-var declared = []*kernel{&vnniKernel, &avx2Kernel}
+var declared = []*kernel{&vnniKernel, &avx2MaddubsKernel, &avx2Kernel}

@@ -36,16 +36,30 @@ type Packed struct {
 }
 
 // Pack packs B (k×n, row-major: B[k][j] = b[k*n+j]) and the per-column output stage for the
-// kernel this CPU runs. Any int8 weight is exact (NIN's quantizer emits [-127, 127]). Each mult
+// fastest kernel this CPU runs on these weights. Any int8 weight is exact (NIN's quantizer
+// emits [-127, 127], or [-63, 63] for 7-bit weights, which some kernels run faster). Each mult
 // must be non-negative and each shift in [1, fixedpoint.MaxShift], as fixedpoint.Multiplier
 // produces them.
 func Pack(k, n int, b []int8, bias, mult, shift []int32) *Packed {
-	return pack(active, k, n, b, bias, mult, shift)
+	return pack(kernelFor(b[:min(len(b), max(k*n, 0))]), k, n, b, bias, mult, shift)
 }
 
-// Kernel names the kernel that Run uses on this CPU: "avx512vnni", "avx2", "sdot", "neon" or
-// "go".
-func Kernel() string { return active.name }
+// kernelFor returns the first (fastest) kernel this CPU runs that is exact on weights b.
+func kernelFor(b []int8) *kernel {
+	for _, kn := range kernels {
+		if kn.accepts(b) {
+			return kn
+		}
+	}
+	panic("qgemm: no kernel accepts these weights") // the last kernel accepts any
+}
+
+// Kernel names the kernel that Run uses on this CPU for weights of the full int8 range:
+// "avx512vnni", "avx2", "sdot", "neon" or "go". Packed.Kernel says which one a matrix got.
+func Kernel() string { return kernelFor([]int8{-128, 127}).name }
+
+// Kernel names the kernel this matrix was packed for.
+func (p *Packed) Kernel() string { return p.kern.name }
 
 // K returns the inner dimension: the number of activations per output row.
 func (p *Packed) K() int { return p.k }
@@ -59,6 +73,9 @@ func pack(kn *kernel, k, n int, b []int8, bias, mult, shift []int32) *Packed {
 	}
 	if len(b) < k*n || len(bias) < n || len(mult) < n || len(shift) < n {
 		panic("qgemm: Pack: slice shorter than the matrix")
+	}
+	if !kn.accepts(b[:k*n]) {
+		panic(fmt.Sprintf("qgemm: kernel %s cannot run weights beyond ±%d exactly", kn.name, kn.maxAbsB))
 	}
 	for j := range n {
 		if mult[j] < 0 || shift[j] < 1 || shift[j] > fixedpoint.MaxShift {
@@ -227,6 +244,3 @@ func (p *Packed) gemmCopied(a []uint8, lda, rows int, w []byte, t []int32) {
 		kn.gemm(buf[:], kChunk, w[k0*kn.nr*esize:], kc, t, k0 > 0)
 	}
 }
-
-// active is the kernel Pack packs for and Run runs.
-var active = kernels[0]

@@ -5,8 +5,14 @@ package qgemm
 import "golang.org/x/sys/cpu"
 
 var (
-	vnniKernel = kernel{name: "avx512vnni", mr: 12, nr: 32, kstep: 4, layout: dot4, qorder: 16}
-	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8}
+	vnniKernel = kernel{name: "avx512vnni", mr: 12, nr: 32, kstep: 4, layout: dot4, qorder: 16, probe: peakVNNI, probeMACs: 12 * 64}
+	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8, probe: peakAVX2, probeMACs: 12 * 16}
+	// avx2MaddubsKernel needs weights in [-64, 64]: VPMADDUBSW adds two u8×s8 products in a
+	// saturating int16, exact while 255·(|b0|+|b1|) ≤ 32767. It does 32 products per
+	// multiply instruction pair where avx2Kernel does 16 per VPMADDWD plus the shuffling to
+	// widen activations, and reads half the weight bytes.
+	avx2MaddubsKernel = kernel{name: "avx2-maddubs", mr: 6, nr: 16, kstep: 4, layout: dot4, qorder: 8, maxAbsB: 64,
+		probe: peakAVX2Maddubs, probeMACs: 12 * 32}
 )
 
 // kernels lists the kernels this CPU runs, fastest first; tests try each.
@@ -18,7 +24,7 @@ func amd64Kernels() []*kernel {
 		ks = append(ks, &vnniKernel)
 	}
 	if cpu.X86.HasAVX2 {
-		ks = append(ks, &avx2Kernel)
+		ks = append(ks, &avx2MaddubsKernel, &avx2Kernel)
 	}
 	return append(ks, &goKernel)
 }
@@ -29,6 +35,8 @@ func (kn *kernel) gemm(a []uint8, lda int, w []byte, kk int, t []int32, accum bo
 		gemmVNNI(&a[0], lda, &w[0], kk, &t[0], accum)
 	case &avx2Kernel:
 		gemmAVX2(&a[0], lda, &w[0], kk, &t[0], accum)
+	case &avx2MaddubsKernel:
+		gemmAVX2Maddubs(&a[0], lda, &w[0], kk, &t[0], accum)
 	default:
 		kn.gemmGo(a, lda, w, kk, t, accum)
 	}
@@ -38,7 +46,7 @@ func (kn *kernel) requant(t []int32, rows int, p *Packed, j0 int, c []uint8, ldc
 	switch kn {
 	case &vnniKernel:
 		requantAVX512(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
-	case &avx2Kernel:
+	case &avx2Kernel, &avx2MaddubsKernel:
 		requantAVX2(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
 	default:
 		requantGo(t, rows, kn.nr, p, j0, c, ldc)
@@ -63,6 +71,15 @@ func gemmVNNI(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
 //go:noescape
 func gemmAVX2(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
 
+// gemmAVX2Maddubs is gemmGo for avx2MaddubsKernel (6×16 tile, dot4 layout, weights in
+// [-64, 64]): per group of 4 k, VPMADDUBSW makes int16 pair sums of each row's broadcast
+// activations times each column's dword, and VPMADDWD by ones adds the pairs into int32.
+//
+//	for r < 6, j < 16: t[r*16+j] = (accum ? t[r*16+j] : 0) + Σ_{k<kk} a[r*lda+k]·B[k][j]
+//
+//go:noescape
+func gemmAVX2Maddubs(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
+
 // requantAVX512 is requantGo with 16 lanes; nr is a multiple of 16 and rnd, shift are in
 // qorder 16.
 //
@@ -78,3 +95,9 @@ func requantAVX512(t *int32, rows, nr int, bias, mult *int32, rnd, shift *int64,
 //
 //go:noescape
 func requantAVX2(t *int32, rows, nr int, bias, mult *int32, rnd, shift *int64, c *uint8, ldc int)
+
+// The peak probes, each the inner multiply-accumulate of a kernel on registers only (see
+// kernel.probe).
+func peakAVX2(n int)
+func peakAVX2Maddubs(n int)
+func peakVNNI(n int)

@@ -5,6 +5,9 @@
 DATA lowbytes<>+0(SB)/4, $0x00ff00ff
 GLOBL lowbytes<>(SB), RODATA|NOPTR, $4
 
+DATA ones16<>+0(SB)/4, $0x00010001
+GLOBL ones16<>(SB), RODATA|NOPTR, $4
+
 DATA max8<>+0(SB)/8, $255
 GLOBL max8<>(SB), RODATA|NOPTR, $8
 
@@ -150,47 +153,82 @@ vnnistore:
 	VPMADDWD     96(DI), Y13, Y14; \
 	VPADDD       Y14, acc1, acc1
 
-// func gemmAVX2(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
-// Rows 0-3 are addressed from SI, 4-5 from R9; row r's sums for columns 0-7 and 8-15 live in
-// Y(2r) and Y(2r+1).
-TEXT ·gemmAVX2(SB), NOSPLIT, $0-41
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), BX
-	MOVQ w+16(FP), DI
-	MOVQ kk+24(FP), CX
-	MOVQ t+32(FP), DX
-	LEAQ (BX)(BX*2), R8
+// MADDUBSROW adds one row's 4 activations at addr times the 16 columns at DI (two vectors of
+// 8 dwords). VPMADDUBSW takes its first source as unsigned bytes, the second (the weights) as
+// signed; Y15 holds 1 in every word, so VPMADDWD adds each int16 pair into an int32.
+#define MADDUBSROW(addr, acc0, acc1) \
+	VPBROADCASTD addr, Y12; \
+	VPMADDUBSW   0(DI), Y12, Y13; \
+	VPMADDWD     Y15, Y13, Y13; \
+	VPADDD       Y13, acc0, acc0; \
+	VPMADDUBSW   32(DI), Y12, Y14; \
+	VPMADDWD     Y15, Y14, Y14; \
+	VPADDD       Y14, acc1, acc1
+
+// The two AVX2 kernels share their 6×16 int32 tile in Y0-Y11 (row r's columns 0-7 and 8-15 in
+// Y(2r) and Y(2r+1)), their arguments and their row addressing: rows 0-3 from SI, 4-5 from R9.
+#define TILE6X16ARGS \
+	MOVQ a+0(FP), SI; \
+	MOVQ lda+8(FP), BX; \
+	MOVQ w+16(FP), DI; \
+	MOVQ kk+24(FP), CX; \
+	MOVQ t+32(FP), DX; \
+	LEAQ (BX)(BX*2), R8; \
 	LEAQ (SI)(BX*4), R9
+
+#define TILE6X16LOAD \
+	VMOVDQU 0(DX), Y0; \
+	VMOVDQU 32(DX), Y1; \
+	VMOVDQU 64(DX), Y2; \
+	VMOVDQU 96(DX), Y3; \
+	VMOVDQU 128(DX), Y4; \
+	VMOVDQU 160(DX), Y5; \
+	VMOVDQU 192(DX), Y6; \
+	VMOVDQU 224(DX), Y7; \
+	VMOVDQU 256(DX), Y8; \
+	VMOVDQU 288(DX), Y9; \
+	VMOVDQU 320(DX), Y10; \
+	VMOVDQU 352(DX), Y11
+
+#define TILE6X16ZERO \
+	VPXOR Y0, Y0, Y0; \
+	VPXOR Y1, Y1, Y1; \
+	VPXOR Y2, Y2, Y2; \
+	VPXOR Y3, Y3, Y3; \
+	VPXOR Y4, Y4, Y4; \
+	VPXOR Y5, Y5, Y5; \
+	VPXOR Y6, Y6, Y6; \
+	VPXOR Y7, Y7, Y7; \
+	VPXOR Y8, Y8, Y8; \
+	VPXOR Y9, Y9, Y9; \
+	VPXOR Y10, Y10, Y10; \
+	VPXOR Y11, Y11, Y11
+
+#define TILE6X16STORE \
+	VMOVDQU Y0, 0(DX); \
+	VMOVDQU Y1, 32(DX); \
+	VMOVDQU Y2, 64(DX); \
+	VMOVDQU Y3, 96(DX); \
+	VMOVDQU Y4, 128(DX); \
+	VMOVDQU Y5, 160(DX); \
+	VMOVDQU Y6, 192(DX); \
+	VMOVDQU Y7, 224(DX); \
+	VMOVDQU Y8, 256(DX); \
+	VMOVDQU Y9, 288(DX); \
+	VMOVDQU Y10, 320(DX); \
+	VMOVDQU Y11, 352(DX)
+
+// func gemmAVX2(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
+TEXT ·gemmAVX2(SB), NOSPLIT, $0-41
+	TILE6X16ARGS
 	VPBROADCASTD lowbytes<>(SB), Y15
 	CMPB accum+40(FP), $0
 	JEQ  avx2zero
-	VMOVDQU 0(DX), Y0
-	VMOVDQU 32(DX), Y1
-	VMOVDQU 64(DX), Y2
-	VMOVDQU 96(DX), Y3
-	VMOVDQU 128(DX), Y4
-	VMOVDQU 160(DX), Y5
-	VMOVDQU 192(DX), Y6
-	VMOVDQU 224(DX), Y7
-	VMOVDQU 256(DX), Y8
-	VMOVDQU 288(DX), Y9
-	VMOVDQU 320(DX), Y10
-	VMOVDQU 352(DX), Y11
+	TILE6X16LOAD
 	JMP  avx2start
 
 avx2zero:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
+	TILE6X16ZERO
 
 avx2start:
 	SHRQ $2, CX
@@ -210,18 +248,41 @@ avx2loop:
 	JNZ  avx2loop
 
 avx2store:
-	VMOVDQU Y0, 0(DX)
-	VMOVDQU Y1, 32(DX)
-	VMOVDQU Y2, 64(DX)
-	VMOVDQU Y3, 96(DX)
-	VMOVDQU Y4, 128(DX)
-	VMOVDQU Y5, 160(DX)
-	VMOVDQU Y6, 192(DX)
-	VMOVDQU Y7, 224(DX)
-	VMOVDQU Y8, 256(DX)
-	VMOVDQU Y9, 288(DX)
-	VMOVDQU Y10, 320(DX)
-	VMOVDQU Y11, 352(DX)
+	TILE6X16STORE
+	VZEROUPPER
+	RET
+
+// func gemmAVX2Maddubs(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
+TEXT ·gemmAVX2Maddubs(SB), NOSPLIT, $0-41
+	TILE6X16ARGS
+	VPBROADCASTD ones16<>(SB), Y15
+	CMPB accum+40(FP), $0
+	JEQ  mbzero
+	TILE6X16LOAD
+	JMP  mbstart
+
+mbzero:
+	TILE6X16ZERO
+
+mbstart:
+	SHRQ $2, CX
+	JZ   mbstore
+
+mbloop:
+	MADDUBSROW((SI), Y0, Y1)
+	MADDUBSROW((SI)(BX*1), Y2, Y3)
+	MADDUBSROW((SI)(BX*2), Y4, Y5)
+	MADDUBSROW((SI)(R8*1), Y6, Y7)
+	MADDUBSROW((R9), Y8, Y9)
+	MADDUBSROW((R9)(BX*1), Y10, Y11)
+	ADDQ $4, SI
+	ADDQ $4, R9
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  mbloop
+
+mbstore:
+	TILE6X16STORE
 	VZEROUPPER
 	RET
 
@@ -346,5 +407,46 @@ q8row:
 	ADDQ $8, DI
 	SUBQ $8, R10
 	JNZ  q8chunk
+	VZEROUPPER
+	RET
+
+// The peak probes run a kernel's multiply-accumulate instructions on registers only: 12
+// independent accumulators, no loads, so that only the arithmetic issue rate limits them.
+
+#define PEAKWD(acc) VPMADDWD Y13, Y12, Y14; VPADDD Y14, acc, acc
+#define PEAKUBS(acc) VPMADDUBSW Y13, Y12, Y14; VPMADDWD Y15, Y14, Y14; VPADDD Y14, acc, acc
+#define PEAKVNNI(acc) VPDPBUSD Z13, Z12, acc
+
+// func peakAVX2(n int): n iterations of 12 VPMADDWD+VPADDD, 16 multiply-adds each.
+TEXT ·peakAVX2(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+pwdloop:
+	PEAKWD(Y0); PEAKWD(Y1); PEAKWD(Y2); PEAKWD(Y3); PEAKWD(Y4); PEAKWD(Y5)
+	PEAKWD(Y6); PEAKWD(Y7); PEAKWD(Y8); PEAKWD(Y9); PEAKWD(Y10); PEAKWD(Y11)
+	DECQ CX
+	JNZ  pwdloop
+	VZEROUPPER
+	RET
+
+// func peakAVX2Maddubs(n int): n iterations of 12 VPMADDUBSW+VPMADDWD+VPADDD, 32
+// multiply-adds each.
+TEXT ·peakAVX2Maddubs(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+pubsloop:
+	PEAKUBS(Y0); PEAKUBS(Y1); PEAKUBS(Y2); PEAKUBS(Y3); PEAKUBS(Y4); PEAKUBS(Y5)
+	PEAKUBS(Y6); PEAKUBS(Y7); PEAKUBS(Y8); PEAKUBS(Y9); PEAKUBS(Y10); PEAKUBS(Y11)
+	DECQ CX
+	JNZ  pubsloop
+	VZEROUPPER
+	RET
+
+// func peakVNNI(n int): n iterations of 12 VPDPBUSD, 64 multiply-adds each.
+TEXT ·peakVNNI(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+pvnniloop:
+	PEAKVNNI(Z0); PEAKVNNI(Z1); PEAKVNNI(Z2); PEAKVNNI(Z3); PEAKVNNI(Z4); PEAKVNNI(Z5)
+	PEAKVNNI(Z6); PEAKVNNI(Z7); PEAKVNNI(Z8); PEAKVNNI(Z9); PEAKVNNI(Z10); PEAKVNNI(Z11)
+	DECQ CX
+	JNZ  pvnniloop
 	VZEROUPPER
 	RET

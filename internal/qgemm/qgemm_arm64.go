@@ -5,8 +5,8 @@ package qgemm
 import "golang.org/x/sys/cpu"
 
 var (
-	sdotKernel = kernel{name: "sdot", mr: 8, nr: 8, kstep: 16, layout: dot4, signedA: true, qorder: -1}
-	neonKernel = kernel{name: "neon", mr: 8, nr: 8, kstep: 8, layout: rows16, qorder: -1}
+	sdotKernel = kernel{name: "sdot", mr: 8, nr: 8, kstep: 16, layout: dot4, signedA: true, qorder: -1, probe: peakSDOT, probeMACs: 16 * 16}
+	neonKernel = kernel{name: "neon", mr: 8, nr: 8, kstep: 8, layout: rows16, qorder: -1, probe: peakNEON, probeMACs: 16 * 4}
 )
 
 // kernels lists the kernels this CPU runs, fastest first; tests try each. Advanced SIMD is
@@ -67,3 +67,8 @@ func gemmNEON(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
 //
 //go:noescape
 func requantNEON(t *int32, rows, nr int, bias, mult *int32, nshift *int64, c *uint8, ldc int)
+
+// The peak probes, each the inner multiply-accumulate of a kernel on registers only (see
+// kernel.probe).
+func peakSDOT(n int)
+func peakNEON(n int)

@@ -417,3 +417,54 @@ q8row:
 	SUBS   $8, R2, R2
 	BNE    q8chunk
 	RET
+
+// The peak probes run a kernel's multiply-accumulate instructions on registers only: 16
+// independent accumulators, no loads, so that only the arithmetic issue rate limits them.
+
+// func peakSDOT(n int): n iterations of 16 SDOT by element, 16 multiply-adds each.
+TEXT ·peakSDOT(SB), NOSPLIT, $0-8
+	MOVD n+0(FP), R0
+psdotloop:
+	WORD   $0x4f80e150 // sdot v16.4s, v10.16b, v0.4b[0]
+	WORD   $0x4f80e171 // sdot v17.4s, v11.16b, v0.4b[0]
+	WORD   $0x4f81e152 // sdot v18.4s, v10.16b, v1.4b[0]
+	WORD   $0x4f81e173 // sdot v19.4s, v11.16b, v1.4b[0]
+	WORD   $0x4f82e154 // sdot v20.4s, v10.16b, v2.4b[0]
+	WORD   $0x4f82e175 // sdot v21.4s, v11.16b, v2.4b[0]
+	WORD   $0x4f83e156 // sdot v22.4s, v10.16b, v3.4b[0]
+	WORD   $0x4f83e177 // sdot v23.4s, v11.16b, v3.4b[0]
+	WORD   $0x4f84e158 // sdot v24.4s, v10.16b, v4.4b[0]
+	WORD   $0x4f84e179 // sdot v25.4s, v11.16b, v4.4b[0]
+	WORD   $0x4f85e15a // sdot v26.4s, v10.16b, v5.4b[0]
+	WORD   $0x4f85e17b // sdot v27.4s, v11.16b, v5.4b[0]
+	WORD   $0x4f86e15c // sdot v28.4s, v10.16b, v6.4b[0]
+	WORD   $0x4f86e17d // sdot v29.4s, v11.16b, v6.4b[0]
+	WORD   $0x4f87e15e // sdot v30.4s, v10.16b, v7.4b[0]
+	WORD   $0x4f87e17f // sdot v31.4s, v11.16b, v7.4b[0]
+	SUBS $1, R0, R0
+	BNE  psdotloop
+	RET
+
+// func peakNEON(n int): n iterations of 16 SMLAL/SMLAL2 by element, 4 multiply-adds each.
+TEXT ·peakNEON(SB), NOSPLIT, $0-8
+	MOVD n+0(FP), R0
+pneonloop:
+	WORD   $0xf402150 // smlal v16.4s, v10.4h, v0.h[0]
+	WORD   $0x4f402151 // smlal2 v17.4s, v10.8h, v0.h[0]
+	WORD   $0xf412152 // smlal v18.4s, v10.4h, v1.h[0]
+	WORD   $0x4f412153 // smlal2 v19.4s, v10.8h, v1.h[0]
+	WORD   $0xf422154 // smlal v20.4s, v10.4h, v2.h[0]
+	WORD   $0x4f422155 // smlal2 v21.4s, v10.8h, v2.h[0]
+	WORD   $0xf432156 // smlal v22.4s, v10.4h, v3.h[0]
+	WORD   $0x4f432157 // smlal2 v23.4s, v10.8h, v3.h[0]
+	WORD   $0xf442158 // smlal v24.4s, v10.4h, v4.h[0]
+	WORD   $0x4f442159 // smlal2 v25.4s, v10.8h, v4.h[0]
+	WORD   $0xf45215a // smlal v26.4s, v10.4h, v5.h[0]
+	WORD   $0x4f45215b // smlal2 v27.4s, v10.8h, v5.h[0]
+	WORD   $0xf46215c // smlal v28.4s, v10.4h, v6.h[0]
+	WORD   $0x4f46215d // smlal2 v29.4s, v10.8h, v6.h[0]
+	WORD   $0xf47215e // smlal v30.4s, v10.4h, v7.h[0]
+	WORD   $0x4f47215f // smlal2 v31.4s, v10.8h, v7.h[0]
+	SUBS $1, R0, R0
+	BNE  pneonloop
+	RET

@@ -6,8 +6,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ninedge/ninedge/quant/fixedpoint"
 )
@@ -100,6 +102,18 @@ func (tc case_) problem(rng *rand.Rand) problem {
 	return pr
 }
 
+// pack packs the problem for kernel kn, first clamping the weights into the range kn is
+// exact on: a narrow kernel is then tested at its limits (clamping puts many weights exactly
+// there).
+func (pr problem) pack(kn *kernel, tc case_) *Packed {
+	if m := kn.maxAbsB; m != 0 {
+		for i, v := range pr.b {
+			pr.b[i] = min(m, max(-m, v))
+		}
+	}
+	return pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+}
+
 // cOut returns an output buffer of m rows of ldc bytes plus a guard tail, all set to a
 // sentinel that Run must leave alone outside the m×n block.
 func cOut(m, ldc int) []uint8 {
@@ -165,7 +179,7 @@ func TestRunMatchesRef(t *testing.T) {
 		t.Run(kn.name, func(t *testing.T) {
 			for _, tc := range cases {
 				pr := tc.problem(rng)
-				pk := pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+				pk := pr.pack(kn, tc)
 				checkAgainstRef(t, kn.name, pk, tc, pr.a)
 			}
 		})
@@ -182,7 +196,7 @@ func TestNINShapes(t *testing.T) {
 				tc.m = min(tc.m, 40)
 			}
 			pr := tc.problem(rng)
-			pk := pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+			pk := pr.pack(kn, tc)
 			checkAgainstRef(t, kn.name, pk, tc, pr.a)
 		}
 	}
@@ -197,7 +211,7 @@ func TestTwins(t *testing.T) {
 			kk = roundUp(kk, kn.kstep)
 			tc := case_{m: kn.mr, n: 2 * kn.nr, k: max(kk, 1), lda: max(kk, 1) + 16, ldc: 2 * kn.nr, mode: kk % 4}
 			pr := tc.problem(rng)
-			pk := pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+			pk := pr.pack(kn, tc)
 			w := pk.w[len(pk.w)/2:] // the second panel
 			got := make([]int32, kn.mr*kn.nr)
 			want := make([]int32, kn.mr*kn.nr)
@@ -245,7 +259,7 @@ func TestConcurrentRows(t *testing.T) {
 	for _, kn := range kernels {
 		tc := case_{m: 301, n: 96, k: 75, lda: 75, ldc: 100, tightA: true, mode: modeRandom}
 		pr := tc.problem(rng)
-		pk := pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+		pk := pr.pack(kn, tc)
 		want, got := cOut(tc.m, tc.ldc), cOut(tc.m, tc.ldc)
 		pk.RunRef(tc.m, pr.a, tc.lda, want, tc.ldc)
 		bounds := []int{0, 1, 14, 100, 101, 190, 250, 301}
@@ -270,7 +284,7 @@ func TestRunAllocatesNothing(t *testing.T) {
 	for _, kn := range kernels {
 		tc := case_{m: 37, n: 40, k: 75, lda: 75, ldc: 40, tightA: true}
 		pr := tc.problem(rng)
-		pk := pack(kn, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+		pk := pr.pack(kn, tc)
 		c := make([]uint8, tc.m*tc.ldc)
 		if n := testing.AllocsPerRun(10, func() { pk.Run(tc.m, pr.a, tc.lda, c, tc.ldc) }); n != 0 {
 			t.Errorf("%s: Run allocates %v times", kn.name, n)
@@ -279,15 +293,36 @@ func TestRunAllocatesNothing(t *testing.T) {
 }
 
 // TestKernelSelection checks that start-up picks the fastest kernel the CPU has: under qemu,
-// QEMU_CPU names the emulated core, which must get exactly the path it supports.
+// QEMU_CPU names the emulated core, which must get exactly the path it supports. Pack gives a
+// kernel limited to narrow weights only the matrices it is exact on.
 func TestKernelSelection(t *testing.T) {
 	t.Logf("kernel: %s (available: %v)", Kernel(), kernelNames())
-	if Kernel() != kernels[0].name {
-		t.Fatalf("Kernel() = %s, want %s", Kernel(), kernels[0].name)
+	general := kernels[slices.IndexFunc(kernels, func(kn *kernel) bool { return kn.maxAbsB == 0 })]
+	if Kernel() != general.name {
+		t.Fatalf("Kernel() = %s, want %s", Kernel(), general.name)
 	}
 	want := map[string]string{"cortex-a72": "neon", "cortex-a76": "sdot"}[os.Getenv("QEMU_CPU")]
 	if want != "" && Kernel() != want && Kernel() != "go" {
 		t.Fatalf("QEMU_CPU=%s: kernel %s, want %s", os.Getenv("QEMU_CPU"), Kernel(), want)
+	}
+	one := []int32{1 << 30}
+	for _, kn := range kernels {
+		if kn.maxAbsB == 0 {
+			break
+		}
+		m := kn.maxAbsB
+		for _, tc := range []struct {
+			b    []int8
+			want string
+		}{
+			{[]int8{m, -m, 0, 1}, kn.name},
+			{[]int8{m, -m - 1, 0, 1}, general.name},
+			{[]int8{m + 1, 0, 0, 1}, general.name},
+		} {
+			if got := Pack(2, 2, tc.b, make([]int32, 2), append(one, one...), []int32{1, 1}).Kernel(); got != tc.want {
+				t.Errorf("Pack(%v) chose %s, want %s", tc.b, got, tc.want)
+			}
+		}
 	}
 }
 
@@ -320,28 +355,35 @@ var ninShapes = []struct{ m, n, k int }{
 	{256, 192, 192}, {64, 192, 1728}, {64, 192, 192}, {64, 10, 192},
 }
 
-func benchProblem(m, n, k int) (*Packed, []uint8, []uint8) {
+// benchProblem is a GEMM of NIN's size with weights of the given bits: 8 is the full range,
+// 7 what `ninquant convert --weight-bits 7` emits.
+func benchProblem(m, n, k, bits int) (*Packed, []uint8, []uint8) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	tc := case_{m: m, n: n, k: k, lda: k, ldc: n, tightA: true}
 	pr := tc.problem(rng)
+	for i, v := range pr.b {
+		pr.b[i] = v >> (8 - bits)
+	}
 	return Pack(k, n, pr.b, pr.bias, pr.mult, pr.shift), pr.a, make([]uint8, m*n)
 }
 
 // BenchmarkGEMM times Run and RunRef on one core for each NIN shape; GOPS counts 2 ops per MAC.
 func BenchmarkGEMM(b *testing.B) {
 	for _, s := range ninShapes {
-		pk, a, c := benchProblem(s.m, s.n, s.k)
-		for _, impl := range []string{"fast", "ref"} {
-			run := pk.Run
-			if impl == "ref" {
-				run = pk.RunRef
-			}
-			b.Run(fmt.Sprintf("%s/M%d_N%d_K%d/%s", Kernel(), s.m, s.n, s.k, impl), func(b *testing.B) {
-				for b.Loop() {
-					run(s.m, a, s.k, c, s.n)
+		for _, bits := range []int{8, 7} {
+			pk, a, c := benchProblem(s.m, s.n, s.k, bits)
+			for _, impl := range []string{"fast", "ref"} {
+				run := pk.Run
+				if impl == "ref" {
+					run = pk.RunRef
 				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
-			})
+				b.Run(fmt.Sprintf("M%d_N%d_K%d/w%d/%s/%s", s.m, s.n, s.k, bits, pk.Kernel(), impl), func(b *testing.B) {
+					for b.Loop() {
+						run(s.m, a, s.k, c, s.n)
+					}
+					b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+				})
+			}
 		}
 	}
 }
@@ -353,23 +395,25 @@ func BenchmarkNIN(b *testing.B) {
 		a, c []uint8
 		m    int
 	}
-	var jobs []job
-	macs := 0
-	for _, s := range ninShapes {
-		pk, a, c := benchProblem(s.m, s.n, s.k)
-		jobs = append(jobs, job{pk, a, c, s.m})
-		macs += s.m * s.n * s.k
-	}
-	b.Run(Kernel(), func(b *testing.B) {
-		for b.Loop() {
-			for _, j := range jobs {
-				j.pk.Run(j.m, j.a, j.pk.K(), j.c, j.pk.N())
-			}
+	for _, bits := range []int{8, 7} {
+		var jobs []job
+		macs := 0
+		for _, s := range ninShapes {
+			pk, a, c := benchProblem(s.m, s.n, s.k, bits)
+			jobs = append(jobs, job{pk, a, c, s.m})
+			macs += s.m * s.n * s.k
 		}
-		sec := b.Elapsed().Seconds() / float64(b.N)
-		b.ReportMetric(sec*1e3, "ms/image")
-		b.ReportMetric(2*float64(macs)/sec/1e9, "GOPS")
-	})
+		b.Run(fmt.Sprintf("w%d/%s", bits, jobs[0].pk.Kernel()), func(b *testing.B) {
+			for b.Loop() {
+				for _, j := range jobs {
+					j.pk.Run(j.m, j.a, j.pk.K(), j.c, j.pk.N())
+				}
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sec*1e3, "ms/image")
+			b.ReportMetric(2*float64(macs)/sec/1e9, "GOPS")
+		})
+	}
 }
 
 // TestLayoutsWithTwins runs Run through every declared kernel's layout and tile shape with
@@ -387,8 +431,23 @@ func TestLayoutsWithTwins(t *testing.T) {
 				continue
 			}
 			pr := tc.problem(rng)
-			pk := pack(&twin, tc.k, tc.n, pr.b, pr.bias, pr.mult, pr.shift)
+			pk := pr.pack(&twin, tc)
 			checkAgainstRef(t, twin.name, pk, tc, pr.a)
 		}
+	}
+}
+
+// TestPeak runs every probe this CPU has (an illegal instruction or a wrong register would
+// crash here) and checks that kernels without one report no peak.
+func TestPeak(t *testing.T) {
+	for _, kn := range kernels {
+		got := Peak(kn.name, 1, 10*time.Millisecond)
+		t.Logf("%s: %.1f G multiply-adds/s on one goroutine", kn.name, got/1e9)
+		if (got > 0) != (kn.probe != nil) {
+			t.Errorf("%s: peak %v with probe %v", kn.name, got, kn.probe != nil)
+		}
+	}
+	if Peak("no such kernel", 1, time.Millisecond) != 0 {
+		t.Error("a peak for an unknown kernel")
 	}
 }
