@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
-	"os"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/backends/cpu"
 	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/internal/qgemm"
@@ -41,23 +39,21 @@ type benchJSON struct {
 	Layers       []layerJSON `json:"layers,omitempty"`
 }
 
-// peak is the int8 arithmetic peak of the CPU cores a plan uses.
+// peak is the int8 arithmetic peak of the CPU threads a plan uses, measured (measurePeak).
 type peak struct {
-	GOPS         float64 `json:"gops"`
-	Cores        int     `json:"cores"`
-	MHz          float64 `json:"mhz"`
-	MHzSource    string  `json:"mhz_source"`
-	MACsPerCycle int     `json:"macs_per_cycle"`
-	Kernel       string  `json:"kernel"`
+	GOPS    float64            `json:"gops"`    // 2·multiply-adds per second over the network's convolutions
+	Threads int                `json:"threads"` // probes run at once
+	GMACs   map[string]float64 `json:"gmacs"`   // per kernel: G multiply-adds per second, all threads together
 }
 
 type layerJSON struct {
-	Node  string  `json:"node"`
-	Op    string  `json:"op"`
-	Out   string  `json:"out"`
-	MS    float64 `json:"ms"` // per image
-	Share float64 `json:"share"`
-	GOPS  float64 `json:"gops,omitempty"`
+	Node   string  `json:"node"`
+	Kernel string  `json:"kernel,omitempty"` // the CPU backend's GEMM kernel for a conv
+	Op     string  `json:"op"`
+	Out    string  `json:"out"`
+	MS     float64 `json:"ms"` // per image
+	Share  float64 `json:"share"`
+	GOPS   float64 `json:"gops,omitempty"`
 }
 
 func bench(e *env, args []string) error {
@@ -83,8 +79,8 @@ func bench(e *env, args []string) error {
 
 	r := benchJSON{Model: g.Spec.Name, Backend: c.Device.Backend, Device: c.Device.Name, Threads: c.Device.Threads,
 		Batch: *batch, Runs: *runs, MACs: g.Spec.TotalMACs()}
-	if r.Backend == "cpu" {
-		r.Kernel = qgemm.Kernel()
+	if cp, ok := c.Plan.(*cpu.Plan); ok {
+		r.Kernel = cp.Kernels()
 	}
 	images := make([]uint8, *batch*g.Spec.Input.Size())
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -110,12 +106,17 @@ func bench(e *env, args []string) error {
 	r.MSMin, r.MSMedian = slices.Min(times)/float64(*batch), median(times)/float64(*batch)
 	r.ImagesPerS = 1000 / r.MSMedian
 	r.GOPS = 2 * float64(r.MACs) / r.MSMedian / 1e6
-	if p := cpuPeak(c.Device); p != nil {
+	if p := measurePeak(c.Plan, g, c.Device.Threads); p != nil {
 		r.Peak, r.PeakShare = p, r.GOPS/p.GOPS
 	}
 	if prof, ok := c.Plan.(backends.Profiler); ok {
 		if r.Layers, err = profile(prof, g, in, *batch, *runs, sums); err != nil {
 			return err
+		}
+	}
+	if cp, ok := c.Plan.(*cpu.Plan); ok {
+		for i := range r.Layers {
+			r.Layers[i].Kernel = cp.Kernel(slices.IndexFunc(g.Nodes, func(n quant.Node) bool { return n.Name == r.Layers[i].Node }))
 		}
 	}
 	if *asJSON {
@@ -165,62 +166,46 @@ func profile(p backends.Profiler, g *quant.Graph, in []uint8, batch, runs int, s
 		l := layerJSON{Node: n.Name, Op: n.Op, Out: n.Out.String(),
 			MS: per[i].Seconds() * 1000 / float64(runs*batch), Share: per[i].Seconds() / total.Seconds()}
 		if n.Op == quant.OpConv {
-			macs := int64(n.Out.H*n.Out.W*n.Out.C) * int64(n.K())
-			l.GOPS = 2 * float64(macs) / (l.MS / 1000) / 1e9
+			l.GOPS = 2 * float64(n.MACs()) / (l.MS / 1000) / 1e9
 		}
 		out = append(out, l)
 	}
 	return out, nil
 }
 
-// macsPerCycle is how many int8 multiply-adds one core issues per cycle with each qgemm kernel.
-var macsPerCycle = map[string]int{
-	"avx512vnni": 64, // one 512-bit VPDPBUSD per cycle: 64 u8×s8 products (Zen 4 class cores)
-	"avx2":       32, // one 256-bit VPMADDUBSW
-	"sdot":       32, // two 128-bit SDOT pipes, 16 products each (Cortex-A76)
-	"neon":       16, // widening 8-bit multiply-accumulates
-	// "go" (the portable kernel) has no meaningful peak.
-}
-
-// cpuPeak is the arithmetic peak of the cores a CPU plan runs on, when the clock and the
-// kernel are known; nil otherwise (other backends, the Go kernel, no clock).
-func cpuPeak(d backends.DeviceInfo) *peak {
-	k := qgemm.Kernel()
-	mpc, ok := macsPerCycle[k]
-	if d.Backend != "cpu" || !ok {
+// measurePeak measures the arithmetic ceiling of a CPU plan: each conv node's kernel runs its
+// multiply-accumulate instructions on registers only, on the plan's threads at once
+// (qgemm.Peak), and the network's peak is its conv work done at those rates. nil for other
+// backends and for the portable Go kernel, which has no meaningful peak.
+func measurePeak(plan backends.Plan, g *quant.Graph, threads int) *peak {
+	cp, ok := plan.(*cpu.Plan)
+	if !ok {
 		return nil
 	}
-	mhz, src := cpuMHz()
-	if mhz <= 0 {
+	p := &peak{Threads: threads, GMACs: map[string]float64{}}
+	var macs, seconds float64
+	for i, n := range g.Nodes {
+		k := cp.Kernel(i)
+		if k == "" {
+			continue
+		}
+		rate, seen := p.GMACs[k]
+		if !seen {
+			rate = qgemm.Peak(k, threads, 200*time.Millisecond) / 1e9
+			p.GMACs[k] = rate
+		}
+		if rate == 0 {
+			return nil
+		}
+		m := float64(n.MACs())
+		macs += m
+		seconds += m / (rate * 1e9)
+	}
+	if macs == 0 {
 		return nil
 	}
-	cores := min(max(d.Threads, 1), runtime.NumCPU())
-	return &peak{GOPS: 2 * float64(cores*mpc) * mhz / 1000, Cores: cores, MHz: mhz, MHzSource: src, MACsPerCycle: mpc, Kernel: k}
-}
-
-// cpuMHz reads the clock: "cpu MHz" in /proc/cpuinfo (x86; the current clock of the first
-// core), else the maximum frequency cpufreq reports (ARM boards, whose /proc/cpuinfo has no
-// clock).
-func cpuMHz() (float64, string) {
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), ":")
-			if ok && strings.TrimSpace(k) == "cpu MHz" {
-				if mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && mhz > 0 {
-					return mhz, `"cpu MHz" in /proc/cpuinfo`
-				}
-			}
-		}
-	}
-	const maxFreq = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"
-	if b, err := os.ReadFile(maxFreq); err == nil {
-		if khz, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil && khz > 0 {
-			return khz / 1000, maxFreq
-		}
-	}
-	return 0, ""
+	p.GOPS = 2 * macs / seconds / 1e9
+	return p
 }
 
 func printBench(w io.Writer, r *benchJSON, pre string) {
@@ -232,21 +217,25 @@ func printBench(w io.Writer, r *benchJSON, pre string) {
 	fmt.Fprintf(w, "preprocess (%s, then input quantization; timed apart from the network): %.3f ms per image\n", pre, r.PreprocessMS)
 	fmt.Fprintf(w, "network: min %.3f ms, median %.3f ms per image; %.1f images/s; %.1f GOPS\n", r.MSMin, r.MSMedian, r.ImagesPerS, r.GOPS)
 	if p := r.Peak; p != nil {
-		fmt.Fprintf(w, "peak: %d cores × %.0f MHz (%s) × %d int8 MAC/cycle (%s) × 2 = %.1f GOPS; reached %.1f%%\n",
-			p.Cores, p.MHz, p.MHzSource, p.MACsPerCycle, p.Kernel, p.GOPS, 100*r.PeakShare)
+		var rates []string
+		for _, k := range slices.Sorted(maps.Keys(p.GMACs)) {
+			rates = append(rates, fmt.Sprintf("%s %.1f", k, p.GMACs[k]))
+		}
+		fmt.Fprintf(w, "peak: %.1f GOPS, measured: each kernel's multiply-accumulate instructions on registers only, %d threads (G multiply-adds/s: %s); reached %.1f%%\n",
+			p.GOPS, p.Threads, strings.Join(rates, ", "), 100*r.PeakShare)
 	}
 	if len(r.Layers) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "per layer (mean of the profiled runs):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "node\top\toutput\tms\tshare\tGOPS\t")
+	fmt.Fprintln(tw, "node\top\toutput\tms\tshare\tGOPS\tkernel\t")
 	for _, l := range r.Layers {
 		gops := "-"
 		if l.GOPS > 0 {
 			gops = fmt.Sprintf("%.1f", l.GOPS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.1f%%\t%s\t\n", l.Node, l.Op, l.Out, l.MS, 100*l.Share, gops)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.1f%%\t%s\t%s\t\n", l.Node, l.Op, l.Out, l.MS, 100*l.Share, gops, l.Kernel)
 	}
 	tw.Flush()
 }
