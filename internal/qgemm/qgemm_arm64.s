@@ -5,6 +5,46 @@
 // The Go assembler has no SDOT, SMLAL, UXTL, SMAX, SMULL, URSHL or UQXTN for vectors: they are
 // WORD encodings, each checked with aarch64-linux-gnu-objdump -d (the comment is its text).
 
+// SDOTLANE0 adds B's dwords for 4 k in V10, V11 times lane 0 of each row's activations
+// (V0-V7) into the row sums V16-V31.
+#define SDOTLANE0 \
+	WORD   $0x4f80e150; /* sdot v16.4s, v10.16b, v0.4b[0] */ \
+	WORD   $0x4f80e171; /* sdot v17.4s, v11.16b, v0.4b[0] */ \
+	WORD   $0x4f81e152; /* sdot v18.4s, v10.16b, v1.4b[0] */ \
+	WORD   $0x4f81e173; /* sdot v19.4s, v11.16b, v1.4b[0] */ \
+	WORD   $0x4f82e154; /* sdot v20.4s, v10.16b, v2.4b[0] */ \
+	WORD   $0x4f82e175; /* sdot v21.4s, v11.16b, v2.4b[0] */ \
+	WORD   $0x4f83e156; /* sdot v22.4s, v10.16b, v3.4b[0] */ \
+	WORD   $0x4f83e177; /* sdot v23.4s, v11.16b, v3.4b[0] */ \
+	WORD   $0x4f84e158; /* sdot v24.4s, v10.16b, v4.4b[0] */ \
+	WORD   $0x4f84e179; /* sdot v25.4s, v11.16b, v4.4b[0] */ \
+	WORD   $0x4f85e15a; /* sdot v26.4s, v10.16b, v5.4b[0] */ \
+	WORD   $0x4f85e17b; /* sdot v27.4s, v11.16b, v5.4b[0] */ \
+	WORD   $0x4f86e15c; /* sdot v28.4s, v10.16b, v6.4b[0] */ \
+	WORD   $0x4f86e17d; /* sdot v29.4s, v11.16b, v6.4b[0] */ \
+	WORD   $0x4f87e15e; /* sdot v30.4s, v10.16b, v7.4b[0] */ \
+	WORD   $0x4f87e17f; /* sdot v31.4s, v11.16b, v7.4b[0] */
+
+// SMLALLANE0 adds B's row in V10 times lane 0 of each row's widened activations (V0-V7)
+// into the row sums V16-V31.
+#define SMLALLANE0 \
+	WORD   $0xf402150; /* smlal v16.4s, v10.4h, v0.h[0] */ \
+	WORD   $0x4f402151; /* smlal2 v17.4s, v10.8h, v0.h[0] */ \
+	WORD   $0xf412152; /* smlal v18.4s, v10.4h, v1.h[0] */ \
+	WORD   $0x4f412153; /* smlal2 v19.4s, v10.8h, v1.h[0] */ \
+	WORD   $0xf422154; /* smlal v20.4s, v10.4h, v2.h[0] */ \
+	WORD   $0x4f422155; /* smlal2 v21.4s, v10.8h, v2.h[0] */ \
+	WORD   $0xf432156; /* smlal v22.4s, v10.4h, v3.h[0] */ \
+	WORD   $0x4f432157; /* smlal2 v23.4s, v10.8h, v3.h[0] */ \
+	WORD   $0xf442158; /* smlal v24.4s, v10.4h, v4.h[0] */ \
+	WORD   $0x4f442159; /* smlal2 v25.4s, v10.8h, v4.h[0] */ \
+	WORD   $0xf45215a; /* smlal v26.4s, v10.4h, v5.h[0] */ \
+	WORD   $0x4f45215b; /* smlal2 v27.4s, v10.8h, v5.h[0] */ \
+	WORD   $0xf46215c; /* smlal v28.4s, v10.4h, v6.h[0] */ \
+	WORD   $0x4f46215d; /* smlal2 v29.4s, v10.8h, v6.h[0] */ \
+	WORD   $0xf47215e; /* smlal v30.4s, v10.4h, v7.h[0] */ \
+	WORD   $0x4f47215f; /* smlal2 v31.4s, v10.8h, v7.h[0] */
+
 // func gemmSDOT(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
 // R0-R7 walk rows 0-7, whose 16 activations (as a−128) sit in V0-V7; row r's sums for columns
 // 0-3 and 4-7 live in V(16+2r) and V(17+2r). B's dwords for 4 k come in V10, V11 (even k
@@ -73,22 +113,7 @@ sdotloop:
 	VEOR   V8.B16, V6.B16, V6.B16
 	VEOR   V8.B16, V7.B16, V7.B16
 	VLD1.P 32(R8), [V10.B16, V11.B16]
-	WORD   $0x4f80e150 // sdot v16.4s, v10.16b, v0.4b[0]
-	WORD   $0x4f80e171 // sdot v17.4s, v11.16b, v0.4b[0]
-	WORD   $0x4f81e152 // sdot v18.4s, v10.16b, v1.4b[0]
-	WORD   $0x4f81e173 // sdot v19.4s, v11.16b, v1.4b[0]
-	WORD   $0x4f82e154 // sdot v20.4s, v10.16b, v2.4b[0]
-	WORD   $0x4f82e175 // sdot v21.4s, v11.16b, v2.4b[0]
-	WORD   $0x4f83e156 // sdot v22.4s, v10.16b, v3.4b[0]
-	WORD   $0x4f83e177 // sdot v23.4s, v11.16b, v3.4b[0]
-	WORD   $0x4f84e158 // sdot v24.4s, v10.16b, v4.4b[0]
-	WORD   $0x4f84e179 // sdot v25.4s, v11.16b, v4.4b[0]
-	WORD   $0x4f85e15a // sdot v26.4s, v10.16b, v5.4b[0]
-	WORD   $0x4f85e17b // sdot v27.4s, v11.16b, v5.4b[0]
-	WORD   $0x4f86e15c // sdot v28.4s, v10.16b, v6.4b[0]
-	WORD   $0x4f86e17d // sdot v29.4s, v11.16b, v6.4b[0]
-	WORD   $0x4f87e15e // sdot v30.4s, v10.16b, v7.4b[0]
-	WORD   $0x4f87e17f // sdot v31.4s, v11.16b, v7.4b[0]
+	SDOTLANE0
 	VLD1.P 32(R8), [V12.B16, V13.B16]
 	WORD   $0x4fa0e190 // sdot v16.4s, v12.16b, v0.4b[1]
 	WORD   $0x4fa0e1b1 // sdot v17.4s, v13.16b, v0.4b[1]
@@ -217,22 +242,7 @@ neonloop:
 	WORD   $0x2f08a4c6 // uxtl v6.8h, v6.8b
 	WORD   $0x2f08a4e7 // uxtl v7.8h, v7.8b
 	VLD1.P 16(R8), [V10.B16]
-	WORD   $0xf402150 // smlal v16.4s, v10.4h, v0.h[0]
-	WORD   $0x4f402151 // smlal2 v17.4s, v10.8h, v0.h[0]
-	WORD   $0xf412152 // smlal v18.4s, v10.4h, v1.h[0]
-	WORD   $0x4f412153 // smlal2 v19.4s, v10.8h, v1.h[0]
-	WORD   $0xf422154 // smlal v20.4s, v10.4h, v2.h[0]
-	WORD   $0x4f422155 // smlal2 v21.4s, v10.8h, v2.h[0]
-	WORD   $0xf432156 // smlal v22.4s, v10.4h, v3.h[0]
-	WORD   $0x4f432157 // smlal2 v23.4s, v10.8h, v3.h[0]
-	WORD   $0xf442158 // smlal v24.4s, v10.4h, v4.h[0]
-	WORD   $0x4f442159 // smlal2 v25.4s, v10.8h, v4.h[0]
-	WORD   $0xf45215a // smlal v26.4s, v10.4h, v5.h[0]
-	WORD   $0x4f45215b // smlal2 v27.4s, v10.8h, v5.h[0]
-	WORD   $0xf46215c // smlal v28.4s, v10.4h, v6.h[0]
-	WORD   $0x4f46215d // smlal2 v29.4s, v10.8h, v6.h[0]
-	WORD   $0xf47215e // smlal v30.4s, v10.4h, v7.h[0]
-	WORD   $0x4f47215f // smlal2 v31.4s, v10.8h, v7.h[0]
+	SMLALLANE0
 	VLD1.P 16(R8), [V11.B16]
 	WORD   $0xf502170 // smlal v16.4s, v11.4h, v0.h[1]
 	WORD   $0x4f502171 // smlal2 v17.4s, v11.8h, v0.h[1]
@@ -425,22 +435,7 @@ q8row:
 TEXT ·peakSDOT(SB), NOSPLIT, $0-8
 	MOVD n+0(FP), R0
 psdotloop:
-	WORD   $0x4f80e150 // sdot v16.4s, v10.16b, v0.4b[0]
-	WORD   $0x4f80e171 // sdot v17.4s, v11.16b, v0.4b[0]
-	WORD   $0x4f81e152 // sdot v18.4s, v10.16b, v1.4b[0]
-	WORD   $0x4f81e173 // sdot v19.4s, v11.16b, v1.4b[0]
-	WORD   $0x4f82e154 // sdot v20.4s, v10.16b, v2.4b[0]
-	WORD   $0x4f82e175 // sdot v21.4s, v11.16b, v2.4b[0]
-	WORD   $0x4f83e156 // sdot v22.4s, v10.16b, v3.4b[0]
-	WORD   $0x4f83e177 // sdot v23.4s, v11.16b, v3.4b[0]
-	WORD   $0x4f84e158 // sdot v24.4s, v10.16b, v4.4b[0]
-	WORD   $0x4f84e179 // sdot v25.4s, v11.16b, v4.4b[0]
-	WORD   $0x4f85e15a // sdot v26.4s, v10.16b, v5.4b[0]
-	WORD   $0x4f85e17b // sdot v27.4s, v11.16b, v5.4b[0]
-	WORD   $0x4f86e15c // sdot v28.4s, v10.16b, v6.4b[0]
-	WORD   $0x4f86e17d // sdot v29.4s, v11.16b, v6.4b[0]
-	WORD   $0x4f87e15e // sdot v30.4s, v10.16b, v7.4b[0]
-	WORD   $0x4f87e17f // sdot v31.4s, v11.16b, v7.4b[0]
+	SDOTLANE0
 	SUBS $1, R0, R0
 	BNE  psdotloop
 	RET
@@ -449,22 +444,7 @@ psdotloop:
 TEXT ·peakNEON(SB), NOSPLIT, $0-8
 	MOVD n+0(FP), R0
 pneonloop:
-	WORD   $0xf402150 // smlal v16.4s, v10.4h, v0.h[0]
-	WORD   $0x4f402151 // smlal2 v17.4s, v10.8h, v0.h[0]
-	WORD   $0xf412152 // smlal v18.4s, v10.4h, v1.h[0]
-	WORD   $0x4f412153 // smlal2 v19.4s, v10.8h, v1.h[0]
-	WORD   $0xf422154 // smlal v20.4s, v10.4h, v2.h[0]
-	WORD   $0x4f422155 // smlal2 v21.4s, v10.8h, v2.h[0]
-	WORD   $0xf432156 // smlal v22.4s, v10.4h, v3.h[0]
-	WORD   $0x4f432157 // smlal2 v23.4s, v10.8h, v3.h[0]
-	WORD   $0xf442158 // smlal v24.4s, v10.4h, v4.h[0]
-	WORD   $0x4f442159 // smlal2 v25.4s, v10.8h, v4.h[0]
-	WORD   $0xf45215a // smlal v26.4s, v10.4h, v5.h[0]
-	WORD   $0x4f45215b // smlal2 v27.4s, v10.8h, v5.h[0]
-	WORD   $0xf46215c // smlal v28.4s, v10.4h, v6.h[0]
-	WORD   $0x4f46215d // smlal2 v29.4s, v10.8h, v6.h[0]
-	WORD   $0xf47215e // smlal v30.4s, v10.4h, v7.h[0]
-	WORD   $0x4f47215f // smlal2 v31.4s, v10.8h, v7.h[0]
+	SMLALLANE0
 	SUBS $1, R0, R0
 	BNE  pneonloop
 	RET
