@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
 
@@ -58,5 +59,26 @@ func BenchmarkNIN(b *testing.B) {
 				report(b, batch)
 			})
 		}
+	}
+}
+
+// BenchmarkPool times nin-cifar10's two pools on one image, this backend's vector code
+// ("fast") against quant's reference loops ("ref"), in one run.
+func BenchmarkPool(b *testing.B) {
+	for _, n := range []quant.Node{
+		{Name: "pool1", Op: quant.OpMaxPool, In: nin.Shape{H: 32, W: 32, C: 96}, Out: nin.Shape{H: 16, W: 16, C: 96}, Kernel: 3, Stride: 2},
+		{Name: "pool2", Op: quant.OpAvgPool, In: nin.Shape{H: 16, W: 16, C: 192}, Out: nin.Shape{H: 8, W: 8, C: 192}, Kernel: 3, Stride: 2},
+	} {
+		x, y := quanttest.Images(1, 1, n.In), make([]uint8, n.Out.Size())
+		b.Run(n.Name+"/fast", func(b *testing.B) {
+			for b.Loop() {
+				poolRows(&n, x, y, 0, n.Out.H)
+			}
+		})
+		b.Run(n.Name+"/ref", func(b *testing.B) {
+			for b.Loop() {
+				n.Pool(x, y)
+			}
+		})
 	}
 }

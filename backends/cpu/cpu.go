@@ -1,7 +1,8 @@
 // Package cpu is the pure-Go int8 backend: packed int8 GEMM (internal/qgemm, with assembly for
 // amd64 and arm64) for every convolution, im2col for the k×k ones, the requantization fused in
-// the GEMM's output stage, and a fixed pool of goroutines over output rows. Everything a frame
-// needs is allocated in Prepare; Run allocates nothing.
+// the GEMM's output stage, pools on byte vectors (internal/u8vec), and a fixed pool of
+// goroutines over output rows. Everything a frame needs is allocated in Prepare; Run allocates
+// nothing.
 package cpu
 
 import (
@@ -237,17 +238,6 @@ func fill(b []uint8, v uint8) {
 	}
 	for i := range b {
 		b[i] = v
-	}
-}
-
-// poolRows runs output rows [r0, r1) (image-major: row = image·H + y) of a max or average pool
-// with quant's rounding, one image row at a time so that the reference's per-pixel code is
-// shared.
-func poolRows(n *quant.Node, x, y []uint8, r0, r1 int) {
-	in, out := n.In, n.Out
-	for r := r0; r < r1; r++ {
-		img, oy := r/out.H, r%out.H
-		n.PoolRow(x[img*in.Size():(img+1)*in.Size()], y[img*out.Size():(img+1)*out.Size()], oy)
 	}
 }
 
