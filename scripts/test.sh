@@ -15,7 +15,7 @@ step() { # step NAME CMD...: runs one step, counts it
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
 }
 fmtcheck() { local out; out=$(gofmt -l .); [ -z "$out" ] || { echo "gofmt would change: $out"; return 1; }; }
-kernels=(./internal/sgemm/ ./internal/qgemm/ ./backends/cpu/ ./quant/...)
+kernels=(./internal/sgemm/ ./internal/qgemm/ ./internal/u8vec/ ./backends/cpu/ ./quant/...)
 
 drivers() { # the OpenCL and Vulkan tests skip without a device: make sure the CPU drivers are there
   clinfo -l | grep -q "Device" || { echo "no OpenCL device (PoCL missing?)"; return 1; }
