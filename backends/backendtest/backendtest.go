@@ -45,9 +45,9 @@ const Images = 3
 // floatLayer is the layer kept in float in the float-kept graphs.
 const floatLayer = "cccp1"
 
-// MatchesReference checks every quanttest graph, with and without a layer kept in float,
-// prepared for batches of 1 and 3 by every variant: Trace of each image node by node, and Run
-// in every run length against the reference's sums. A device that refuses float-kept layers
+// MatchesReference checks every quanttest graph, as int8, with a layer kept in float and with
+// 7-bit weights, prepared for batches of 1 and 3 by every variant: Trace of each image node by
+// node, and Run in every run length against the reference's sums. A device that refuses float-kept layers
 // must refuse them with opt.FloatRefusal.
 func MatchesReference(t *testing.T, dev backends.Device, opt Options) {
 	t.Helper()
@@ -55,14 +55,19 @@ func MatchesReference(t *testing.T, dev backends.Device, opt Options) {
 	if len(variants) == 0 {
 		variants = []Variant{{Name: "default", Prepare: dev.Prepare}}
 	}
+	conversions := []struct {
+		name string
+		opt  quant.Options
+	}{
+		{"int8", quant.Options{}},
+		{"float-" + floatLayer, quant.Options{FloatLayers: []string{floatLayer}}},
+		{"int8-w7", quant.Options{WeightBits: 7}}, // the weights some CPU kernels run faster
+	}
 	for _, c := range quanttest.Cases(t) {
-		for _, float := range [][]string{nil, {floatLayer}} {
-			g := quanttest.Graph(t, c.Spec, 11, float...)
+		for _, conv := range conversions {
+			g := quanttest.GraphWith(t, c.Spec, 11, conv.opt)
 			in := quanttest.Input(g, 5, Images)
-			kept := "int8"
-			if float != nil {
-				kept = "float-" + strings.Join(float, ",")
-			}
+			kept, float := conv.name, conv.opt.FloatLayers
 			for _, v := range variants {
 				for _, batch := range []int{1, 3} {
 					t.Run(fmt.Sprintf("%s/%s/%s/batch%d", c.Name, kept, v.Name, batch), func(t *testing.T) {

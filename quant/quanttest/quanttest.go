@@ -68,10 +68,21 @@ func Model(t testing.TB, s nin.Spec, seed uint64) *nin.Model {
 // scales are realistic; float names layers to keep in float.
 func Graph(t testing.TB, s nin.Spec, seed uint64, float ...string) *quant.Graph {
 	t.Helper()
+	return GraphWith(t, s, seed, quant.Options{FloatLayers: float})
+}
+
+// GraphWith is Graph with other conversion options (min-max calibration on one thread unless
+// opt says otherwise).
+func GraphWith(t testing.TB, s nin.Spec, seed uint64, opt quant.Options) *quant.Graph {
+	t.Helper()
 	m := Model(t, s, seed)
 	const n = 8
 	imgs := Images(seed, n, s.Input)
-	g, err := quant.Convert(m, imgs, n, quant.Options{Method: quant.MethodMinMax, Threads: 1, FloatLayers: float})
+	if opt.Method == "" {
+		opt.Method = quant.MethodMinMax
+	}
+	opt.Threads = max(opt.Threads, 1)
+	g, err := quant.Convert(m, imgs, n, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
