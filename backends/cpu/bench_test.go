@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkNIN runs nin-cifar10 (222.5 M multiply-adds per image) in float32 (nin.Runner on
-// the SGEMM) and in int8 (this backend) in one run, so their ratio is what int8 buys on this
+// the SGEMM) and in int8 (this backend, 8- and 7-bit weights) in one run, so their ratio is what int8 buys on this
 // machine, at batch 1 (a camera) and 16 (throughput), on 1 and 2 threads. Preprocessing is
 // not included on either side.
 func BenchmarkNIN(b *testing.B) {
@@ -19,7 +19,13 @@ func BenchmarkNIN(b *testing.B) {
 		b.Fatal(err)
 	}
 	m := quanttest.Model(b, s, 1)
-	g := quanttest.Graph(b, s, 1)
+	graphs := []struct {
+		name string
+		g    *quant.Graph
+	}{
+		{"int8", quanttest.Graph(b, s, 1)},
+		{"int8-w7", quanttest.GraphWith(b, s, 1, quant.Options{WeightBits: 7})},
+	}
 	ops := 2 * float64(s.TotalMACs())
 	report := func(b *testing.B, batch int) {
 		sec := b.Elapsed().Seconds() / float64(b.N) / float64(batch)
@@ -41,23 +47,26 @@ func BenchmarkNIN(b *testing.B) {
 				}
 				report(b, batch)
 			})
-			b.Run(fmt.Sprintf("int8/batch%d/threads%d", batch, threads), func(b *testing.B) {
-				p, err := NewDevice(threads).Prepare(g, batch)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				in := quanttest.Input(g, 1, batch)
-				sums := make([]int32, batch*len(g.Classes))
-				p.Run(in, batch, sums)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if err := p.Run(in, batch, sums); err != nil {
+			for _, q := range graphs {
+				g := q.g
+				b.Run(fmt.Sprintf("%s/batch%d/threads%d", q.name, batch, threads), func(b *testing.B) {
+					p, err := NewDevice(threads).Prepare(g, batch)
+					if err != nil {
 						b.Fatal(err)
 					}
-				}
-				report(b, batch)
-			})
+					defer p.Close()
+					in := quanttest.Input(g, 1, batch)
+					sums := make([]int32, batch*len(g.Classes))
+					p.Run(in, batch, sums)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if err := p.Run(in, batch, sums); err != nil {
+							b.Fatal(err)
+						}
+					}
+					report(b, batch)
+				})
+			}
 		}
 	}
 }
