@@ -11,6 +11,19 @@ var generic = kernel{
 		microGo(4, 8, k, a, rsA, csA, b, c, ldc, beta)
 	},
 	strided: true,
+	axpy:    axpyGo,
+}
+
+// axpyGo is kernel.axpy in plain Go, and the contract the assembly versions follow:
+//
+//	for j := range y {
+//		y[j] += alpha * x[j]
+//	}
+func axpyGo(alpha float32, x, y []float32) {
+	x = x[:len(y)]
+	for j := range y {
+		y[j] += alpha * x[j]
+	}
 }
 
 // microGo is the micro-kernel contract (see kernel.micro) in plain Go for any even mr and any

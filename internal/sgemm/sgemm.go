@@ -9,6 +9,9 @@
 // assembly micro-kernel computes one mr×nr tile of C at a time; tiles at the edges of C are
 // computed aside and merged. The kernels are AVX2+FMA (6×16) and AVX-512 (12×32) on amd64 and
 // NEON (12×8) on arm64; portable Go serves other architectures and the purego build tag.
+//
+// A product with a thin A, a few rows such as one image's ZCA whitening, skips all of that:
+// packing B would cost more than the product, so thin streams B once through axpys instead.
 package sgemm
 
 import (
@@ -30,6 +33,9 @@ type kernel struct {
 	micro func(k int, a []float32, rsA, csA int, b, c []float32, ldc int, beta float32)
 	// strided says that micro takes any rsA and csA, so A can be read where it lies.
 	strided bool
+	// axpy sets y[j] += alpha·x[j] for j < len(y), x being at least as long: the inner loop
+	// of the products with a thin A (see thin).
+	axpy func(alpha float32, x, y []float32)
 }
 
 // minWork is the number of multiply-adds below which another goroutine costs more than it
@@ -106,8 +112,9 @@ func checkArgs(fn string, transA, transB bool, m, n, k int, a []float32, lda int
 }
 
 // gemm runs Gemm with the given kernel, so that tests can drive every kernel and odd blockings
-// through the same code. It splits C into one part per goroutine, by rows or by columns as
-// splitRows says.
+// through the same code. A thin product goes to thin, any other to serial. It splits C into
+// one part per goroutine, by rows or by columns as splitRows says; a thin product always by
+// columns, since each part then reads only its own columns of B.
 func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -116,15 +123,20 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 		scale(m, n, beta, c, ldc)
 		return
 	}
+	isThin := m <= thinRows && !transB
+	run, unit := serial, kern.nr // unit: the columns of a tile, the least a part may have
+	if isThin {
+		run, unit = thin, thinUnit
+	}
 	t := int(min(int64(max(threads, 1)), max(int64(m)*int64(n)*int64(k)/int64(minWork), 1)))
-	byRows := t > 1 && splitRows(kern, t, transA, lda, m, n)
-	tiles := (n + kern.nr - 1) / kern.nr
+	byRows := t > 1 && !isThin && splitRows(kern, t, transA, lda, m, n)
+	tiles := (n + unit - 1) / unit
 	if byRows {
 		tiles = (m + kern.mr - 1) / kern.mr
 	}
 	t = min(t, tiles)
 	if t == 1 {
-		serial(kern, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		run(kern, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// part runs the share of C from tile tiles*i/t up to tile tiles*(i+1)/t.
@@ -136,15 +148,15 @@ func gemm(kern *kernel, threads int, transA, transB bool, m, n, k int, a []float
 			if transA {
 				ao = r0
 			}
-			serial(kern, transA, transB, r1-r0, n, k, a[ao:], lda, b, ldb, beta, c[r0*ldc:], ldc)
+			run(kern, transA, transB, r1-r0, n, k, a[ao:], lda, b, ldb, beta, c[r0*ldc:], ldc)
 		} else {
-			c0 := min(tiles*i/t*kern.nr, n)
-			c1 := min(tiles*(i+1)/t*kern.nr, n)
+			c0 := min(tiles*i/t*unit, n)
+			c1 := min(tiles*(i+1)/t*unit, n)
 			bo := c0
 			if transB {
 				bo = c0 * ldb
 			}
-			serial(kern, transA, transB, m, c1-c0, k, a, lda, b[bo:], ldb, beta, c[c0:], ldc)
+			run(kern, transA, transB, m, c1-c0, k, a, lda, b[bo:], ldb, beta, c[c0:], ldc)
 		}
 	}
 	var wg sync.WaitGroup
@@ -185,6 +197,48 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 		}
 		for j := range row {
 			row[j] *= beta
+		}
+	}
+}
+
+// A product with at most thinRows rows of A (and B not transposed) is computed by thin.
+// Packing B would cost more than the whole product: each value of B is used m times only, so
+// the packed path reads B, writes it and reads it again for a few multiply-adds each, and
+// its micro-kernels compute whole mr-row tiles of which most rows are padding. But thin loads
+// a row of B once per row of A (from L1 after the first) and loads and stores all of C for
+// each row of B, so from some m on packing pays. Measured with BenchmarkThin on AVX2 (best
+// of six): n = k = 3072, thin 4.6 ms against 6.8 at m = 1, 5.95 against 6.33 at m = 4, 6.30
+// against 6.04 at m = 5; n = k = 192, 15 µs against 16 at m = 4, even at m = 5.
+const thinRows = 4
+
+// thinUnit is the column granularity of thin's blocks and of its split over goroutines: 16
+// values, one 64-byte cache line of a row of C or B.
+const thinUnit = 16
+
+// thinCols bounds the values of C (m·width) in one column block of thin: 256 KiB, half of a
+// 512 KiB L2, so that the block stays there while all k rows of B stream past it. Blocks
+// sized for L1 cut each row of B into runs of a few KiB instead, and the hardware prefetchers,
+// which stop at page boundaries, restart on each: at n = k = 3072 and m = 2 to 4, 16 KiB
+// blocks took 1.3–1.5 times as long. Tests lower it.
+var thinCols = 1 << 16
+
+// thin computes C = op(A)·B + beta·C for m ≤ thinRows as axpys, c(i,:) += op(A)(i,p)·B(p,:),
+// so that B is read once from memory: a matrix-vector product is limited by that read. C
+// goes in column blocks that stay in L2; each block visits every row of B, in order.
+func thin(kern *kernel, transA, _ bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	scale(m, n, beta, c, ldc)
+	rs, cs := lda, 1 // op(A)(i, p) is a[i*rs+p*cs]
+	if transA {
+		rs, cs = 1, lda
+	}
+	nb := blockSize(n, max(thinCols/m, thinUnit), thinUnit)
+	for j0 := 0; j0 < n; j0 += nb {
+		j1 := min(j0+nb, n)
+		for p := 0; p < k; p++ {
+			row := b[p*ldb+j0 : p*ldb+j1]
+			for i := 0; i < m; i++ {
+				kern.axpy(a[i*rs+p*cs], row, c[i*ldc+j0:i*ldc+j1])
+			}
 		}
 	}
 }
