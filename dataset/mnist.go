@@ -44,15 +44,7 @@ type idx struct {
 }
 
 func readIdxFile(dir, base string, ndims, limit int) (*idx, error) {
-	src, err := findSource(dir, base)
-	if err != nil {
-		return nil, err
-	}
-	_, most, err := src.size()
-	if err != nil {
-		return nil, err
-	}
-	r, err := src.open()
+	src, r, most, err := openFound(dir, base)
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,18 @@ func (s source) size() (expect, most int64, err error) {
 	return expect, most, nil
 }
 
+// openFound finds base in dir and opens it; most bounds what it can yield (see size).
+func openFound(dir, base string) (src source, r io.ReadCloser, most int64, err error) {
+	if src, err = findSource(dir, base); err != nil {
+		return src, nil, 0, err
+	}
+	if _, most, err = src.size(); err != nil {
+		return src, nil, 0, err
+	}
+	r, err = src.open()
+	return src, r, most, err
+}
+
 // open returns the source's contents, decompressed when it is gzipped.
 func (s source) open() (io.ReadCloser, error) {
 	f, err := os.Open(s.path)

@@ -14,15 +14,7 @@ func loadSVHN(dir, split string, opt Options) (*Set, error) {
 	if err := opt.fixedSize(cifarSide, cifarSide); err != nil {
 		return nil, err
 	}
-	src, err := findSource(dir, split+"_32x32.mat")
-	if err != nil {
-		return nil, err
-	}
-	_, most, err := src.size()
-	if err != nil {
-		return nil, err
-	}
-	r, err := src.open()
+	src, r, most, err := openFound(dir, split+"_32x32.mat")
 	if err != nil {
 		return nil, err
 	}
