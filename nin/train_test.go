@@ -332,7 +332,7 @@ func BenchmarkTrain(b *testing.B) {
 	}{{"nin-cifar10", false}, {"nin-cifar10", true}, {"nin-mnist", true}} {
 		name := tc.arch
 		if tc.bn {
-			name += "/bn"
+			name += "-bn" // a sibling, not a sub-benchmark, so that -bench Train/nin-cifar10$ selects the plain one
 		}
 		b.Run(name, func(b *testing.B) {
 			s, err := LoadSpec(tc.arch, nil)
