@@ -56,42 +56,23 @@ func colImages(l Layer, in, out Shape, batch int) int {
 // convForward computes y = relu?(conv(x) + b) for n images; col is im2col scratch for
 // colImages(...) images (unused for pointwise convolutions). b may be nil (no bias), which with
 // ReLU off leaves the GEMM's output untouched, as batch normalisation in training wants it.
+// The bias and ReLU are the GEMM's output stage, applied while its blocks are in cache.
 func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []float32, out Shape, y []float32, col []float32) {
 	kdim := l.Kernel * l.Kernel * in.C
 	pix := out.H * out.W
 	y = y[:n*pix*l.Out]
 	if isPointwise(l) {
-		sgemm.Gemm(threads, false, false, n*pix, l.Out, kdim, x, kdim, w, l.Out, 0, y, l.Out)
-	} else {
-		chunk := colImages(l, in, out, n)
-		for i0 := 0; i0 < n; i0 += chunk {
-			cnt := min(chunk, n-i0)
-			parallelFor(threads, cnt, func(i int) {
-				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
-			})
-			sgemm.Gemm(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 0, y[i0*pix*l.Out:], l.Out)
-		}
-	}
-	if b == nil && !l.ReLU {
+		sgemm.GemmBiasReLU(threads, false, false, n*pix, l.Out, kdim, x, kdim, w, l.Out, 0, y, l.Out, b, l.ReLU)
 		return
 	}
-	// Bias and ReLU in one pass after the GEMM; max is branchless, where a test on the sign
-	// would mispredict half the time.
-	parallelFor(threads, n, func(img int) {
-		for r := img * pix; r < (img+1)*pix; r++ {
-			row := y[r*l.Out : (r+1)*l.Out]
-			if b != nil {
-				for j, v := range b[:len(row)] {
-					row[j] += v
-				}
-			}
-			if l.ReLU {
-				for j, v := range row {
-					row[j] = max(v, 0)
-				}
-			}
-		}
-	})
+	chunk := colImages(l, in, out, n)
+	for i0 := 0; i0 < n; i0 += chunk {
+		cnt := min(chunk, n-i0)
+		parallelFor(threads, cnt, func(i int) {
+			im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+		})
+		sgemm.GemmBiasReLU(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 0, y[i0*pix*l.Out:], l.Out, b, l.ReLU)
+	}
 }
 
 // fcForward computes y = x·W + b over the flattened HWC activation.

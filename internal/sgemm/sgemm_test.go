@@ -134,7 +134,7 @@ func (p *problem) check(t *testing.T, name string, c0 []float32) {
 func (p *problem) run(t *testing.T, kern *kernel, threads int) {
 	t.Helper()
 	c0 := append([]float32(nil), p.c...)
-	gemm(kern, threads, p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc)
+	gemm(kern, threads, nil, p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc)
 	p.check(t, fmt.Sprintf("%s threads=%d transA=%v transB=%v m=%d n=%d k=%d beta=%v",
 		kern.name, threads, p.transA, p.transB, p.m, p.n, p.k, p.beta), c0)
 }

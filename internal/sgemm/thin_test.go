@@ -84,7 +84,7 @@ func TestGemmThin(t *testing.T) {
 								k := ks[iter%len(ks)]
 								p := newProblem(rng, transA, false, m, n, k, 1+iter%3, beta)
 								c0 := append([]float32(nil), p.c...)
-								gemm(&kern, threads, transA, false, m, n, k, p.a, p.lda, p.b, p.ldb, beta, p.c, p.ldc)
+								gemm(&kern, threads, nil, transA, false, m, n, k, p.a, p.lda, p.b, p.ldb, beta, p.c, p.ldc)
 								p.check(t, fmt.Sprintf("%s thinCols=%d threads=%d transA=%v m=%d n=%d k=%d beta=%v",
 									kern.name, cols, threads, transA, m, n, k, beta), c0)
 							}
@@ -146,12 +146,12 @@ func BenchmarkThin(b *testing.B) {
 			p := newProblem(rng, false, false, m, nk, nk, 0, 0)
 			for _, path := range []struct {
 				name string
-				run  func(*kernel, bool, bool, int, int, int, []float32, int, []float32, int, float32, []float32, int)
+				run  func(*kernel, *epilogue, int, bool, bool, int, int, int, []float32, int, []float32, int, float32, []float32, int)
 			}{{"packed", serial}, {"thin", thin}} {
 				b.Run(fmt.Sprintf("%dx%dx%d/%s", m, nk, nk, path.name), func(b *testing.B) {
 					b.SetBytes(int64(4 * nk * nk))
 					for range b.N {
-						path.run(kern, false, false, m, nk, nk, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc)
+						path.run(kern, nil, 0, false, false, m, nk, nk, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc)
 					}
 				})
 			}
