@@ -88,34 +88,42 @@ func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
 // reluMaskSum zeroes dy where the layer's output y was clipped by its ReLU (relu false: no
 // mask) and returns per-image channel sums of the result in part (n×c), the bias gradient
 // before its reduction. Fusing both keeps the largest tensors to one pass.
-//
-// noinline: inlined into Trainer.backward, the copy of its closure that the compiler makes
-// there calls reluMask, math.Float32bits and math.Float32frombits instead of inlining them
-// (go1.26), which made this loop three times slower, 13% of a nin-cifar10 step.
-//
-//go:noinline
 func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []float64) {
 	parallelFor(threads, n, func(img int) {
 		p := part[img*c:][:c]
 		clear(p)
 		off := img * pix * c
+		if relu {
+			reluMaskRows(y[off:][:pix*c], dy[off:][:pix*c], pix, c, p)
+			return
+		}
 		for r := 0; r < pix; r++ {
-			g := dy[off+r*c:][:c]
-			if !relu {
-				for ch, v := range g {
-					p[ch] += float64(v)
-				}
-				continue
-			}
-			// y ≥ 0, and y = +0 exactly where the ReLU clipped: its bits less one are
-			// negative only then.
-			for ch, v := range y[off+r*c:][:c] {
-				gm := reluMask(g[ch], math.Float32frombits(math.Float32bits(v)-1))
-				g[ch] = gm
-				p[ch] += float64(gm)
+			for ch, v := range dy[off+r*c:][:c] {
+				p[ch] += float64(v)
 			}
 		}
 	})
+}
+
+// reluMaskRowsGo is the contract of reluMaskRows: for each of rows rows of c channels, it
+// zeroes g where y is +0 (y ≥ 0, and +0 exactly where the ReLU clipped: the bits of y less
+// one are negative only then) and adds the result, widened, to p channel by channel.
+//
+// noinline: inlined, the copy of its loop that the compiler makes calls reluMask,
+// math.Float32bits and math.Float32frombits instead of inlining them (go1.26), which made the
+// loop three times slower.
+//
+//go:noinline
+func reluMaskRowsGo(y, g []float32, rows, c int, p []float64) {
+	p = p[:c]
+	for r := 0; r < rows; r++ {
+		gr := g[r*c:][:c]
+		for ch, v := range y[r*c:][:c] {
+			gm := reluMask(gr[ch], math.Float32frombits(math.Float32bits(v)-1))
+			gr[ch] = gm
+			p[ch] += float64(gm)
+		}
+	}
 }
 
 // reduceParts adds the n per-image rows of part (n×c) in image order into sum.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -350,6 +351,46 @@ func TestExportFoldsBN(t *testing.T) {
 		for j := range c {
 			if d := math.Abs(float64(got[i*c+j]) - want[i][j]); d > 1e-4*(1+math.Abs(want[i][j])) {
 				t.Errorf("image %d class %d: folded %v, BN in eval mode %v", i, j, got[i*c+j], want[i][j])
+			}
+		}
+	}
+}
+
+// TestReluMaskRows checks reluMaskRows against its Go contract bit for bit, for every tail of
+// the vector loop, on ReLU outputs with clipped (+0) and odd values (−0, NaN, negative).
+func TestReluMaskRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	odd := []float32{float32(math.Copysign(0, -1)), float32(math.NaN()), -1, float32(math.Inf(1)), 1e-45}
+	for c := 1; c <= 35; c++ {
+		rows := 3
+		y, g := make([]float32, rows*c), make([]float32, rows*c)
+		for i := range y {
+			g[i] = float32(rng.NormFloat64())
+			switch i % 3 {
+			case 0:
+				y[i] = 0
+			case 1:
+				y[i] = rng.Float32()
+			default:
+				y[i] = odd[i/3%len(odd)]
+			}
+		}
+		p0 := make([]float64, c)
+		for j := range p0 {
+			p0[j] = rng.NormFloat64()
+		}
+		gotG, wantG := slices.Clone(g), slices.Clone(g)
+		gotP, wantP := slices.Clone(p0), slices.Clone(p0)
+		reluMaskRows(y, gotG, rows, c, gotP)
+		reluMaskRowsGo(y, wantG, rows, c, wantP)
+		for i := range gotG {
+			if math.Float32bits(gotG[i]) != math.Float32bits(wantG[i]) {
+				t.Fatalf("c %d: g[%d] = %v, want %v (y %v)", c, i, gotG[i], wantG[i], y[i])
+			}
+		}
+		for j := range gotP {
+			if math.Float64bits(gotP[j]) != math.Float64bits(wantP[j]) {
+				t.Fatalf("c %d: p[%d] = %v, want %v", c, j, gotP[j], wantP[j])
 			}
 		}
 	}

@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package nin
+
+// reluMaskRows is reluMaskRowsGo: where Go's loops are all there is.
+func reluMaskRows(y, g []float32, rows, c int, p []float64) {
+	reluMaskRowsGo(y, g, rows, c, p)
+}
