@@ -65,20 +65,19 @@ func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
 	for oy := 0; oy < out.H; oy++ {
 		for ox := 0; ox < out.W; ox++ {
 			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
+			kx0, kx1, ix0 := kernelSpan(ox, l, in.W)
+			if kx0 >= kx1 {
+				continue
+			}
 			for ky := 0; ky < k; ky++ {
 				iy := oy*l.Stride - l.Pad + ky
 				if iy < 0 || iy >= in.H {
 					continue
 				}
-				for kx := 0; kx < k; kx++ {
-					ix := ox*l.Stride - l.Pad + kx
-					if ix < 0 || ix >= in.W {
-						continue
-					}
-					dst := dx[(iy*in.W+ix)*c:][:c]
-					for ch, v := range row[(ky*k+kx)*c:][:c] {
-						dst[ch] += v
-					}
+				src := row[(ky*k+kx0)*c : (ky*k+kx1)*c]
+				dst := dx[(iy*in.W+ix0)*c:][:len(src)]
+				for j, v := range src {
+					dst[j] += v
 				}
 			}
 		}

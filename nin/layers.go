@@ -12,31 +12,37 @@ import (
 
 // im2col writes, for each output pixel of one image, its k×k×cin receptive field (zeros where
 // it hangs over the padding) as one row of col, in the HWIO order of the weight matrix rows.
+// The in-bounds part of each kernel row is contiguous in the NHWC input, so it is one copy.
 func im2col(x []float32, in Shape, l Layer, out Shape, col []float32) {
 	k, c := l.Kernel, in.C
 	rowLen := k * k * c
 	for oy := 0; oy < out.H; oy++ {
 		for ox := 0; ox < out.W; ox++ {
 			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
+			kx0, kx1, ix0 := kernelSpan(ox, l, in.W)
 			for ky := 0; ky < k; ky++ {
 				iy := oy*l.Stride - l.Pad + ky
 				seg := row[ky*k*c : (ky+1)*k*c]
-				if iy < 0 || iy >= in.H {
+				if iy < 0 || iy >= in.H || kx0 >= kx1 {
 					clear(seg)
 					continue
 				}
-				for kx := 0; kx < k; kx++ {
-					ix := ox*l.Stride - l.Pad + kx
-					dst := seg[kx*c : (kx+1)*c]
-					if ix < 0 || ix >= in.W {
-						clear(dst)
-						continue
-					}
-					copy(dst, x[(iy*in.W+ix)*c:][:c])
-				}
+				clear(seg[:kx0*c])
+				copy(seg[kx0*c:kx1*c], x[(iy*in.W+ix0)*c:])
+				clear(seg[kx1*c:])
 			}
 		}
 	}
+}
+
+// kernelSpan returns the kernel columns kx0 ≤ kx < kx1 of output column ox that fall inside
+// an input of width w, and the input column of kx0; kernel column kx reads input column
+// ix0 − kx0 + kx whatever the stride, so the span is contiguous in the input.
+func kernelSpan(ox int, l Layer, w int) (kx0, kx1, ix0 int) {
+	ix := ox*l.Stride - l.Pad // input column of kx = 0
+	kx0 = max(0, -ix)
+	kx1 = min(l.Kernel, w-ix)
+	return kx0, kx1, ix + kx0
 }
 
 // isPointwise reports whether a conv reads its input as-is (1×1, stride 1, no padding), so the
