@@ -75,10 +75,7 @@ func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
 					continue
 				}
 				src := row[(ky*k+kx0)*c : (ky*k+kx1)*c]
-				dst := dx[(iy*in.W+ix0)*c:][:len(src)]
-				for j, v := range src {
-					dst[j] += v
-				}
+				sgemm.Add(dx[(iy*in.W+ix0)*c:][:len(src)], src)
 			}
 		}
 	}

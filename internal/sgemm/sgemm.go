@@ -71,6 +71,13 @@ func GemmBiasReLU(threads int, transA, transB bool, m, n, k int, a []float32, ld
 	gemm(&kernels[0], threads, ep, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
 
+// Add sets y[j] += x[j] for j < len(y), x being at least as long, with the vector
+// instructions the GEMM uses: the scatter-add of a column gradient back onto an image (col2im),
+// which Go's scalar loop ran at a third of the speed.
+func Add(y, x []float32) {
+	kernels[0].axpy(1, x, y)
+}
+
 // GemmRef is the naive triple loop: the oracle, kept simple.
 func GemmRef(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkArgs("GemmRef", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)

@@ -158,3 +158,22 @@ func BenchmarkThin(b *testing.B) {
 		}
 	}
 }
+
+// TestAdd checks Add against the scalar loop bit for bit: a multiply-add by 1 rounds as the
+// addition alone does.
+func TestAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for n := 0; n <= 70; n++ {
+		x, y := operand(rng, 1, n+1, n+1), operand(rng, 1, n, n)
+		want := append([]float32(nil), y...)
+		for j := range want {
+			want[j] += x[j]
+		}
+		Add(y, x)
+		for j := range y {
+			if math.Float32bits(y[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("n=%d: y[%d] = %v, want %v", n, j, y[j], want[j])
+			}
+		}
+	}
+}
