@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -416,18 +417,17 @@ func (t *Trainer) forward(n int) []float32 {
 // dropoutMask draws layer i's mask for this step: inverted dropout, so kept values are scaled
 // by 1/(1−rate) in training and inference needs no change.
 func (t *Trainer) dropoutMask(i, n int, rate float64, size int) {
-	keep := float32(1 / (1 - rate))
+	keepBits := math.Float32bits(float32(1 / (1 - rate)))
 	// A value is dropped when a uniform 64-bit draw falls below rate·2⁶⁴.
 	thr := uint64(rate * (1 << 63) * 2)
 	parallelFor(t.Threads, n, func(img int) {
 		var p rand.PCG
 		seedPCG(&p, t.Opt.Seed, streamDropout, uint64(t.State.Step), uint64(i)<<32|uint64(img))
-		for j := range t.mask[i][img*size:][:size] {
-			v := keep
-			if p.Uint64() < thr {
-				v = 0
-			}
-			t.mask[i][img*size+j] = v
+		m := t.mask[i][img*size:][:size]
+		// Branch-free: which values drop is random, and a branch on it mispredicts half the time.
+		for j := range m {
+			_, drop := bits.Sub64(p.Uint64(), thr, 0) // 1 when the draw is below thr
+			m[j] = math.Float32frombits(keepBits &^ -uint32(drop))
 		}
 	})
 }
