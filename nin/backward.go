@@ -144,7 +144,8 @@ func fcBackward(threads int, x []float32, n int, in Shape, l Layer, w, dy, dw, d
 
 // maxPoolTrain is poolForward for max pooling that also records, for every output, the index
 // within its image of the input that won (the first, on ties), so the backward pass can route
-// the gradient without searching again.
+// the gradient without searching again. The output is the winner's value: the same as
+// poolForward's max except where a window holds NaN (never a winner here) or both zeros.
 func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32, arg []int32) {
 	c := in.C
 	parallelFor(threads, n, func(img int) {
@@ -157,27 +158,39 @@ func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape,
 				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
 				o := (oy*out.W + ox) * c
 				dst, idx := yi[o:][:c], ai[o:][:c]
-				for ch := range dst {
-					dst[ch] = float32(math.Inf(-1))
+				// The first cell starts as the winner, so that every output has one.
+				base := (y0*in.W + x0) * c
+				copy(dst, xi[base:][:c])
+				for ch := range idx {
+					idx[ch] = int32(base + ch)
 				}
 				for iy := y0; iy < y1; iy++ {
 					for ix := x0; ix < x1; ix++ {
-						base := (iy*in.W + ix) * c
-						for ch, v := range xi[base:][:c] {
-							// Written so that the compiler selects with a conditional move:
-							// which input wins is data, and a branch on it mispredicts.
-							j := idx[ch]
-							if v > dst[ch] {
-								j = int32(base + ch)
-							}
-							idx[ch] = j
-							dst[ch] = max(dst[ch], v)
+						if iy == y0 && ix == x0 {
+							continue
 						}
+						base := (iy*in.W + ix) * c
+						maxArg(dst, idx, xi[base:][:c], int32(base))
 					}
 				}
 			}
 		}
 	})
+}
+
+// maxArgGo is the contract of maxArg: where src[ch] > dst[ch], dst[ch] = src[ch] and
+// idx[ch] = base + ch.
+func maxArgGo(dst []float32, idx []int32, src []float32, base int32) {
+	idx, src = idx[:len(dst)], src[:len(dst)]
+	for ch, v := range src {
+		// Written so that the compiler selects with conditional moves: which input wins is
+		// data, and a branch on it mispredicts.
+		j, d := idx[ch], dst[ch]
+		if v > d {
+			j, d = base+int32(ch), v
+		}
+		idx[ch], dst[ch] = j, d
+	}
 }
 
 // poolBackward writes dx for max pooling (each output's gradient to the input that won it) or

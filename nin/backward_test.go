@@ -395,3 +395,33 @@ func TestReluMaskRows(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxArg checks maxArg against its Go contract bit for bit, for every tail of the vector
+// loop, with ties, signed zeros, NaN and infinities on both sides.
+func TestMaxArg(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	odd := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 0.5}
+	pick := func() float32 {
+		if rng.IntN(2) == 0 {
+			return odd[rng.IntN(len(odd))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	for c := 1; c <= 35; c++ {
+		dst, idx, src := make([]float32, c), make([]int32, c), make([]float32, c)
+		for ch := range dst {
+			dst[ch], src[ch], idx[ch] = pick(), pick(), int32(rng.IntN(1000))
+		}
+		if c > 2 {
+			src[1] = dst[1] // a tie keeps the first
+		}
+		gotD, gotI := slices.Clone(dst), slices.Clone(idx)
+		maxArg(gotD, gotI, src, 4000)
+		maxArgGo(dst, idx, src, 4000)
+		for ch := range dst {
+			if math.Float32bits(gotD[ch]) != math.Float32bits(dst[ch]) || gotI[ch] != idx[ch] {
+				t.Fatalf("c %d ch %d: (%v, %d), want (%v, %d)", c, ch, gotD[ch], gotI[ch], dst[ch], idx[ch])
+			}
+		}
+	}
+}

@@ -6,3 +6,8 @@ package nin
 func reluMaskRows(y, g []float32, rows, c int, p []float64) {
 	reluMaskRowsGo(y, g, rows, c, p)
 }
+
+// maxArg is maxArgGo: where Go's loops are all there is.
+func maxArg(dst []float32, idx []int32, src []float32, base int32) {
+	maxArgGo(dst, idx, src, base)
+}

@@ -59,3 +59,48 @@ next:
 	JNZ  row
 	VZEROUPPER
 	RET
+
+// The lane numbers 0..7, the offsets of eight channels from the first.
+DATA lanes<>+0(SB)/4, $0
+DATA lanes<>+4(SB)/4, $1
+DATA lanes<>+8(SB)/4, $2
+DATA lanes<>+12(SB)/4, $3
+DATA lanes<>+16(SB)/4, $4
+DATA lanes<>+20(SB)/4, $5
+DATA lanes<>+24(SB)/4, $6
+DATA lanes<>+28(SB)/4, $7
+GLOBL lanes<>(SB), RODATA|NOPTR, $32
+
+// func maxArgAVX2(dst *float32, idx *int32, src *float32, n int, base int32)
+//
+// The comparison is ordered greater-than (false when either side is NaN), as Go's >; the
+// winners' values and indices are selected with blends.
+TEXT ·maxArgAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         idx+8(FP), DX
+	MOVQ         src+16(FP), SI
+	MOVQ         n+24(FP), CX
+	MOVL         base+32(FP), AX
+	MOVL         AX, X0
+	VPBROADCASTD X0, Y0
+	VPADDD       lanes<>(SB), Y0, Y0 // the indices of this group of eight
+	MOVL         $8, AX
+	MOVL         AX, X1
+	VPBROADCASTD X1, Y1                // 8 in every lane: the step between groups
+	XORQ         AX, AX
+
+loop:
+	VMOVUPS   (SI)(AX*4), Y2          // v
+	VMOVUPS   (DI)(AX*4), Y3          // d
+	VCMPPS    $0x1e, Y3, Y2, Y4       // v > d (GT_OQ)
+	VBLENDVPS Y4, Y2, Y3, Y3
+	VMOVUPS   Y3, (DI)(AX*4)
+	VMOVDQU   (DX)(AX*4), Y5
+	VBLENDVPS Y4, Y0, Y5, Y5
+	VMOVDQU   Y5, (DX)(AX*4)
+	VPADDD    Y1, Y0, Y0
+	ADDQ      $8, AX
+	CMPQ      AX, CX
+	JLT       loop
+	VZEROUPPER
+	RET
