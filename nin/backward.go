@@ -23,36 +23,57 @@ func backwardColImages(l Layer, in, out Shape, batch int) int {
 // has applied the ReLU mask), and writes the weight gradient dw (HWIO, overwritten) and, when
 // dx is non-nil, the gradient at the input. col is im2col scratch for backwardColImages
 // images (unused for pointwise convolutions); it also holds the column gradient, since a
-// chunk's columns are dead once its dw product is done.
-func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float32, out Shape, dy, dw, dx, col []float32) {
+// chunk's columns are dead once its dw product is done. dwT is scratch of dw's size.
+func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float32, out Shape, dy, dw, dx, col, dwT []float32) {
 	kdim := l.Kernel * l.Kernel * in.C
 	pix := out.H * out.W
+	// When the kernel has at least as many rows as outputs, the weight gradient is computed
+	// transposed, dwᵀ = dyᵀ·cols, and turned around at the end: the GEMM then packs the larger
+	// operand, the columns, into its 16-wide B micro-panels (whole cache lines) instead of 6-wide
+	// A ones. Measured alone, one thread: conv2 of nin-cifar10 72 → 79 GFLOP/s, cccp2 60 → 67,
+	// conv3 73 → 79; conv1 (75 rows, 192 outputs) lost 9% and is not turned. Each element is
+	// the same sum of the same products in the same order, so dw comes out bit for bit the same.
+	turn := kdim >= l.Out
+	wgrad := func(rows int, cols, dyc []float32, beta float32) {
+		if turn {
+			sgemm.Gemm(threads, true, false, l.Out, kdim, rows, dyc, l.Out, cols, kdim, beta, dwT, kdim)
+		} else {
+			sgemm.Gemm(threads, true, false, kdim, l.Out, rows, cols, kdim, dyc, l.Out, beta, dw, l.Out)
+		}
+	}
 	if isPointwise(l) {
-		sgemm.Gemm(threads, true, false, kdim, l.Out, n*pix, x, kdim, dy, l.Out, 0, dw, l.Out)
+		wgrad(n*pix, x, dy, 0)
 		if dx != nil {
 			sgemm.Gemm(threads, false, true, n*pix, kdim, l.Out, dy, l.Out, w, l.Out, 0, dx, kdim)
 		}
-		return
+	} else {
+		chunk := backwardColImages(l, in, out, n)
+		for i0 := 0; i0 < n; i0 += chunk {
+			cnt := min(chunk, n-i0)
+			parallelFor(threads, cnt, func(i int) {
+				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+			})
+			dyc := dy[i0*pix*l.Out:]
+			beta := float32(1)
+			if i0 == 0 {
+				beta = 0
+			}
+			wgrad(cnt*pix, col, dyc, beta)
+			if dx == nil {
+				continue
+			}
+			sgemm.Gemm(threads, false, true, cnt*pix, kdim, l.Out, dyc, l.Out, w, l.Out, 0, col, kdim)
+			parallelFor(threads, cnt, func(i int) {
+				col2im(col[i*pix*kdim:], in, l, out, dx[(i0+i)*in.Size():][:in.Size()])
+			})
+		}
 	}
-	chunk := backwardColImages(l, in, out, n)
-	for i0 := 0; i0 < n; i0 += chunk {
-		cnt := min(chunk, n-i0)
-		parallelFor(threads, cnt, func(i int) {
-			im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
-		})
-		dyc := dy[i0*pix*l.Out:]
-		beta := float32(1)
-		if i0 == 0 {
-			beta = 0
+	if turn {
+		for o := 0; o < l.Out; o++ {
+			for r, v := range dwT[o*kdim : (o+1)*kdim] {
+				dw[r*l.Out+o] = v
+			}
 		}
-		sgemm.Gemm(threads, true, false, kdim, l.Out, cnt*pix, col, kdim, dyc, l.Out, beta, dw, l.Out)
-		if dx == nil {
-			continue
-		}
-		sgemm.Gemm(threads, false, true, cnt*pix, kdim, l.Out, dyc, l.Out, w, l.Out, 0, col, kdim)
-		parallelFor(threads, cnt, func(i int) {
-			col2im(col[i*pix*kdim:], in, l, out, dx[(i0+i)*in.Size():][:in.Size()])
-		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/ninedge/ninedge/internal/sgemm"
 )
 
 // gradSpec is a tiny network with odd sizes that reaches every backward path: a padded 3×3
@@ -421,6 +423,46 @@ func TestMaxArg(t *testing.T) {
 		for ch := range dst {
 			if math.Float32bits(gotD[ch]) != math.Float32bits(dst[ch]) || gotI[ch] != idx[ch] {
 				t.Fatalf("c %d ch %d: (%v, %d), want (%v, %d)", c, ch, gotD[ch], gotI[ch], dst[ch], idx[ch])
+			}
+		}
+	}
+}
+
+// TestConvWeightGradTurned checks that the weight gradient computed transposed (kernel rows ≥
+// outputs) is bit for bit the direct product of the columns and dy.
+func TestConvWeightGradTurned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, l := range []Layer{
+		{Kind: Conv, Kernel: 3, Pad: 1, Stride: 1, Out: 5},
+		{Kind: Conv, Kernel: 1, Stride: 1, Out: 7},
+	} {
+		in, n := Shape{6, 6, 8}, 3
+		out := Shape{6, 6, l.Out}
+		kdim, pix := l.Kernel*l.Kernel*in.C, out.H*out.W
+		if !isPointwise(l) && backwardColImages(l, in, out, n) < n {
+			t.Fatal("the test needs one chunk")
+		}
+		x, dy := make([]float32, n*in.Size()), make([]float32, n*out.Size())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for i := range dy {
+			dy[i] = float32(rng.NormFloat64())
+		}
+		cols := x
+		if !isPointwise(l) {
+			cols = make([]float32, n*pix*kdim)
+			for i := 0; i < n; i++ {
+				im2col(x[i*in.Size():], in, l, out, cols[i*pix*kdim:])
+			}
+		}
+		want := make([]float32, kdim*l.Out)
+		sgemm.Gemm(1, true, false, kdim, l.Out, n*pix, cols, kdim, dy, l.Out, 0, want, l.Out)
+		dw, dwT := make([]float32, kdim*l.Out), make([]float32, kdim*l.Out)
+		convBackward(2, x, n, in, l, make([]float32, kdim*l.Out), out, dy, dw, nil, make([]float32, n*pix*kdim), dwT)
+		for i := range dw {
+			if math.Float32bits(dw[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%dx%d conv: dw[%d] = %v, want %v", l.Kernel, l.Kernel, i, dw[i], want[i])
 			}
 		}
 	}

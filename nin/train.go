@@ -188,6 +188,7 @@ type Trainer struct {
 	mask   [][]float32 // dropout masks, 0 or 1/(1−rate)
 	grad   [2][]float32
 	col    []float32
+	dwT    []float32 // a conv weight gradient, transposed (see convBackward)
 	part   []float64
 	sum    []float64
 	perm   []int
@@ -228,7 +229,7 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 			last = i
 		}
 	}
-	colLen, gradLen, partLen := 0, b*s.Input.Size(), 0
+	colLen, gradLen, partLen, wLen := 0, b*s.Input.Size(), 0, 0
 	for i, l := range s.Layers {
 		in, out := t.shapes[i], t.shapes[i+1]
 		t.acts = append(t.acts, make([]float32, b*out.Size()))
@@ -249,6 +250,7 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 		if !l.HasWeights() {
 			continue
 		}
+		wLen = max(wLen, len(m.Weights[i]))
 		lrMul, biasMul := 1.0, opt.BiasLRMult
 		if i == last {
 			lrMul, biasMul = opt.LastLRMult, opt.LastLRMult
@@ -265,6 +267,7 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 	}
 	t.grad = [2][]float32{make([]float32, gradLen), make([]float32, gradLen)}
 	t.col = make([]float32, colLen)
+	t.dwT = make([]float32, wLen)
 	t.part = make([]float64, partLen)
 	t.sum = make([]float64, partLen/b)
 	return t, nil
@@ -464,7 +467,7 @@ func (t *Trainer) backward(n int) {
 				}
 			}
 			if l.Kind == Conv {
-				convBackward(t.Threads, x, n, in, l, m.Weights[i], out, dy, t.params[p].g, dx, t.col)
+				convBackward(t.Threads, x, n, in, l, m.Weights[i], out, dy, t.params[p].g, dx, t.col, t.dwT)
 			} else {
 				fcBackward(t.Threads, x, n, in, l, m.Weights[i], dy, t.params[p].g, dx)
 			}
