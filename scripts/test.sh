@@ -27,6 +27,7 @@ step gofmt fmtcheck
 step vet go vet ./...
 step test go test -timeout 60m ./...
 step purego go test -tags purego "${kernels[@]}"
+step purego-nin go test -tags purego -short ./nin/  # the Go twins of the trainer's AVX2 helpers
 step opencl env CGO_CFLAGS=-DCL_TARGET_OPENCL_VERSION=120 bash -c 'go vet -tags opencl ./backends/opencl/ && go test -tags opencl -timeout 60m ./backends/opencl/'
 step vulkan bash -c 'go vet -tags vulkan ./backends/vulkan/ ./shaders/ ./cmd/ninedge/ && go test -tags vulkan -timeout 60m ./backends/vulkan/'
 step spirv-fresh go test -count=1 -run TestSPIRVFresh ./shaders/
