@@ -114,11 +114,6 @@ func bench(e *env, args []string) error {
 			return err
 		}
 	}
-	if cp, ok := c.Plan.(*cpu.Plan); ok {
-		for i := range r.Layers {
-			r.Layers[i].Kernel = cp.Kernel(slices.IndexFunc(g.Nodes, func(n quant.Node) bool { return n.Name == r.Layers[i].Node }))
-		}
-	}
 	if *asJSON {
 		return json.NewEncoder(e.stdout).Encode(r)
 	}
@@ -145,6 +140,14 @@ func median(x []float64) float64 {
 	return s[len(s)/2]
 }
 
+// nodeKernel names the CPU backend's GEMM kernel for node i ("" elsewhere).
+func nodeKernel(p backends.Profiler, i int) string {
+	if cp, ok := p.(*cpu.Plan); ok {
+		return cp.Kernel(i)
+	}
+	return ""
+}
+
 // profile runs the plan's per-node timing runs times and returns each node's time per image,
 // its share of the sum, and its arithmetic rate.
 func profile(p backends.Profiler, g *quant.Graph, in []uint8, batch, runs int, sums []int32) ([]layerJSON, error) {
@@ -163,7 +166,7 @@ func profile(p backends.Profiler, g *quant.Graph, in []uint8, batch, runs int, s
 		if per[i] == 0 {
 			continue
 		}
-		l := layerJSON{Node: n.Name, Op: n.Op, Out: n.Out.String(),
+		l := layerJSON{Node: n.Name, Op: n.Op, Out: n.Out.String(), Kernel: nodeKernel(p, i),
 			MS: per[i].Seconds() * 1000 / float64(runs*batch), Share: per[i].Seconds() / total.Seconds()}
 		if n.Op == quant.OpConv {
 			l.GOPS = 2 * float64(n.MACs()) / (l.MS / 1000) / 1e9

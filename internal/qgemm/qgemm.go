@@ -51,12 +51,19 @@ func kernelFor(b []int8) *kernel {
 			return kn
 		}
 	}
-	panic("qgemm: no kernel accepts these weights") // the last kernel accepts any
+	panic("qgemm: no kernel accepts these weights") // goKernel, always last, accepts any
 }
 
 // Kernel names the kernel that Run uses on this CPU for weights of the full int8 range:
 // "avx512vnni", "avx2", "sdot", "neon" or "go". Packed.Kernel says which one a matrix got.
-func Kernel() string { return kernelFor([]int8{-128, 127}).name }
+func Kernel() string {
+	for _, kn := range kernels {
+		if kn.maxAbsB == 0 {
+			return kn.name
+		}
+	}
+	panic("qgemm: no general kernel") // goKernel is always last
+}
 
 // Kernel names the kernel this matrix was packed for.
 func (p *Packed) Kernel() string { return p.kern.name }
