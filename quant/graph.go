@@ -178,8 +178,12 @@ func (g *Graph) Validate() error {
 				kind = nin.AvgPool
 			}
 			want, err = nin.Layer{Kind: kind, Kernel: n.Kernel, Stride: n.Stride}.OutShape(n.In)
+			if err == nil && n.Op == OpAvgPool {
+				err = sumFits(n.Kernel * n.Kernel)
+			}
 		case OpGlobalAvg:
 			want = nin.Shape{H: 1, W: 1, C: n.In.C}
+			err = sumFits(n.In.H * n.In.W)
 			if i != len(g.Nodes)-1 {
 				err = fmt.Errorf("global average pool must be the last node")
 			}
@@ -231,6 +235,22 @@ func (n *Node) checkConv(wlim int8) error {
 		if w > wlim || w < -wlim {
 			return fmt.Errorf("weight %d outside the symmetric range [%d, %d]", w, -wlim, wlim)
 		}
+	}
+	// Every backend accumulates in int32 with no saturation, so the largest dot product the
+	// shapes allow, plus the bias, must fit; otherwise backends would wrap differently.
+	reach := int64(k) * 255 * int64(wlim)
+	for j, b := range n.Bias {
+		if reach+max(int64(b), -int64(b)) > math.MaxInt32 {
+			return fmt.Errorf("channel %d: bias %d plus %d products of up to 255·%d overflows int32", j, b, k, wlim)
+		}
+	}
+	return nil
+}
+
+// sumFits checks that an int32 sum of cells uint8 values cannot overflow.
+func sumFits(cells int) error {
+	if int64(cells)*255 > math.MaxInt32 {
+		return fmt.Errorf("a window of %d cells overflows the int32 sum", cells)
 	}
 	return nil
 }

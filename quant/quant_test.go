@@ -289,6 +289,44 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
+// Every backend accumulates in int32 without saturation, so a graph whose worst case could
+// wrap must be refused, by the converter and by the loader alike; sizes just inside the
+// bound must still be accepted.
+func TestAccumulatorBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		in     nin.Shape
+		blocks []nin.Block
+		ok     bool
+	}{
+		{"conv depth 64800", nin.Shape{H: 3, W: 3, C: 7200}, []nin.Block{{Out: []int{2}, Kernel: 3, Pool: "global"}}, true},
+		{"conv depth 73728", nin.Shape{H: 3, W: 3, C: 8192}, []nin.Block{{Out: []int{2}, Kernel: 3, Pool: "global"}}, false},
+		{"global pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{{Out: []int{2}, Kernel: 1, Pool: "global"}}, true},
+		{"global pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{{Out: []int{2}, Kernel: 1, Pool: "global"}}, false},
+		{"avg pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{
+			{Out: []int{2}, Kernel: 1, Pool: "avg", Size: 2910, Step: 1},
+			{Out: []int{2}, Kernel: 1, Pool: "global"}}, false},
+	} {
+		s, err := nin.Expand(tc.name, tc.in, 2, tc.blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = quant.Convert(quanttest.Model(t, s, 1), quanttest.Images(1, 1, s.Input), 1, quant.Options{Method: quant.MethodMinMax, Threads: 1})
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "overflows")) {
+			t.Errorf("%s: want an overflow error, got %v", tc.name, err)
+		}
+	}
+	// A loaded file's bias is checked against the same bound.
+	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 1)
+	g.Nodes[0].Bias[0] = math.MaxInt32 - 1000
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "overflows int32") {
+		t.Errorf("bias at the int32 limit: %v", err)
+	}
+}
+
 func equalSums(a, b []int32) bool {
 	if len(a) != len(b) {
 		return false
