@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -24,9 +25,10 @@ import (
 // as a progress bar when stderr is a terminal (as cli.Progress), otherwise as a plain line
 // every logEvery, so that the log of a long background run shows it is alive.
 type bar struct {
-	b       *progressbar.ProgressBar
-	what    string
-	lastLog time.Time
+	b           *progressbar.ProgressBar
+	what        string
+	epochsAfter int // whole epochs still to run after this one, for the run's ETA
+	lastLog     time.Time
 }
 
 const logEvery = 2 * time.Minute
@@ -34,25 +36,44 @@ const logEvery = 2 * time.Minute
 func newBar(epoch, epochs, total int) *bar {
 	what := fmt.Sprintf("epoch %d/%d", epoch, epochs)
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return &bar{what: what, lastLog: time.Now()}
+		return &bar{what: what, epochsAfter: epochs - epoch, lastLog: time.Now()}
 	}
-	return &bar{what: what, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+	return &bar{what: what, epochsAfter: epochs - epoch, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200e6),
 		progressbar.OptionClearOnFinish())}
 }
 
 func (b *bar) update(p nin.Progress) {
-	status := fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s lr %.3g", p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR)
-	if b.b == nil {
-		if time.Since(b.lastLog) >= logEvery {
-			b.lastLog = time.Now()
-			fmt.Fprintf(os.Stderr, "%s: %s %d/%d images, %s\n", prog, b.what, p.Done, p.Total, status)
-		}
+	if b.b != nil {
+		b.b.Describe(b.what + " " + b.status(p))
+		_ = b.b.Set(p.Done)
 		return
 	}
-	b.b.Describe(b.what + " " + status)
-	_ = b.b.Set(p.Done)
+	if time.Since(b.lastLog) >= logEvery && p.ImagesPerSec > 0 {
+		b.lastLog = time.Now()
+		fmt.Fprintf(os.Stderr, "%s: %s %d/%d images (%s left), %s\n", prog, b.what, p.Done, p.Total,
+			roughly(float64(p.Total-p.Done)/p.ImagesPerSec), b.status(p))
+	}
+}
+
+// status is the running loss, accuracy, speed and learning rate, and the time the run needs
+// at this epoch's rate so far (not counting the test passes between epochs).
+func (b *bar) status(p nin.Progress) string {
+	s := fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s lr %.3g", p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR)
+	if p.ImagesPerSec > 0 {
+		s += ", run ends in " + roughly(float64(p.Total-p.Done+b.epochsAfter*p.Total)/p.ImagesPerSec)
+	}
+	return s
+}
+
+// roughly formats seconds to the minute, as "~3h05m" or "~12m".
+func roughly(seconds float64) string {
+	m := int(math.Round(seconds / 60))
+	if m >= 60 {
+		return fmt.Sprintf("~%dh%02dm", m/60, m%60)
+	}
+	return fmt.Sprintf("~%dm", m)
 }
 
 func (b *bar) finish() {
