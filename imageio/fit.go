@@ -71,12 +71,21 @@ func (c *cachedScaler) scale(k *draw.Kernel, dst *image.RGBA, src image.Image, s
 	c.scaler.Scale(dst, dst.Rect, src, sr, draw.Src, nil)
 }
 
-// NewFitter returns a Fitter producing w×h images with c channels. It panics when w or h
-// is not in [1, MaxSide] or c is neither 1 nor 3: those are fixed by the program, not by
-// its input.
-func NewFitter(w, h, c int) *Fitter {
+// CheckFitterShape says whether a Fitter can produce w×h images with c channels: sides in
+// [1, MaxSide], and 1 (grey) or 3 (RGB) channels. Callers whose shape comes from a file (a
+// model's input) check it here first.
+func CheckFitterShape(w, h, c int) error {
 	if w < 1 || h < 1 || w > MaxSide || h > MaxSide || (c != 1 && c != 3) {
-		panic(fmt.Sprintf("imageio.NewFitter(%d, %d, %d): want sizes in [1, %d] and 1 or 3 channels", w, h, c, MaxSide))
+		return fmt.Errorf("an image input of %dx%dx%d: sides must be in [1, %d] and channels 1 (grey) or 3 (RGB)", h, w, c, MaxSide)
+	}
+	return nil
+}
+
+// NewFitter returns a Fitter producing w×h images with c channels. It panics where
+// CheckFitterShape fails: the shape must have been checked before.
+func NewFitter(w, h, c int) *Fitter {
+	if err := CheckFitterShape(w, h, c); err != nil {
+		panic("imageio.NewFitter: " + err.Error())
 	}
 	return &Fitter{w: w, h: h, c: c, buf: image.NewRGBA(image.Rect(0, 0, w, h))}
 }

@@ -48,13 +48,17 @@ type Labeler struct {
 
 // New labels with the int8 scorer s (batch 1 is enough), returning the k best classes. The
 // first verify images are also run through backends.Compare, which names the first layer where
-// the plan's bytes differ from quant's reference executor.
-func New(s *infer.Int8, k, verify int) *Labeler {
+// the plan's bytes differ from quant's reference executor. It fails for a model whose input
+// no picture can be fitted to (channels other than 1 or 3).
+func New(s *infer.Int8, k, verify int) (*Labeler, error) {
 	in, n := s.Input(), len(s.Classes())
+	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
+		return nil, fmt.Errorf("label: the model takes %w", err)
+	}
 	k = min(max(k, 1), n)
 	return &Labeler{s: s, fit: imageio.NewFitter(in.W, in.H, in.C), k: k, verify: verify,
 		pixels: make([]uint8, in.Size()), scores: make([]float32, n), probs: make([]float32, n),
-		idx: make([]int, 0, k), top: make([]Class, k)}
+		idx: make([]int, 0, k), top: make([]Class, k)}, nil
 }
 
 // Input is the image shape Label expects.

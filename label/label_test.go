@@ -9,8 +9,29 @@ import (
 	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant/quanttest"
 	"github.com/ninedge/ninedge/stream/streamtest"
 )
+
+// A model file may declare any channel count; a picture has one or three, so a labeler for
+// another count is refused with an error, not a panic.
+func TestChannelsNoPictureHas(t *testing.T) {
+	for _, c := range []int{2, 4} {
+		s, err := nin.Expand("odd", nin.Shape{H: 4, W: 4, C: c}, 2, []nin.Block{{Out: []int{2}, Kernel: 1, Pool: "global"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := infer.NewInt8(quanttest.Graph(t, s, 1), cpu.NewDevice(1), 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := label.New(sc, 1, 0); err == nil {
+			t.Errorf("%d channels accepted", c)
+		}
+		_ = sc.Close()
+	}
+}
 
 func TestLabeler(t *testing.T) {
 	g := streamtest.Graph(t)
@@ -25,7 +46,10 @@ func TestLabeler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lab := label.New(s, tt.k, tt.verify)
+		lab, err := label.New(s, tt.k, tt.verify)
+		if err != nil {
+			t.Fatal(err)
+		}
 		fromImage, err := lab.Image(pic)
 		if err != nil {
 			t.Fatal(err)

@@ -65,6 +65,9 @@ const frames = 3
 // latency stays that of one frame however slow the network is, and memory stays flat.
 func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
 	in := c.Input()
+	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
+		return fmt.Errorf("stream: the classifier takes %w", err)
+	}
 	log := &logger{w: opt.Log}
 	cnt := opt.Counters
 	if cnt == nil {

@@ -94,7 +94,12 @@ func (l *labelFlags) labeler(e *env) (lab *label.Labeler, c *backends.Choice, do
 	if l.verify {
 		verify = verifyImages
 	}
-	return label.New(s, l.top, verify), c, func() { _ = s.Close() }, nil
+	lab, err = label.New(s, l.top, verify)
+	if err != nil {
+		_ = s.Close()
+		return nil, nil, nil, err
+	}
+	return lab, c, func() { _ = s.Close() }, nil
 }
 
 // sourceFlags choose a camera or a recording, for stream and serve.

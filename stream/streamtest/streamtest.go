@@ -55,7 +55,11 @@ func Labeler(t testing.TB, g *quant.Graph, k int) *label.Labeler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return label.New(s, k, 0)
+	lab, err := label.New(s, k, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
 }
 
 // Pictures returns n distinct w×h pictures: colour gradients with a square whose place,
