@@ -175,8 +175,17 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// maxDim bounds every size in a spec, so that a hostile file cannot ask for terabytes.
-const maxDim = 1 << 14
+// Bounds on what a spec may ask for, so that a small hostile file cannot make a loader
+// allocate gigabytes or a run last hours. They are far above the authors' networks
+// (nin-cifar10: 0.2 M values in its largest tensor, 0.6 M in its largest im2col, 0.46 M
+// weights in its largest layer, 0.22 G multiply-accumulates).
+const (
+	maxDim     = 1 << 14 // any one size
+	maxTensor  = 1 << 24 // values in one image's tensor
+	maxColumns = 1 << 27 // values in one image's im2col matrix of a layer
+	maxWeights = 1 << 26 // weights of one layer
+	maxMACs    = 1 << 33 // multiply-accumulates per image
+)
 
 // Validate checks that the layers fit together and that the network ends in Classes scores.
 func (s Spec) Validate() error {
@@ -189,14 +198,21 @@ func (s Spec) Validate() error {
 	if len(s.Layers) == 0 || len(s.Layers) > 1000 {
 		return fmt.Errorf("spec %s: %d layers", s.Name, len(s.Layers))
 	}
+	if n := s.Input.Size(); n > maxTensor {
+		return fmt.Errorf("spec %s: input %v has %d values, more than %d", s.Name, s.Input, n, maxTensor)
+	}
 	seen := map[string]bool{}
 	sh := s.Input
+	var macs int64
 	for i, l := range s.Layers {
 		if l.Name == "" || seen[l.Name] || strings.ContainsAny(l.Name, ". \t\n\"") {
 			return fmt.Errorf("spec %s: layer %d: name %q is empty, repeated or has '.', space or quote", s.Name, i, l.Name)
 		}
 		seen[l.Name] = true
 		next, err := l.OutShape(sh)
+		if err == nil {
+			macs, err = l.checkCost(sh, next, macs)
+		}
 		if err != nil {
 			return fmt.Errorf("spec %s: layer %s: %w", s.Name, l.Name, err)
 		}
@@ -206,6 +222,35 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("spec %s: network ends in %v, want 1x1x%d scores", s.Name, sh, s.Classes)
 	}
 	return nil
+}
+
+// checkCost holds a layer from in to out to the bounds on tensors, columns and weights, and
+// returns the network's multiply-accumulates so far, held to maxMACs. Sizes are at most
+// maxDim each, so every product fits an int64.
+func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
+	if n := out.Size(); n > maxTensor {
+		return macs, fmt.Errorf("output %v has %d values, more than %d", out, n, maxTensor)
+	}
+	var k int64 // rows of the weight matrix
+	switch l.Kind {
+	case Conv:
+		k = int64(l.Kernel*l.Kernel) * int64(in.C)
+		if cols := int64(out.H*out.W) * k; l.Kernel > 1 && cols > maxColumns {
+			return macs, fmt.Errorf("im2col of %d values, more than %d", cols, maxColumns)
+		}
+	case FC:
+		k = int64(in.Size())
+	default:
+		return macs, nil
+	}
+	if w := k * int64(l.Out); w > maxWeights {
+		return macs, fmt.Errorf("%d weights, more than %d", w, maxWeights)
+	}
+	macs += int64(out.H*out.W) * k * int64(l.Out)
+	if macs > maxMACs {
+		return macs, fmt.Errorf("the network so far needs %d multiply-accumulates per image, more than %d", macs, maxMACs)
+	}
+	return macs, nil
 }
 
 // poolOut is Caffe's ceil-mode pooled size, with its rule that the last window must start

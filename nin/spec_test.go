@@ -108,3 +108,34 @@ func TestSpecJSONBlocksAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// A spec is a small file that decides how much a loader allocates and how long a run takes:
+// each bound refuses the smallest spec over it and accepts the largest under it.
+func TestSpecCostBounds(t *testing.T) {
+	conv1 := func(out ...int) []Block { return []Block{{Out: out, Kernel: 1, Pool: "global"}} }
+	for _, tc := range []struct {
+		name   string
+		in     Shape
+		blocks []Block
+		err    string // "" where the spec is accepted
+	}{
+		{"input at the bound", Shape{H: 4096, W: 4096, C: 1}, conv1(1), ""},
+		{"input over", Shape{H: 4096, W: 4097, C: 1}, conv1(1), "input"},
+		{"tensor at the bound", Shape{H: 2048, W: 2048, C: 3}, conv1(4, 1), ""},
+		{"tensor over", Shape{H: 2048, W: 2048, C: 3}, conv1(5, 1), "output"},
+		{"im2col under", Shape{H: 1024, W: 1024, C: 3}, []Block{{Out: []int{1}, Kernel: 5, Pad: 2, Pool: "global"}}, ""},
+		{"im2col over", Shape{H: 1024, W: 1024, C: 3}, []Block{{Out: []int{1}, Kernel: 7, Pad: 3, Pool: "global"}}, "im2col"},
+		{"weights at the bound", Shape{H: 1, W: 1, C: 16384}, conv1(4096, 1), ""},
+		{"weights over", Shape{H: 1, W: 1, C: 16384}, conv1(4097, 1), "weights"},
+		{"MACs under", Shape{H: 64, W: 64, C: 1024}, conv1(1024, 1), ""},
+		{"MACs over", Shape{H: 64, W: 64, C: 1024}, conv1(1024, 1024, 1), "multiply-accumulates"},
+	} {
+		_, err := Expand("big", tc.in, 1, tc.blocks)
+		if tc.err == "" && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: got %v, want an error about %s", tc.name, err, tc.err)
+		}
+	}
+}

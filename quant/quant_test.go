@@ -299,15 +299,15 @@ func TestAccumulatorBounds(t *testing.T) {
 		blocks []nin.Block
 		ok     bool
 	}{
-		{"conv depth 64800", nin.Shape{H: 3, W: 3, C: 7200}, []nin.Block{{Out: []int{2}, Kernel: 3, Pool: "global"}}, true},
-		{"conv depth 73728", nin.Shape{H: 3, W: 3, C: 8192}, []nin.Block{{Out: []int{2}, Kernel: 3, Pool: "global"}}, false},
-		{"global pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{{Out: []int{2}, Kernel: 1, Pool: "global"}}, true},
-		{"global pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{{Out: []int{2}, Kernel: 1, Pool: "global"}}, false},
+		{"conv depth 64800", nin.Shape{H: 3, W: 3, C: 7200}, []nin.Block{{Out: []int{1}, Kernel: 3, Pool: "global"}}, true},
+		{"conv depth 73728", nin.Shape{H: 3, W: 3, C: 8192}, []nin.Block{{Out: []int{1}, Kernel: 3, Pool: "global"}}, false},
+		{"global pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, true},
+		{"global pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, false},
 		{"avg pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{
-			{Out: []int{2}, Kernel: 1, Pool: "avg", Size: 2910, Step: 1},
-			{Out: []int{2}, Kernel: 1, Pool: "global"}}, false},
+			{Out: []int{1}, Kernel: 1, Pool: "avg", Size: 2910, Step: 1},
+			{Out: []int{1}, Kernel: 1, Pool: "global"}}, false},
 	} {
-		s, err := nin.Expand(tc.name, tc.in, 2, tc.blocks)
+		s, err := nin.Expand(tc.name, tc.in, 1, tc.blocks)
 		if err != nil {
 			t.Fatal(err)
 		}
