@@ -18,6 +18,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -38,9 +39,15 @@ var page []byte
 
 // Defaults of Config.
 const (
-	DefaultMaxUpload  = 10 << 20
-	DefaultStaleAfter = 10 * time.Second
+	DefaultMaxUpload     = 10 << 20
+	DefaultUploadTimeout = time.Minute
+	DefaultStaleAfter    = 10 * time.Second
 )
+
+// maxUploads is how many POST /predict bodies are read at once. A client that sends slowly
+// holds a slot and up to MaxUpload bytes until UploadTimeout: the bound keeps a few such
+// clients from filling a small board's memory.
+const maxUploads = 4
 
 // Config describes what a Server serves.
 type Config struct {
@@ -52,6 +59,9 @@ type Config struct {
 	Source string
 	// MaxUpload caps a POST /predict body in bytes (0: DefaultMaxUpload).
 	MaxUpload int64
+	// UploadTimeout is how long a POST /predict body may take to arrive, counted from the
+	// end of its headers (0: DefaultUploadTimeout).
+	UploadTimeout time.Duration
 	// StaleAfter is how long the source may send nothing before /healthz fails (0:
 	// DefaultStaleAfter).
 	StaleAfter time.Duration
@@ -63,7 +73,8 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 
-	labMu sync.Mutex // guards cfg.Labeler
+	labMu      sync.Mutex // guards cfg.Labeler
+	uploadSlot chan struct{}
 	// decodeSlot lets one upload at a time decode: an image may take up to imageio.MaxPixels
 	// of memory while it is decoded, and a small board has little to spare.
 	decodeSlot chan struct{}
@@ -90,10 +101,14 @@ func New(cfg Config) *Server {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
-	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(), decodeSlot: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(),
+		uploadSlot: make(chan struct{}, maxUploads), decodeSlot: make(chan struct{}, 1)}
 	reg := prometheus.NewRegistry()
 	s.registerMetrics(reg)
 	s.mux.HandleFunc("GET /{$}", s.index)
@@ -254,11 +269,25 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		w.Header().Set("Allow", http.MethodPost)
 		return failf(http.StatusMethodNotAllowed, "use POST with an image as the body or as a multipart file field")
 	}
+	deadline := time.Now().Add(s.cfg.UploadTimeout)
+	wait := time.NewTimer(s.cfg.UploadTimeout)
+	defer wait.Stop()
+	select {
+	case s.uploadSlot <- struct{}{}:
+		defer func() { <-s.uploadSlot }()
+	case <-wait.C:
+		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are still arriving", maxUploads)
+	case <-r.Context().Done():
+		return failf(http.StatusServiceUnavailable, "the client went away")
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(deadline)
 	name, data, err := upload(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), r.Header.Get("Content-Type"))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return failf(http.StatusRequestTimeout, "the upload did not arrive within %v", s.cfg.UploadTimeout)
 	case err != nil:
 		return failf(http.StatusBadRequest, "%v", err)
 	case len(data) == 0:

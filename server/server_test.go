@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -125,6 +127,31 @@ func TestPredict(t *testing.T) {
 	}
 	if resp, _ := http.Get(ts.URL + "/predict"); resp.Header.Get("Allow") != "POST" {
 		t.Errorf("405 without Allow: POST")
+	}
+}
+
+// A client that sends its body slowly, or never, gets 408 once UploadTimeout has passed,
+// rather than holding its connection and buffer for as long as it likes.
+func TestSlowUpload(t *testing.T) {
+	s := New(Config{Labeler: streamtest.Labeler(t, streamtest.Graph(t), 3), Device: cpu.NewDevice(1).Info(),
+		UploadTimeout: 300 * time.Millisecond})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	fmt.Fprint(conn, "POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n\x89PNG")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer after %v: %v", time.Since(start), err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "did not arrive within 300ms") {
+		t.Errorf("%d %s, want 408", resp.StatusCode, body)
 	}
 }
 

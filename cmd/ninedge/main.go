@@ -17,10 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -46,8 +45,12 @@ var commands = map[string]struct {
 	"devices":  {devices, "list the devices of every backend"},
 }
 
+// stopGrace is how long a command may take to stop after SIGINT or SIGTERM before it is
+// ended at once: time for a server's requests in flight to finish, and a little more.
+const stopGrace = shutdownGrace + 2*time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext("ninedge", stopGrace)
 	code := run(&env{ctx: ctx, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)

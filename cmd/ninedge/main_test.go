@@ -183,7 +183,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"stream", "--model", m, "--source", filepath.Join(dir, "nothing")}, 1, "source: stat"},
 		{[]string{"stream", "--model", m, "--source", "/dev/video77"}, 1, "/dev/video77"},
 		{[]string{"bench", "--model", m, "--runs", "0"}, 2, "--runs at least 1"},
-		{[]string{"serve", "--model", m, "--max-upload", "0"}, 2, "--max-upload must be positive"},
+		{[]string{"serve", "--model", m, "--max-upload", "0"}, 2, "--max-upload and --upload-timeout must be positive"},
+		{[]string{"serve", "--model", m, "--upload-timeout", "-1s"}, 2, "--max-upload and --upload-timeout must be positive"},
 		{[]string{"devices", "extra"}, 2, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

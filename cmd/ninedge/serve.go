@@ -25,14 +25,15 @@ func serve(e *env, args []string) error {
 	sf.add(fs, time.Minute)
 	listen := fs.String("listen", ":8080", "address to serve HTTP on")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive (answered 408 after)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *maxUpload <= 0 {
-		return cli.Usagef("--max-upload must be positive")
+	if *maxUpload <= 0 || *uploadTimeout <= 0 {
+		return cli.Usagef("--max-upload and --upload-timeout must be positive")
 	}
 	var src stream.Source
 	if sf.spec != "" {
@@ -48,7 +49,7 @@ func serve(e *env, args []string) error {
 	}
 	defer done()
 	srv := server.New(server.Config{Labeler: lab, Device: c.Device, Reason: c.Reason, Model: filepath.Base(lf.model),
-		Source: sf.spec, MaxUpload: *maxUpload})
+		Source: sf.spec, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err

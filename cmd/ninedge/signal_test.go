@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,6 +83,55 @@ func TestSignals(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				cmd.Process.Kill()
 				t.Fatalf("still running 10 s after %v:\n%s", tt.sig, stderr.String())
+			}
+		})
+	}
+}
+
+// TestSignalWhileBlocked opens a named pipe that nobody writes, where no context reaches:
+// a second signal ends the command at once, and a single one after stopGrace, each with
+// status 128 + the signal.
+func TestSignalWhileBlocked(t *testing.T) {
+	_, m, _ := model(t)
+	fifo := filepath.Join(t.TempDir(), "camera.jpg")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no named pipes here:", err)
+	}
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		signals []syscall.Signal
+		within  time.Duration
+	}{
+		{"classify, SIGINT twice", []string{"classify", fifo}, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, stopGrace / 2},
+		{"stream, SIGTERM once", []string{"stream", "--source", fifo}, []syscall.Signal{syscall.SIGTERM}, stopGrace + 5*time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append(tt.args, "--model", m, "--backend", "cpu")...)
+			cmd.Env = append(os.Environ(), "NINEDGE_RUN_MAIN=1")
+			var stderr syncBuffer
+			cmd.Stderr, cmd.Stdout = &stderr, &bytes.Buffer{}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			time.Sleep(time.Second) // into the blocking open
+			start := time.Now()
+			for _, sig := range tt.signals {
+				cmd.Process.Signal(sig)
+				time.Sleep(100 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				var exit *exec.ExitError
+				want := 128 + int(tt.signals[0])
+				if !errors.As(err, &exit) || exit.ExitCode() != want || !strings.Contains(stderr.String(), "stopping now") {
+					t.Errorf("after %v: %v, want exit status %d; stderr:\n%s", time.Since(start), err, want, stderr.String())
+				}
+			case <-time.After(tt.within):
+				cmd.Process.Kill()
+				t.Fatalf("still running %v after %v:\n%s", tt.within, tt.signals, stderr.String())
 			}
 		})
 	}

@@ -3,10 +3,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
@@ -38,6 +42,28 @@ func Exit(prog string, err error) {
 		os.Exit(2)
 	}
 	os.Exit(1)
+}
+
+// SignalContext returns a context that SIGINT or SIGTERM cancels, so that a command can
+// stop cleanly, and the function that stops listening. A command blocked where no context
+// reaches (opening a named pipe that nobody writes) must still stop: a second signal, or
+// grace after the first, ends the process at once with status 128 + the signal's number.
+func SignalContext(prog string, grace time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		cancel()
+		select {
+		case sig = <-sigs:
+			fmt.Fprintf(os.Stderr, "%s: %v again: stopping now\n", prog, sig)
+		case <-time.After(grace):
+			fmt.Fprintf(os.Stderr, "%s: %v: still blocked %v later (a pipe or device nobody writes?): stopping now\n", prog, sig, grace)
+		}
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
 // Progress returns a callback that draws a progress bar on stderr when it is a terminal, and
