@@ -82,6 +82,9 @@ func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, 
 	if err := CheckPair(m, g); err != nil {
 		return nil, err
 	}
+	if opt.Batch < 1 || opt.LayerImages < 1 {
+		return nil, fmt.Errorf("report: batch %d and layer images %d must be at least 1", opt.Batch, opt.LayerImages)
+	}
 	fs := infer.NewFloat(m, opt.Batch, opt.Threads)
 	qs, err := infer.NewInt8(g, dev, opt.Batch, opt.Threads)
 	if err != nil {

@@ -34,6 +34,12 @@ func convert(args []string) error {
 	if *weightBits != 7 && *weightBits != 8 {
 		return cli.Usagef("--weight-bits must be 7 or 8")
 	}
+	if err := cli.CheckThreads(*threads); err != nil {
+		return err
+	}
+	if err := cli.CheckOutputs([]string{*model}, *out); err != nil {
+		return err
+	}
 	m, g, err := cli.LoadModel(*model)
 	if err != nil {
 		return err

@@ -27,6 +27,12 @@ func importCaffe(args []string) error {
 	if *caffePath == "" || *out == "" {
 		return cli.Usagef("--caffe and -o are required")
 	}
+	if err := cli.CheckThreads(*threads); err != nil {
+		return err
+	}
+	if err := cli.CheckOutputs([]string{*caffePath, *arch}, *out); err != nil {
+		return err
+	}
 	if data.Name == "" {
 		data.Name = "cifar10"
 	}

@@ -100,11 +100,28 @@ func TestBadModelFiles(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"eval", "--model"}, {"convert", "--bogus"}, {"convert", "--weight-bits", "6", "-o", "x"}, {"report"}, {"inspect"}} {
+	model := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := os.WriteFile(model, []byte("checked before it is read"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pair := []string{"report", "--float", "f.safetensors", "--int8", "q.safetensors"}
+	for _, args := range [][]string{{}, {"frobnicate"}, {"eval", "--model"}, {"convert", "--bogus"}, {"convert", "--weight-bits", "6", "-o", "x"}, {"report"}, {"inspect"},
+		{"eval", "--model", model, "--threads", "-1"},
+		{"convert", "--model", model, "--threads", "-2", "-o", "x"},
+		{"convert", "--model", model, "-o", model},
+		append(pair, "--batch", "-3"), append(pair, "--batch", "1000000000"), append(pair, "--threads", "-4"),
+		append(pair, "--layer-images", "-1"), append(pair, "--max-drop", "NaN"), append(pair, "--png", "chart.gif"),
+		append(pair, "--json", "out.json", "--md", "out.json"), append(pair, "--md", os.TempDir()),
+	} {
 		_, stderr, code := run(t, args...)
 		if code != 2 || stderr == "" || strings.Contains(stderr, "panic") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
+	}
+	// An output nobody can write fails at once, before any work, and leaves nothing.
+	_, stderr, code := run(t, append(pair, "--json", filepath.Join(t.TempDir(), "no", "such", "folder.json"))...)
+	if code != 1 || !strings.Contains(stderr, "cannot write") {
+		t.Errorf("report into a missing folder: exit %d, stderr %q", code, stderr)
 	}
 }
 

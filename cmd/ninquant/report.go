@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/ninedge/ninedge/internal/atomicfile"
@@ -28,6 +29,23 @@ func reportCmd(args []string) error {
 	}
 	if *floatPath == "" || *int8Path == "" {
 		return cli.Usagef("--float and --int8 are required")
+	}
+	if err := run.Check(); err != nil {
+		return err
+	}
+	if *layerImages < 1 {
+		return cli.Usagef("--layer-images must be at least 1")
+	}
+	if math.IsNaN(*maxDrop) {
+		return cli.Usagef("--max-drop NaN: want percentage points (negative: no limit)")
+	}
+	if *pngPath != "" {
+		if err := report.CheckChartPath(*pngPath); err != nil {
+			return cli.Usagef("--png: %v", err)
+		}
+	}
+	if err := cli.CheckOutputs([]string{*floatPath, *int8Path}, *jsonPath, *mdPath, *pngPath); err != nil {
+		return err
 	}
 	m, g0, err := cli.LoadModel(*floatPath)
 	if err != nil {

@@ -110,6 +110,10 @@ func run(args []string) error {
 	c.ckpt = or(c.ckpt, base+".ckpt.safetensors")
 	c.metrics = or(c.metrics, base+".metrics.jsonl")
 	c.plot = or(c.plot, base+".png")
+	// Found now, not after hours of training.
+	if err := cli.CheckOutputs(nil, c.out, c.ckpt, c.metrics, c.plot); err != nil {
+		return err
+	}
 
 	var t *nin.Trainer
 	var train, test nin.Data

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +99,9 @@ func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
 	if d.Name == "" || d.Dir == "" {
 		return nil, Usagef("--dataset and --data are required")
 	}
+	if d.Limit < 0 {
+		return nil, Usagef("--limit %d: want 0 (all) or more", d.Limit)
+	}
 	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit})
 	if err != nil {
 		return nil, err
@@ -148,11 +153,63 @@ func (r *RunFlags) Add(fs *pflag.FlagSet) {
 	fs.IntVar(&r.Device, "device", 0, "device index within the backend (see ninedge devices)")
 }
 
+// Check refuses a batch outside 1..4096 and a negative thread count.
+func (r *RunFlags) Check() error {
+	if r.Batch <= 0 || r.Batch > 4096 {
+		return Usagef("--batch %d not in 1..4096", r.Batch)
+	}
+	return CheckThreads(r.Threads)
+}
+
+// CheckThreads refuses a --threads value below 0 (0 means all cores).
+func CheckThreads(n int) error {
+	if n < 0 {
+		return Usagef("--threads %d: want 0 (all cores) or more", n)
+	}
+	return nil
+}
+
+// CheckOutputs makes sure, before a command starts work that may take hours, that it can
+// write each named output (empty names are skipped): the folder exists and takes a new
+// file, the name is not a folder, no two outputs are the same file, and no output is one
+// of the inputs, which it would replace.
+func CheckOutputs(inputs []string, outputs ...string) error {
+	var seen []string
+	for _, out := range outputs {
+		if out == "" {
+			continue
+		}
+		if st, err := os.Stat(out); err == nil {
+			if st.IsDir() {
+				return Usagef("output %s is a folder", out)
+			}
+			for _, in := range slices.Concat(inputs, seen) {
+				if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+					return Usagef("output %s is the same file as %s", out, in)
+				}
+			}
+		}
+		for _, prev := range seen {
+			if filepath.Clean(prev) == filepath.Clean(out) {
+				return Usagef("two outputs are %s", out)
+			}
+		}
+		probe, err := os.CreateTemp(filepath.Dir(out), ".ninedge-probe-*")
+		if err != nil {
+			return fmt.Errorf("cannot write %s: %w", out, err)
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+		seen = append(seen, out)
+	}
+	return nil
+}
+
 // Scorer loads a model file of either kind and prepares it to run. The returned function
 // frees the device's resources.
 func (r *RunFlags) Scorer(path string) (infer.Scorer, func(), error) {
-	if r.Batch <= 0 || r.Batch > 4096 {
-		return nil, nil, Usagef("--batch %d not in 1..4096", r.Batch)
+	if err := r.Check(); err != nil {
+		return nil, nil, err
 	}
 	m, g, err := LoadModel(path)
 	if err != nil {
