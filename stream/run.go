@@ -59,7 +59,8 @@ const maxMessages = 20
 const frames = 3
 
 // Run classifies src's frames with c and hands each result to emit, until the source ends or
-// ctx is done (both return nil) or something fails; a summary goes to Log in every case. A decoder
+// ctx is done (both return nil, unless the source ended having sent damaged frames or none
+// at all) or something fails; a summary goes to Log in every case. A decoder
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
@@ -132,6 +133,15 @@ loop:
 		reason = "stopped by an error"
 	}
 	log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
+	if finished && err == nil {
+		// A source that ended on its own was a recording or a pipe: damage in it, or no
+		// frame at all, is the caller's to know from the exit status, not only from the log.
+		if bad := cnt.Bad.Load(); bad > 0 {
+			err = fmt.Errorf("stream: damaged frames in the source: %d", bad)
+		} else if cnt.Classified.Load() == 0 {
+			err = errors.New("stream: the source ended without a frame")
+		}
+	}
 	return err
 }
 

@@ -239,7 +239,8 @@ func TestNewestFrameWins(t *testing.T) {
 	}
 }
 
-// TestDamagedFramesGoOn mixes random bytes, a frame that does not decode and good frames.
+// TestDamagedFramesGoOn mixes random bytes, a frame that does not decode and good frames:
+// every good frame is classified, and the run then ends with an error that counts the damage.
 func TestDamagedFramesGoOn(t *testing.T) {
 	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
 	pics := streamtest.Pictures(4, 64, 48)
@@ -250,8 +251,8 @@ func TestDamagedFramesGoOn(t *testing.T) {
 	var log bytes.Buffer
 	var cnt Counters
 	got, err := runAll(t, src, lab, RunOptions{EveryFrame: true, Log: &log, Counters: &cnt})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || err.Error() != "stream: damaged frames in the source: 2" {
+		t.Errorf("run ended with %v, want the count of damaged frames", err)
 	}
 	want := expectTops(t, lab, jpegs)
 	want[2] = nil
@@ -263,6 +264,15 @@ func TestDamagedFramesGoOn(t *testing.T) {
 		if !strings.Contains(log.String(), msg) {
 			t.Errorf("log lacks %q:\n%s", msg, log.String())
 		}
+	}
+}
+
+// A source that ends without a single frame (text piped in by mistake) is an error.
+func TestNoFrameIsAnError(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	src, _ := Open("-", SourceOptions{Stdin: strings.NewReader("hello, this is not a camera\n")})
+	if _, err := runAll(t, src, lab, RunOptions{Log: io.Discard}); err == nil {
+		t.Error("a stream of text ended without an error")
 	}
 }
 

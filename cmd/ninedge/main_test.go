@@ -284,8 +284,10 @@ func TestStream(t *testing.T) {
 	})
 	t.Run("wrong size", func(t *testing.T) {
 		code, out, errs := cmd(bytes.NewReader(raw), "stream", "--model", m, "--source", "-", "--size", "50x50", "--every-frame", "--json")
-		// 5 frames of 64×48 are 6 frames of 50×50 and 1,080 bytes: the last is reported.
-		if code != 0 || len(lines(out)) != 6 || !strings.Contains(errs, "1080 of the 7500 bytes of a 50x50 RGB24 frame (is --size right?)") {
+		// 5 frames of 64×48 are 6 frames of 50×50 and 1,080 bytes: the last is reported, and
+		// the exit status says the input was damaged.
+		if code != 1 || len(lines(out)) != 6 || !strings.Contains(errs, "1080 of the 7500 bytes of a 50x50 RGB24 frame (is --size right?)") ||
+			!strings.Contains(errs, "damaged frames in the source: 1") {
 			t.Errorf("exit %d, %d lines, stderr %q", code, len(lines(out)), errs)
 		}
 	})
