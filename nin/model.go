@@ -3,6 +3,7 @@ package nin
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -243,7 +244,8 @@ func FromFile(f *safetensors.File) (*Model, error) {
 	return m, nil
 }
 
-// TensorF32 returns a float32 tensor of the expected shape, or an error naming what is wrong.
+// TensorF32 returns a float32 tensor of the expected shape, or an error naming what is wrong;
+// NaN and infinities are refused, as no trained weight or statistic is either.
 func TensorF32(f *safetensors.File, name string, shape ...int) ([]float32, error) {
 	t, err := f.Tensor(name)
 	if err != nil {
@@ -252,5 +254,14 @@ func TensorF32(f *safetensors.File, name string, shape ...int) ([]float32, error
 	if err := t.CheckShape(shape...); err != nil {
 		return nil, err
 	}
-	return t.Float32s()
+	v, err := t.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil, fmt.Errorf("tensor %s: value %d is %v", name, i, x)
+		}
+	}
+	return v, nil
 }

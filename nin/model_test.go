@@ -1,6 +1,7 @@
 package nin
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,11 @@ func TestModelFileRoundTrip(t *testing.T) {
 		t.Errorf("future format version: %v", err)
 	}
 	f.Metadata["format_version"] = "1"
+	m.Weights[1][7] = float32(math.NaN())
+	f, _ = m.File()
+	if _, err := FromFile(f); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("a NaN weight: %v", err)
+	}
 	f.Tensors = f.Tensors[:len(f.Tensors)-1]
 	if _, err := FromFile(f); err == nil {
 		t.Error("missing tensor accepted")

@@ -302,6 +302,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progr
 	if st.Images != data.N {
 		return EpochMetrics{}, false, fmt.Errorf("train: the run started on %d training images, not %d", st.Images, data.N)
 	}
+	if st.Pos < 0 || st.Pos >= spe || st.Seen < 0 || st.Correct < 0 || st.Correct > st.Seen {
+		return EpochMetrics{}, false, fmt.Errorf("train: the state says step %d of %d with %d of %d images right: a damaged checkpoint", st.Pos, spe, st.Correct, st.Seen)
+	}
 	t.shuffle(data.N)
 	b := t.Opt.Batch
 	start := time.Now()

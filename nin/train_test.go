@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -320,6 +321,20 @@ func TestCheckpointRejectsModelFile(t *testing.T) {
 	}
 	if _, err := LoadCheckpoint(path, 1); err == nil {
 		t.Fatal("a model file loaded as a checkpoint")
+	}
+}
+
+// A checkpoint whose position lies beyond its epoch is damaged: resuming it is an error,
+// not an epoch of NaN metrics.
+func TestDamagedStateRefused(t *testing.T) {
+	s := gradSpec(t, "gap")
+	data := synthData(s, 8, 1)
+	opt := DefaultTrainOptions()
+	opt.Batch = 4
+	tr := newTestTrainer(t, s, data, opt, 1)
+	tr.State.Pos = 2 // of 2 steps
+	if _, _, err := tr.TrainEpoch(context.Background(), data, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("step 2 of 2: %v", err)
 	}
 }
 

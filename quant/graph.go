@@ -145,7 +145,7 @@ func (g *Graph) Validate() error {
 	if len(g.Nodes) == 0 {
 		return fmt.Errorf("graph has no nodes")
 	}
-	if !(g.InScale > 0) || !(g.OutScale > 0) || g.OutPixels <= 0 {
+	if !plausibleScale(g.InScale) || !plausibleScale(g.OutScale) || g.OutPixels <= 0 {
 		return fmt.Errorf("graph: bad input scale %v, output scale %v or pixels %d", g.InScale, g.OutScale, g.OutPixels)
 	}
 	if len(g.Classes) == 0 {
@@ -213,7 +213,7 @@ func (n *Node) checkConv(wlim int8) error {
 	if len(n.Bias) != c && !n.Float {
 		return fmt.Errorf("%d biases for %d channels", len(n.Bias), c)
 	}
-	if !(n.InScale > 0) || !(n.OutScale > 0) {
+	if !plausibleScale(n.InScale) || !plausibleScale(n.OutScale) {
 		return fmt.Errorf("bad scales in %v out %v", n.InScale, n.OutScale)
 	}
 	if n.Float {
@@ -246,6 +246,10 @@ func (n *Node) checkConv(wlim int8) error {
 	}
 	return nil
 }
+
+// plausibleScale bounds a scale (real units per integer step) far beyond any network's, so
+// that scores computed from a file's scales stay finite: int32 sums times 1e20 are.
+func plausibleScale(s float32) bool { return s >= 1e-20 && s <= 1e20 }
 
 // sumFits checks that an int32 sum of cells uint8 values cannot overflow.
 func sumFits(cells int) error {

@@ -319,11 +319,17 @@ func TestAccumulatorBounds(t *testing.T) {
 			t.Errorf("%s: want an overflow error, got %v", tc.name, err)
 		}
 	}
-	// A loaded file's bias is checked against the same bound.
+	// A loaded file's bias is checked against the same bound, and its scales must keep
+	// the scores finite.
 	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 1)
 	g.Nodes[0].Bias[0] = math.MaxInt32 - 1000
 	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "overflows int32") {
 		t.Errorf("bias at the int32 limit: %v", err)
+	}
+	g = quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 1)
+	g.OutScale = math.MaxFloat32
+	if err := g.Validate(); err == nil {
+		t.Error("an output scale of 3.4e38 accepted")
 	}
 }
 
