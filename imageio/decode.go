@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/jpeg" // registers "jpeg" with image.Decode
 	_ "image/png"  // registers "png" with image.Decode
 	"io"
@@ -25,7 +26,8 @@ import (
 const (
 	// MaxSide is the largest accepted width or height.
 	MaxSide = 16384
-	// MaxPixels is the largest accepted width×height (64 megapixels, 256 MiB as RGBA).
+	// MaxPixels is the largest accepted width×height (64 megapixels, 256 MiB as RGBA);
+	// images of deeper pixels (16-bit PNG) are held to the same 256 MiB.
 	MaxPixels = 64 << 20
 )
 
@@ -60,6 +62,10 @@ func decode(r io.Reader, lim limits) (image.Image, string, error) {
 	if err := lim.check(cfg.Width, cfg.Height); err != nil {
 		return nil, format, fmt.Errorf("imageio: %s: %w", format, err)
 	}
+	if bpp := bytesPerPixel(cfg.ColorModel); int64(cfg.Width)*int64(cfg.Height)*bpp > 4*int64(lim.pixels) {
+		return nil, format, fmt.Errorf("imageio: %s: %w: %d×%d at %d bytes a pixel, more than %d MiB", format, ErrTooLarge,
+			cfg.Width, cfg.Height, bpp, 4*lim.pixels>>20)
+	}
 	img, format, err := image.Decode(io.MultiReader(&head, br))
 	if err != nil {
 		return nil, format, fmt.Errorf("imageio: %s: %w", format, err)
@@ -77,6 +83,25 @@ func (l limits) check(w, h int) error {
 		return fmt.Errorf("%w: %d×%d, more than %d pixels", ErrTooLarge, w, h, l.pixels)
 	}
 	return nil
+}
+
+// bytesPerPixel is what the standard decoders allocate per pixel for a colour model, at
+// most (a YCbCr JPEG counts as 4:4:4).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.YCbCrModel:
+		return 3
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
 }
 
 // DecodeFile decodes the image file at path with Decode; errors name the file.

@@ -187,10 +187,10 @@ func TestDecodeFile(t *testing.T) {
 	}
 }
 
-// pngWithSize rewrites the IHDR of a valid PNG to declare w×h (with a valid CRC), the way
-// a decompression bomb does.
-func pngWithSize(t *testing.T, w, h uint32) []byte {
-	data := encodePNG(t, pattern(1, 1))
+// pngWithSize rewrites the IHDR of a valid PNG of img to declare w×h (with a valid CRC),
+// the way a decompression bomb does.
+func pngWithSize(t *testing.T, img image.Image, w, h uint32) []byte {
+	data := encodePNG(t, img)
 	ihdr := data[8:] // length, "IHDR", 13 bytes of data, CRC
 	binary.BigEndian.PutUint32(ihdr[8:], w)
 	binary.BigEndian.PutUint32(ihdr[12:], h)
@@ -215,8 +215,9 @@ func TestDecodeRejectsHugeImages(t *testing.T) {
 		name string
 		data []byte
 	}{
-		{"png wide", pngWithSize(t, MaxSide+1, 1)},
-		{"png 100 megapixels", pngWithSize(t, 10000, 10000)},
+		{"png wide", pngWithSize(t, pattern(1, 1), MaxSide+1, 1)},
+		{"png 100 megapixels", pngWithSize(t, pattern(1, 1), 10000, 10000)},
+		{"16-bit png of 64 megapixels", pngWithSize(t, image.NewNRGBA64(image.Rect(0, 0, 1, 1)), 8192, 8192)},
 		{"jpeg tall", jpegWithSize(t, 8, MaxSide+1)},
 		{"jpeg 65535²", jpegWithSize(t, 65535, 65535)},
 		{"ppm", []byte("P6 100000 100000 255\n")},
