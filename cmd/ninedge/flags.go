@@ -123,17 +123,27 @@ func (s *sourceFlags) add(fs *flagSet, stats time.Duration) {
 	fs.DurationVar(&s.stats, "stats", stats, "print a stats line on stderr this often (0: only at the end)")
 }
 
+// check refuses flag values no source could use; serve checks them even without --source.
+func (s *sourceFlags) check() error {
+	if !(s.fps >= 0 && s.fps <= 1000) {
+		return cli.Usagef("--fps %v: want 0 (the source's rate) to 1000", s.fps)
+	}
+	if s.maxFrame <= 0 || s.timeout <= 0 || s.stats < 0 {
+		return cli.Usagef("--max-frame and --timeout must be positive, --stats 0 or more")
+	}
+	if _, _, ok := parseSize(s.size); s.size != "" && !ok {
+		return cli.Usagef("--size %q: want WxH, for example 640x480", s.size)
+	}
+	return nil
+}
+
 func (s *sourceFlags) open(e *env) (stream.Source, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.stdin}
 	if s.size != "" {
-		w, h, ok := parseSize(s.size)
-		if !ok {
-			return nil, cli.Usagef("--size %q: want WxH, for example 640x480", s.size)
-		}
-		opt.W, opt.H = w, h
-	}
-	if s.fps < 0 || s.maxFrame <= 0 || s.timeout <= 0 || s.stats < 0 {
-		return nil, cli.Usagef("--fps, --max-frame, --timeout and --stats must be positive")
+		opt.W, opt.H, _ = parseSize(s.size)
 	}
 	return stream.Open(s.spec, opt)
 }

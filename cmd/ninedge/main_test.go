@@ -185,6 +185,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--model", m, "--runs", "0"}, 2, "--runs at least 1"},
 		{[]string{"serve", "--model", m, "--max-upload", "0"}, 2, "--max-upload and --upload-timeout must be positive"},
 		{[]string{"serve", "--model", m, "--upload-timeout", "-1s"}, 2, "--max-upload and --upload-timeout must be positive"},
+		{[]string{"serve", "--model", m, "--stats", "-1s"}, 2, "--stats 0 or more"},
+		{[]string{"stream", "--model", m, "--source", "-", "--fps", "NaN"}, 2, "--fps NaN"},
+		{[]string{"stream", "--model", m, "--source", "-", "--fps", "+Inf"}, 2, "--fps +Inf"},
 		{[]string{"devices", "extra"}, 2, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

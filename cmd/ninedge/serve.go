@@ -35,6 +35,9 @@ func serve(e *env, args []string) error {
 	if *maxUpload <= 0 || *uploadTimeout <= 0 {
 		return cli.Usagef("--max-upload and --upload-timeout must be positive")
 	}
+	if err := sf.check(); err != nil {
+		return err
+	}
 	var src stream.Source
 	if sf.spec != "" {
 		var err error
