@@ -32,6 +32,9 @@ type Shape struct{ H, W, C int }
 // Size is the number of values in one image's activation.
 func (s Shape) Size() int { return s.H * s.W * s.C }
 
+// values is Size in 64 bits, for checking shapes not yet validated on 32-bit targets.
+func (s Shape) values() int64 { return int64(s.H) * int64(s.W) * int64(s.C) }
+
 func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C) }
 
 // Layer is one step of the flattened network.
@@ -180,11 +183,11 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 // (nin-cifar10: 0.2 M values in its largest tensor, 0.6 M in its largest im2col, 0.46 M
 // weights in its largest layer, 0.22 G multiply-accumulates).
 const (
-	maxDim     = 1 << 14 // any one size
-	maxTensor  = 1 << 24 // values in one image's tensor
-	maxColumns = 1 << 27 // values in one image's im2col matrix of a layer
-	maxWeights = 1 << 26 // weights of one layer
-	maxMACs    = 1 << 33 // multiply-accumulates per image
+	maxDim     = 1 << 14        // any one size
+	maxTensor  = 1 << 24        // values in one image's tensor
+	maxColumns = 1 << 27        // values in one image's im2col matrix of a layer
+	maxWeights = 1 << 26        // weights of one layer
+	maxMACs    = int64(1) << 33 // multiply-accumulates per image
 )
 
 // Validate checks that the layers fit together and that the network ends in Classes scores.
@@ -198,7 +201,7 @@ func (s Spec) Validate() error {
 	if len(s.Layers) == 0 || len(s.Layers) > 1000 {
 		return fmt.Errorf("spec %s: %d layers", s.Name, len(s.Layers))
 	}
-	if n := s.Input.Size(); n > maxTensor {
+	if n := s.Input.values(); n > maxTensor {
 		return fmt.Errorf("spec %s: input %v has %d values, more than %d", s.Name, s.Input, n, maxTensor)
 	}
 	seen := map[string]bool{}
@@ -228,7 +231,7 @@ func (s Spec) Validate() error {
 // returns the network's multiply-accumulates so far, held to maxMACs. Sizes are at most
 // maxDim each, so every product fits an int64.
 func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
-	if n := out.Size(); n > maxTensor {
+	if n := out.values(); n > maxTensor {
 		return macs, fmt.Errorf("output %v has %d values, more than %d", out, n, maxTensor)
 	}
 	var k int64 // rows of the weight matrix
@@ -239,7 +242,7 @@ func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
 			return macs, fmt.Errorf("im2col of %d values, more than %d", cols, maxColumns)
 		}
 	case FC:
-		k = int64(in.Size())
+		k = in.values()
 	default:
 		return macs, nil
 	}
