@@ -467,3 +467,77 @@ func TestConvWeightGradTurned(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormPasses checks the four batch-norm passes against their Go contracts bit for
+// bit (NaN against NaN), for every tail of the eight-channel vector loop, on values that
+// include signed zeros, infinities and NaN, with and without the ReLU.
+func TestBatchNormPasses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	odd := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 1e-45}
+	pick := func() float32 {
+		if rng.IntN(8) == 0 {
+			return odd[rng.IntN(len(odd))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	same32 := func(a, b []float32) bool {
+		return slices.EqualFunc(a, b, func(x, y float32) bool {
+			return math.Float32bits(x) == math.Float32bits(y) || x != x && y != y
+		})
+	}
+	same64 := func(a, b []float64) bool {
+		return slices.EqualFunc(a, b, func(x, y float64) bool {
+			return math.Float64bits(x) == math.Float64bits(y) || x != x && y != y
+		})
+	}
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = pick()
+		}
+		return v
+	}
+	for c := 1; c <= 35; c++ {
+		for _, relu := range []bool{true, false} {
+			const rows = 3
+			bn := newBatchNorm(c, 1)
+			for _, p := range [][]float32{bn.scale, bn.shift, bn.mean, bn.invStd, bn.coef} {
+				copy(p, fill(len(p)))
+			}
+			z, dy := fill(rows*c), fill(rows*c)
+			// u = −0·1 + −0 = −0 in channel 0: max(u, 0) must be +0, as Go's max gives.
+			z[0], bn.scale[0], bn.shift[0] = float32(math.Copysign(0, -1)), 1, float32(math.Copysign(0, -1))
+			sums := func() []float64 {
+				s := make([]float64, c)
+				for i := range s {
+					s[i] = rng.NormFloat64()
+				}
+				return s
+			}
+			s, sq := sums(), sums()
+			s2, sq2 := slices.Clone(s), slices.Clone(sq)
+			bnStats(z, rows, c, s, sq)
+			bnStatsGo(z, rows, c, c, s2, sq2)
+			if !same64(s, s2) || !same64(sq, sq2) {
+				t.Fatalf("c %d: stats (%v, %v), want (%v, %v)", c, s, sq, s2, sq2)
+			}
+			y, y2 := make([]float32, rows*c), make([]float32, rows*c)
+			bnApply(z, y, rows, c, bn.scale, bn.shift, relu)
+			bnApplyGo(z, y2, rows, c, c, bn.scale, bn.shift, relu)
+			if !same32(y, y2) {
+				t.Fatalf("c %d relu %v: apply %v, want %v", c, relu, y, y2)
+			}
+			bnGradStats(z, dy, rows, c, bn, relu, s, sq)
+			bnGradStatsGo(z, dy, rows, c, c, bn.scale, bn.shift, bn.mean, bn.invStd, relu, s2, sq2)
+			if !same64(s, s2) || !same64(sq, sq2) {
+				t.Fatalf("c %d relu %v: gradient stats (%v, %v), want (%v, %v)", c, relu, s, sq, s2, sq2)
+			}
+			g, g2 := slices.Clone(dy), slices.Clone(dy)
+			bnGradApply(z, g, rows, c, bn, relu)
+			bnGradApplyGo(z, g2, rows, c, c, bn.scale, bn.shift, bn.coef[:c], bn.coef[c:2*c], bn.coef[2*c:], relu)
+			if !same32(g, g2) {
+				t.Fatalf("c %d relu %v: gradient %v, want %v", c, relu, g, g2)
+			}
+		}
+	}
+}
