@@ -228,7 +228,8 @@ func (s Spec) Validate() error {
 }
 
 // checkCost holds a layer from in to out to the bounds on tensors, columns and weights, and
-// returns the network's multiply-accumulates so far, held to maxMACs. Sizes are at most
+// returns the network's multiply-accumulates (pooling reads counted as such) so far, held
+// to maxMACs. Sizes are at most
 // maxDim each, so every product fits an int64.
 func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
 	if n := out.values(); n > maxTensor {
@@ -243,8 +244,10 @@ func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
 		}
 	case FC:
 		k = in.values()
-	default:
-		return macs, nil
+	case MaxPool, AvgPool:
+		// A window read per output value: as much work as a multiply-add, and a spec could
+		// otherwise ask for a pool of 3000² windows over a small tensor.
+		macs += out.values() * int64(l.Kernel*l.Kernel)
 	}
 	if w := k * int64(l.Out); w > maxWeights {
 		return macs, fmt.Errorf("%d weights, more than %d", w, maxWeights)

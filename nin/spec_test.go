@@ -129,6 +129,8 @@ func TestSpecCostBounds(t *testing.T) {
 		{"weights over", Shape{H: 1, W: 1, C: 16384}, conv1(4097, 1), "weights"},
 		{"MACs under", Shape{H: 64, W: 64, C: 1024}, conv1(1024, 1), ""},
 		{"MACs over", Shape{H: 64, W: 64, C: 1024}, conv1(1024, 1024, 1), "multiply-accumulates"},
+		{"pool windows over", Shape{H: 4096, W: 4096, C: 1}, []Block{{Out: []int{1}, Kernel: 1, Pool: "max", Size: 3000, Step: 1},
+			{Out: []int{1}, Kernel: 1, Pool: "global"}}, "multiply-accumulates"},
 	} {
 		_, err := Expand("big", tc.in, 1, tc.blocks)
 		if tc.err == "" && err != nil {

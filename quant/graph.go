@@ -179,13 +179,14 @@ func (g *Graph) Validate() error {
 			}
 			want, err = nin.Layer{Kind: kind, Kernel: n.Kernel, Stride: n.Stride}.OutShape(n.In)
 			if err == nil && n.Op == OpAvgPool {
-				err = sumFits(n.Kernel * n.Kernel)
+				err = sumFits(n.Kernel*n.Kernel, true)
 			}
 		case OpGlobalAvg:
 			want = nin.Shape{H: 1, W: 1, C: n.In.C}
-			err = sumFits(n.In.H * n.In.W)
 			if i != len(g.Nodes)-1 {
 				err = fmt.Errorf("global average pool must be the last node")
+			} else {
+				err = sumFits(n.In.H*n.In.W, false)
 			}
 		default:
 			err = fmt.Errorf("unknown op %q", n.Op)
@@ -251,9 +252,14 @@ func (n *Node) checkConv(wlim int8) error {
 // that scores computed from a file's scales stay finite: int32 sums times 1e20 are.
 func plausibleScale(s float32) bool { return s >= 1e-20 && s <= 1e20 }
 
-// sumFits checks that an int32 sum of cells uint8 values cannot overflow.
-func sumFits(cells int) error {
-	if int64(cells)*255 > math.MaxInt32 {
+// sumFits checks that an int32 sum of cells uint8 values cannot overflow, nor, when it is
+// divided, the rounding term fixedpoint.DivRound adds to it.
+func sumFits(cells int, divided bool) error {
+	reach := int64(cells) * 255
+	if divided {
+		reach += int64(cells) / 2
+	}
+	if reach > math.MaxInt32 {
 		return fmt.Errorf("a window of %d cells overflows the int32 sum", cells)
 	}
 	return nil

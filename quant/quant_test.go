@@ -303,8 +303,12 @@ func TestAccumulatorBounds(t *testing.T) {
 		{"conv depth 73728", nin.Shape{H: 3, W: 3, C: 8192}, []nin.Block{{Out: []int{1}, Kernel: 3, Pool: "global"}}, false},
 		{"global pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, true},
 		{"global pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, false},
-		{"avg pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{
-			{Out: []int{1}, Kernel: 1, Pool: "avg", Size: 2910, Step: 1},
+		{"avg pool of 2899²", nin.Shape{H: 2899, W: 2899, C: 1}, []nin.Block{
+			{Out: []int{1}, Kernel: 1, Pool: "avg", Size: 2899, Step: 1},
+			{Out: []int{1}, Kernel: 1, Pool: "global"}}, true},
+		// 255·2900² fits an int32, but not with DivRound's rounding term added.
+		{"avg pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{
+			{Out: []int{1}, Kernel: 1, Pool: "avg", Size: 2900, Step: 1},
 			{Out: []int{1}, Kernel: 1, Pool: "global"}}, false},
 	} {
 		if testing.Short() && tc.in.Size() > 1<<20 {
