@@ -85,8 +85,9 @@ func (l limits) check(w, h int) error {
 	return nil
 }
 
-// bytesPerPixel is what the standard decoders allocate per pixel for a colour model, at
-// most (a YCbCr JPEG counts as 4:4:4).
+// bytesPerPixel is the size of a pixel of the decoded image for a colour model (a YCbCr
+// JPEG counts as 4:4:4). The decoders' working memory comes on top: a progressive JPEG's
+// coefficients take about as much again.
 func bytesPerPixel(m color.Model) int64 {
 	switch m {
 	case color.RGBA64Model, color.NRGBA64Model:

@@ -72,22 +72,22 @@ func vectorChannels(rows, c int) int {
 	return c &^ 7
 }
 
-// bnStatsAVX2 is bnStatsGo for c8 channels, a positive multiple of 8.
+// bnStatsAVX2 is bnStatsGo for c8 channels, a positive multiple of 8, and rows ≥ 1.
 //
 //go:noescape
 func bnStatsAVX2(z *float32, rows, c8, stride int, s, sq *float64)
 
-// bnApplyReLUAVX2 is bnApplyGo with relu for c8 channels, a positive multiple of 8.
+// bnApplyReLUAVX2 is bnApplyGo with relu for c8 channels, a positive multiple of 8, and rows ≥ 1.
 //
 //go:noescape
 func bnApplyReLUAVX2(z, y *float32, rows, c8, stride int, scale, shift *float32)
 
-// bnGradStatsReLUAVX2 is bnGradStatsGo with relu for c8 channels, a positive multiple of 8.
+// bnGradStatsReLUAVX2 is bnGradStatsGo with relu for c8 channels, a positive multiple of 8, and rows ≥ 1.
 //
 //go:noescape
 func bnGradStatsReLUAVX2(z, dy *float32, rows, c8, stride int, scale, shift, mean, invStd *float32, sg, sgx *float64)
 
-// bnGradApplyReLUAVX2 is bnGradApplyGo with relu for c8 channels, a positive multiple of 8.
+// bnGradApplyReLUAVX2 is bnGradApplyGo with relu for c8 channels, a positive multiple of 8, and rows ≥ 1.
 //
 //go:noescape
 func bnGradApplyReLUAVX2(z, dy *float32, rows, c8, stride int, scale, shift, a, k, m *float32)

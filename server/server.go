@@ -44,9 +44,9 @@ const (
 	DefaultStaleAfter    = 10 * time.Second
 )
 
-// maxUploads is how many POST /predict bodies are read at once. A client that sends slowly
-// holds a slot and up to MaxUpload bytes until UploadTimeout: the bound keeps a few such
-// clients from filling a small board's memory.
+// maxUploads is how many POST /predict requests are served at once, from reading the body
+// to the answer. A client that sends slowly holds a slot and up to MaxUpload bytes until
+// UploadTimeout: the bound keeps a few such clients from filling a small board's memory.
 const maxUploads = 4
 
 // Config describes what a Server serves.
@@ -276,7 +276,7 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 	case s.uploadSlot <- struct{}{}:
 		defer func() { <-s.uploadSlot }()
 	case <-wait.C:
-		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are still arriving", maxUploads)
+		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
 	case <-r.Context().Done():
 		return failf(http.StatusServiceUnavailable, "the client went away")
 	}

@@ -133,7 +133,7 @@ loop:
 		reason = "stopped by an error"
 	}
 	log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
-	if finished && err == nil {
+	if finished && err == nil && ctx.Err() == nil {
 		// A source that ended on its own was a recording or a pipe: damage in it, or no
 		// frame at all, is the caller's to know from the exit status, not only from the log.
 		if bad := cnt.Bad.Load(); bad > 0 {

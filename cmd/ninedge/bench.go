@@ -70,7 +70,7 @@ func bench(e *env, args []string) error {
 	if *batch < 1 || *batch > 4096 || *runs < 1 || *warmup < 0 {
 		return cli.Usagef("--batch must be in 1..4096, --runs at least 1, --warmup not negative")
 	}
-	g, c, err := mf.open(e, *batch)
+	g, c, err := mf.open(e, *batch, false)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,12 @@ func bench(e *env, args []string) error {
 	r.PreprocessMS = median(pre) / float64(*batch)
 
 	sums := make([]int32, *batch*len(g.Classes))
-	runNet := func() error { return c.Plan.Run(in, *batch, sums) }
+	runNet := func() error {
+		if e.ctx.Err() != nil {
+			return errInterrupted
+		}
+		return c.Plan.Run(in, *batch, sums)
+	}
 	for range *warmup {
 		if err := runNet(); err != nil {
 			return err
@@ -109,10 +114,13 @@ func bench(e *env, args []string) error {
 	if p := measurePeak(c.Plan, g, c.Device.Threads); p != nil {
 		r.Peak, r.PeakShare = p, r.GOPS/p.GOPS
 	}
-	if prof, ok := c.Plan.(backends.Profiler); ok {
+	if prof, ok := c.Plan.(backends.Profiler); ok && e.ctx.Err() == nil {
 		if r.Layers, err = profile(prof, g, in, *batch, *runs, sums); err != nil {
 			return err
 		}
+	}
+	if e.ctx.Err() != nil {
+		return errInterrupted
 	}
 	if *asJSON {
 		return json.NewEncoder(e.stdout).Encode(r)

@@ -44,6 +44,9 @@ func classify(e *env, args []string) error {
 			continue
 		}
 		for _, f := range files {
+			if e.ctx.Err() != nil {
+				return fmt.Errorf("%w after %d inputs", errInterrupted, inputs)
+			}
 			inputs++
 			r, err := classifyFile(lab, f)
 			switch {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/label"
@@ -33,8 +34,9 @@ func (m *modelFlags) add(fs *flagSet) {
 }
 
 // open loads the int8 model and prepares it for batches of up to batch images, saying on
-// stderr which device runs it and why.
-func (m *modelFlags) open(e *env, batch int) (*quant.Graph, *backends.Choice, error) {
+// stderr which device runs it and why. With pictures, a model whose input no picture fits
+// is refused before a backend is opened and timed.
+func (m *modelFlags) open(e *env, batch int, pictures bool) (*quant.Graph, *backends.Choice, error) {
 	if m.threads < 0 || m.device < 0 {
 		return nil, nil, cli.Usagef("--threads and --device cannot be negative")
 	}
@@ -49,6 +51,11 @@ func (m *modelFlags) open(e *env, batch int) (*quant.Graph, *backends.Choice, er
 	}
 	if g == nil {
 		return nil, nil, fmt.Errorf("%s is a float model: convert it to int8 first (ninquant convert)", m.model)
+	}
+	if in := g.Spec.Input; pictures {
+		if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
+			return nil, nil, fmt.Errorf("%s takes %w", m.model, err)
+		}
 	}
 	c, err := backends.Open(m.backend, m.device, g, batch, backends.Options{Threads: m.threads}, e.stderr)
 	if err != nil {
@@ -85,7 +92,7 @@ func (l *labelFlags) labeler(e *env) (lab *label.Labeler, c *backends.Choice, do
 	if l.top < 1 {
 		return nil, nil, nil, cli.Usagef("--top must be at least 1")
 	}
-	g, c, err := l.open(e, 1)
+	g, c, err := l.open(e, 1, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -45,6 +45,9 @@ var commands = map[string]struct {
 	"devices":  {devices, "list the devices of every backend"},
 }
 
+// errInterrupted ends a command that SIGINT or SIGTERM stopped before it was done.
+var errInterrupted = errors.New("interrupted")
+
 // stopGrace is how long a command may take to stop after SIGINT or SIGTERM before it is
 // ended at once: time for a server's requests in flight to finish, and a little more.
 const stopGrace = shutdownGrace + 2*time.Second

@@ -25,7 +25,7 @@ func serve(e *env, args []string) error {
 	sf.add(fs, time.Minute)
 	listen := fs.String("listen", ":8080", "address to serve HTTP on")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
-	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive (answered 408 after)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for a free slot included (answered 408 after)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -74,8 +74,11 @@ func serve(e *env, args []string) error {
 	case err = <-streamed:
 		// Without its camera the server has no purpose: exit with an error, so that a
 		// supervisor (systemd Restart=on-failure) starts the capture again.
-		if err == nil && e.ctx.Err() == nil {
+		switch {
+		case err == nil && e.ctx.Err() == nil:
 			err = fmt.Errorf("source %s ended", sf.spec)
+		case err != nil:
+			err = fmt.Errorf("source %s stopped: %w", sf.spec, err)
 		}
 		src = nil
 	}

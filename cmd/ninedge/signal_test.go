@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -134,5 +135,27 @@ func TestSignalWhileBlocked(t *testing.T) {
 				t.Fatalf("still running %v after %v:\n%s", tt.within, tt.signals, stderr.String())
 			}
 		})
+	}
+}
+
+// Commands that run in a loop stop at the next image or run once their context is done,
+// rather than finishing the work and being killed by the grace timer.
+func TestInterruptedLoops(t *testing.T) {
+	dir, m, _ := model(t)
+	img := filepath.Join(dir, "cat.jpg")
+	if err := os.WriteFile(img, streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{
+		{"classify", "--model", m, "--backend", "cpu", img, img},
+		{"bench", "--model", m, "--backend", "cpu", "--runs", "1000000"},
+	} {
+		var errs syncBuffer
+		code, out := ninedge(ctx, nil, &errs, args...)
+		if code != 1 || out != "" || !strings.Contains(errs.String(), "interrupted") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", args[0], code, out, errs.String())
+		}
 	}
 }

@@ -52,20 +52,27 @@ func Exit(prog string, err error) {
 // grace after the first, ends the process at once with status 128 + the signal's number.
 func SignalContext(prog string, grace time.Duration) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
+	sigs, done := make(chan os.Signal, 2), make(chan struct{})
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		sig := <-sigs
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
 		cancel()
 		select {
 		case sig = <-sigs:
 			fmt.Fprintf(os.Stderr, "%s: %v again: stopping now\n", prog, sig)
 		case <-time.After(grace):
-			fmt.Fprintf(os.Stderr, "%s: %v: still blocked %v later (a pipe or device nobody writes?): stopping now\n", prog, sig, grace)
+			fmt.Fprintf(os.Stderr, "%s: %v: still running %v later (blocked on a pipe nobody writes?): stopping now\n", prog, sig, grace)
+		case <-done:
+			return
 		}
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
-	return ctx, func() { signal.Stop(sigs); cancel() }
+	return ctx, func() { signal.Stop(sigs); close(done); cancel() }
 }
 
 // Progress returns a callback that draws a progress bar on stderr when it is a terminal, and
@@ -190,7 +197,7 @@ func CheckOutputs(inputs []string, outputs ...string) error {
 			}
 		}
 		for _, prev := range seen {
-			if filepath.Clean(prev) == filepath.Clean(out) {
+			if absPath(prev) == absPath(out) {
 				return Usagef("two outputs are %s", out)
 			}
 		}
@@ -203,6 +210,14 @@ func CheckOutputs(inputs []string, outputs ...string) error {
 		seen = append(seen, out)
 	}
 	return nil
+}
+
+// absPath is path made absolute, or path itself where the working folder is unknown.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // Scorer loads a model file of either kind and prepares it to run. The returned function
