@@ -237,12 +237,21 @@ func (n *Node) checkConv(wlim int8) error {
 			return fmt.Errorf("weight %d outside the symmetric range [%d, %d]", w, -wlim, wlim)
 		}
 	}
-	// Every backend accumulates in int32 with no saturation, so the largest dot product the
-	// shapes allow, plus the bias, must fit; otherwise backends would wrap differently.
-	reach := int64(k) * 255 * int64(wlim)
+	// Every backend accumulates in int32, and sums wrap alike wherever they are taken, but a
+	// result out of range is wrong everywhere: the bias plus the largest and the smallest
+	// dot product any uint8 input gives (255 times the channel's positive, or negative,
+	// weights) must fit.
+	hi, lo := make([]int64, c), make([]int64, c)
+	for i, w := range n.Weights {
+		if w > 0 {
+			hi[i%c] += 255 * int64(w)
+		} else {
+			lo[i%c] += 255 * int64(w)
+		}
+	}
 	for j, b := range n.Bias {
-		if reach+max(int64(b), -int64(b)) > math.MaxInt32 {
-			return fmt.Errorf("channel %d: bias %d plus %d products of up to 255·%d overflows int32", j, b, k, wlim)
+		if int64(b)+hi[j] > math.MaxInt32 || int64(b)+lo[j] < math.MinInt32 {
+			return fmt.Errorf("channel %d: bias %d plus dot products from %d to %d overflows int32", j, b, lo[j], hi[j])
 		}
 	}
 	return nil

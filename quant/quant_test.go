@@ -300,7 +300,7 @@ func TestAccumulatorBounds(t *testing.T) {
 		ok     bool
 	}{
 		{"conv depth 64800", nin.Shape{H: 3, W: 3, C: 7200}, []nin.Block{{Out: []int{1}, Kernel: 3, Pool: "global"}}, true},
-		{"conv depth 73728", nin.Shape{H: 3, W: 3, C: 8192}, []nin.Block{{Out: []int{1}, Kernel: 3, Pool: "global"}}, false},
+		{"conv depth 1.3 M", nin.Shape{H: 9, W: 9, C: 16384}, []nin.Block{{Out: []int{1}, Kernel: 9, Pool: "global"}}, false},
 		{"global pool of 2900²", nin.Shape{H: 2900, W: 2900, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, true},
 		{"global pool of 2910²", nin.Shape{H: 2910, W: 2910, C: 1}, []nin.Block{{Out: []int{1}, Kernel: 1, Pool: "global"}}, false},
 		{"avg pool of 2899²", nin.Shape{H: 2899, W: 2899, C: 1}, []nin.Block{
