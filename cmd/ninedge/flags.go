@@ -29,7 +29,7 @@ func (m *modelFlags) add(fs *flagSet) {
 	// slower than the CPU, on a Jetson much faster), costs a few runs at start, and any
 	// device that fails falls back to the CPU.
 	fs.StringVar(&m.backend, "backend", "auto", "cpu, opencl, vulkan, or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
-	fs.IntVar(&m.device, "device", 0, "device index within the backend (see ninedge devices)")
+	fs.IntVar(&m.device, "device", 0, "device index within a named --backend (see ninedge devices)")
 	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: all cores)")
 }
 
@@ -39,6 +39,11 @@ func (m *modelFlags) add(fs *flagSet) {
 func (m *modelFlags) open(e *env, batch int, pictures bool) (*quant.Graph, *backends.Choice, error) {
 	if m.threads < 0 || m.device < 0 {
 		return nil, nil, cli.Usagef("--threads and --device cannot be negative")
+	}
+	// The trial of auto picks the device itself; a device index the run then ignored would
+	// leave the user believing they chose it.
+	if m.backend == "auto" && m.device != 0 {
+		return nil, nil, cli.Usagef("--device %d needs a named --backend (auto times every device and keeps the fastest)", m.device)
 	}
 	if m.backend != "auto" {
 		if _, err := backends.Get(m.backend); err != nil {

@@ -7,8 +7,8 @@
 //	ninedge bench    --model Q [--batch B] [--runs N] [--json]
 //	ninedge devices  [--json]
 //
-// Every command takes --backend cpu|opencl|vulkan|auto, --device N and --threads T, and says
-// on stderr which device it runs on and why.
+// Every command but devices takes --backend cpu|opencl|vulkan|auto, --device N (with a named
+// backend) and --threads T, and says on stderr which device it runs on and why.
 package main
 
 import (

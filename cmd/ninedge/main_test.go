@@ -175,6 +175,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"classify", "--model", m, "--top", "0", "x.png"}, 2, "--top must be at least 1"},
 		{[]string{"classify", "--model", m, "--backend", "tpu", "x.png"}, 2, `backend "tpu" is not available`},
 		{[]string{"classify", "--model", m, "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"classify", "--model", m, "--device", "1", "x.png"}, 2, "--device 1 needs a named --backend"},
 		{[]string{"classify", "--model", float, "x.png"}, 1, "is a float model: convert it to int8 first"},
 		{[]string{"classify", "--model", filepath.Join(dir, "none.safetensors"), "x.png"}, 1, "no such file"},
 		{[]string{"stream", "--model", m}, 2, "--source is required"},
