@@ -15,6 +15,9 @@ func convert(args []string) error {
 	model := fs.String("model", "", "float model file")
 	var data cli.DataFlags
 	data.Add(fs, "train")
+	// --calib names the count where the calibration set is concerned; a --limit accepted
+	// and then overridden would be silently ignored.
+	_ = fs.MarkHidden("limit")
 	calib := fs.Int("calib", 1000, "calibration images (the first N of the split)")
 	method := fs.String("method", quant.DefaultMethod, "calibration: "+strings.Join(quant.Methods, ", "))
 	pct := fs.Float64("percentile", quant.DefaultPercentile, "percentile kept by --method percentile")
@@ -27,6 +30,9 @@ func convert(args []string) error {
 	}
 	if *out == "" {
 		return cli.Usagef("-o is required")
+	}
+	if fs.Changed("limit") {
+		return cli.Usagef("--limit: convert takes the number of calibration images from --calib")
 	}
 	if *calib <= 0 {
 		return cli.Usagef("--calib must be positive")

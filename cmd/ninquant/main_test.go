@@ -109,6 +109,7 @@ func TestUsageErrors(t *testing.T) {
 		{"eval", "--model", model, "--threads", "-1"},
 		{"convert", "--model", model, "--threads", "-2", "-o", "x"},
 		{"convert", "--model", model, "-o", model},
+		{"convert", "--model", model, "--limit", "10", "-o", "x"},
 		append(pair, "--batch", "-3"), append(pair, "--batch", "1000000000"), append(pair, "--threads", "-4"),
 		append(pair, "--layer-images", "-1"), append(pair, "--max-drop", "NaN"), append(pair, "--png", "chart.gif"),
 		append(pair, "--json", "out.json", "--md", "out.json"), append(pair, "--md", os.TempDir()),
