@@ -20,7 +20,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if ! command -v go >/dev/null; then
-  echo "setup: Go 1.26 or newer is needed (https://go.dev/dl/); not found on PATH" >&2
+  echo "setup: Go 1.26.8 or newer is needed (https://go.dev/dl/); not found on PATH" >&2
   exit 1
 fi
 go mod download
