@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 
 	"github.com/ninedge/ninedge/safetensors"
 )
@@ -94,6 +95,11 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	t.State = meta.State
 	if t.State.Epoch < 0 || t.State.Pos < 0 || t.State.Seen < 0 {
 		return nil, fmt.Errorf("metadata train: bad position %+v", t.State)
+	}
+	// An image's loss is below 2·MaxFloat32 (finite scores), so a larger sum is damage, and
+	// adding to it could overflow to +Inf, which no checkpoint can then record.
+	if l := t.State.Loss; !(l >= 0 && l <= float64(t.State.Seen)*2*math.MaxFloat32) || !(t.State.Seconds >= 0) || math.IsInf(t.State.Seconds, 0) {
+		return nil, fmt.Errorf("metadata train: loss %v and seconds %v are not plausible for %d images", l, t.State.Seconds, t.State.Seen)
 	}
 	read := func(name string, dst []float32) error {
 		v, err := TensorF32(f, name, len(dst))

@@ -317,7 +317,11 @@ func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progr
 		}
 		t.gather(data, t.perm[st.Pos*b:(st.Pos+1)*b])
 		lr = t.Opt.Rate(float64(st.Epoch) + float64(st.Pos+1)/float64(spe))
-		loss, correct := t.step(lr)
+		loss, correct, ok := t.step(lr)
+		if !ok {
+			return EpochMetrics{}, false, fmt.Errorf("train: epoch %d, step %d of %d: the loss is %v: the run diverged (train again with a lower learning rate or a longer warm-up)",
+				st.Epoch+1, st.Pos+1, spe, loss)
+		}
 		st.Step++
 		st.Loss += loss
 		st.Correct += correct
@@ -368,15 +372,20 @@ func (t *Trainer) gather(data Data, idx []int) {
 }
 
 // step trains on the gathered batch at learning rate lr and returns the summed loss and the
-// number of correct predictions.
-func (t *Trainer) step(lr float64) (float64, int) {
+// number of correct predictions. A loss that is not finite means the weights have blown up:
+// the step is not taken, and ok is false, because a NaN loss would otherwise run unnoticed
+// for the rest of an hours-long epoch and then fail the checkpoint (JSON has no NaN).
+func (t *Trainer) step(lr float64) (loss float64, correct int, ok bool) {
 	n := t.Opt.Batch
 	scores := t.forward(n)
 	s := t.Model.Spec
-	loss, correct := softmaxCrossEntropy(scores, t.labels, n, s.Classes, t.grad[0])
+	loss, correct = softmaxCrossEntropy(scores, t.labels, n, s.Classes, t.grad[0])
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, correct, false
+	}
 	t.backward(n)
 	t.update(lr)
-	return loss, correct
+	return loss, correct, true
 }
 
 // input returns layer i's input for the current batch.

@@ -376,3 +376,43 @@ func BenchmarkTrain(b *testing.B) {
 		})
 	}
 }
+
+// A run whose loss stops being finite ends at that step with an error that says so, instead
+// of training on NaN for the rest of the epoch and failing to write the checkpoint.
+func TestDivergedRunStops(t *testing.T) {
+	s := gradSpec(t, "gap")
+	data := synthData(s, 16, 1)
+	opt := DefaultTrainOptions()
+	opt.Batch, opt.LR, opt.Warmup, opt.Epochs = 4, 1e30, 0, 3
+	tr := newTestTrainer(t, s, data, opt, 1)
+	for range opt.Epochs {
+		_, _, err := tr.TrainEpoch(context.Background(), data, nil)
+		if err != nil {
+			if !strings.Contains(err.Error(), "diverged") {
+				t.Fatalf("want a divergence error, got %v", err)
+			}
+			if err := tr.SaveCheckpoint(filepath.Join(t.TempDir(), "c.ckpt")); err != nil {
+				t.Errorf("the state after a refused step does not save: %v", err)
+			}
+			return
+		}
+	}
+	t.Fatal("a learning rate of 1e30 trained three epochs without a word")
+}
+
+// A checkpoint's running loss and seconds must be plausible: a sum one step could overflow
+// to +Inf would make the next checkpoint impossible to write.
+func TestCheckpointImplausibleLoss(t *testing.T) {
+	s := gradSpec(t, "gap")
+	tr := newTestTrainer(t, s, synthData(s, 8, 1), DefaultTrainOptions(), 1)
+	for _, st := range []TrainState{{Seen: 8, Loss: 1e308}, {Seen: 8, Loss: -1}, {Seconds: -5}} {
+		tr.State = st
+		path := filepath.Join(t.TempDir(), "c.ckpt")
+		if err := tr.SaveCheckpoint(path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCheckpoint(path, 1); err == nil || !strings.Contains(err.Error(), "not plausible") {
+			t.Errorf("state %+v: %v", st, err)
+		}
+	}
+}
