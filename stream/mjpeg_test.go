@@ -113,6 +113,32 @@ func TestMJPEGSplit(t *testing.T) {
 	}
 }
 
+// FuzzMJPEG: on any bytes the splitter ends (drain fails a source that never does), and
+// every frame it delivers is an SOI…EOI structure within the size limit, built from the input.
+func FuzzMJPEG(f *testing.F) {
+	a := streamtest.JPEG(f, streamtest.Pictures(1, 16, 8)[0])
+	f.Add(bytes.Join([][]byte{a, a}, nil), false)
+	f.Add(bytes.Join([][]byte{[]byte("junk\xff"), a[:len(a)/2], a, []byte("tail")}, nil), false)
+	f.Add([]byte("--b\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xda\x00\x02\x01\xff\x00\xff\xd9\r\n--b\r\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, quiet bool) {
+		if len(data) > 4096 { // drain's bound of 10,000 calls must hold on any input
+			return
+		}
+		const max = 1024
+		frames, _, _ := drain(t, newMJPEG(io.NopCloser(bytes.NewReader(data)), "fuzz", max, quiet))
+		total := 0
+		for i, fr := range frames {
+			if len(fr) < 4 || len(fr) > max || !bytes.HasPrefix(fr, []byte{0xFF, markerSOI}) || !bytes.HasSuffix(fr, []byte{0xFF, markerEOI}) {
+				t.Fatalf("frame %d: %d bytes: % x", i, len(fr), fr[:min(len(fr), 16)])
+			}
+			total += len(fr)
+		}
+		if total > len(data) {
+			t.Fatalf("%d bytes of frames from %d bytes of input", total, len(data))
+		}
+	})
+}
+
 func checkEnd(t *testing.T, end error, want string) {
 	t.Helper()
 	switch {
