@@ -96,6 +96,9 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	if t.State.Epoch < 0 || t.State.Pos < 0 || t.State.Seen < 0 {
 		return nil, fmt.Errorf("metadata train: bad position %+v", t.State)
 	}
+	if u := t.State.Untested; u != nil && (u.Epoch != t.State.Epoch || t.State.Pos != 0) {
+		return nil, fmt.Errorf("metadata train: untested epoch %d, but the state is at step %d of epoch %d", u.Epoch, t.State.Pos, t.State.Epoch+1)
+	}
 	// An image's loss is below 2·MaxFloat32 (finite scores), so a larger sum is damage, and
 	// adding to it could overflow to +Inf, which no checkpoint can then record.
 	if l := t.State.Loss; !(l >= 0 && l <= float64(t.State.Seen)*2*math.MaxFloat32) || !(t.State.Seconds >= 0) || math.IsInf(t.State.Seconds, 0) {

@@ -61,20 +61,24 @@ func (o TrainOptions) Validate() error {
 		return fmt.Errorf("weight decay %v not in [0, 1)", o.WeightDecay)
 	case !(o.Warmup >= 0 && o.Warmup < float64(o.Epochs)):
 		return fmt.Errorf("warm-up %v epochs not in [0, epochs)", o.Warmup)
-	case !(o.BiasLRMult >= 0) || !(o.LastLRMult >= 0):
-		return fmt.Errorf("learning-rate multipliers %v, %v must be ≥ 0", o.BiasLRMult, o.LastLRMult)
+	case !(o.BiasLRMult >= 0) || !(o.LastLRMult >= 0) || math.IsInf(o.BiasLRMult, 0) || math.IsInf(o.LastLRMult, 0):
+		return fmt.Errorf("learning-rate multipliers %v, %v must be finite and ≥ 0", o.BiasLRMult, o.LastLRMult)
+	// Checked whatever the schedule: every option goes into the checkpoint's JSON, which
+	// has no NaN or Inf, so a bad one would fail the first checkpoint after an epoch's work.
+	case !(o.Gamma > 0 && o.Gamma <= 1):
+		return fmt.Errorf("gamma %v not in (0, 1]", o.Gamma)
+	}
+	for _, s := range o.Steps {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("step schedule: step at epoch %v", s)
+		}
 	}
 	switch o.Schedule {
 	case ScheduleCosine:
+		if len(o.Steps) > 0 {
+			return fmt.Errorf("steps %v are for the step schedule, not %s", o.Steps, o.Schedule)
+		}
 	case ScheduleStep:
-		if !(o.Gamma > 0 && o.Gamma <= 1) {
-			return fmt.Errorf("step schedule: gamma %v not in (0, 1]", o.Gamma)
-		}
-		for _, s := range o.Steps {
-			if !(s > 0) {
-				return fmt.Errorf("step schedule: step at epoch %v", s)
-			}
-		}
 	default:
 		return fmt.Errorf("unknown schedule %q (%s, %s)", o.Schedule, ScheduleCosine, ScheduleStep)
 	}
@@ -97,8 +101,10 @@ func (o TrainOptions) Rate(e float64) float64 {
 		if len(steps) == 0 {
 			steps = []float64{float64(o.Epochs) / 2, float64(o.Epochs) * 3 / 4}
 		}
+		// e is a step's end: the last step of epoch s ends at e = s and still runs at the
+		// rate before the drop.
 		for _, s := range steps {
-			if e >= s {
+			if e > s {
 				r *= o.Gamma
 			}
 		}
@@ -149,6 +155,9 @@ type TrainState struct {
 	Seen    int            `json:"seen"`
 	Seconds float64        `json:"seconds"`
 	History []EpochMetrics `json:"history"`
+	// Untested is an epoch trained but not yet tested: the checkpoint is written as soon as
+	// an epoch ends, so a signal or failure in the test pass costs no training.
+	Untested *EpochMetrics `json:"untested,omitempty"`
 }
 
 // Progress reports a training step to a progress display.
@@ -546,8 +555,9 @@ func (t *Trainer) Export() *Model {
 	return t.folded
 }
 
-// Evaluate returns the top-1 accuracy of the exported model on data.
-func (t *Trainer) Evaluate(data Data) (float64, error) {
+// Evaluate returns the top-1 accuracy of the exported model on data, or ctx's error when it
+// is cancelled first.
+func (t *Trainer) Evaluate(ctx context.Context, data Data) (float64, error) {
 	in := t.Model.Spec.Input
 	if err := data.check(in, t.Model.Spec.Classes); err != nil {
 		return 0, err
@@ -560,6 +570,9 @@ func (t *Trainer) Evaluate(data Data) (float64, error) {
 	d, c := in.Size(), m.Spec.Classes
 	correct := 0
 	for i0 := 0; i0 < data.N; i0 += b {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		n := min(b, data.N-i0)
 		t.pp.Apply(data.Images[i0*d:(i0+n)*d], n, t.x)
 		scores := t.runner.Forward(t.x, n)

@@ -71,7 +71,7 @@ func TestTrainMNIST(t *testing.T) {
 			t.Fatal(err, done)
 		}
 		prev = 0
-		acc, err := tr.Evaluate(test)
+		acc, err := tr.Evaluate(context.Background(), test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,8 +228,9 @@ func TestRate(t *testing.T) {
 		{"cosine middle", cos, 6, 0.05},
 		{"cosine end", cos, 10, 0},
 		{"step before", step, 3.9, 0.1},
-		{"step at half", step, 4, 0.01},
-		{"step at 3/4", step, 6, 0.001},
+		{"last step of epoch 4", step, 4, 0.1}, // e is a step's end
+		{"first step of epoch 5", step, 4.01, 0.01},
+		{"step after 3/4", step, 6.5, 0.001},
 		{"explicit steps", steps, 7, 0.01},
 	} {
 		if got := tc.o.Rate(tc.e); math.Abs(got-tc.want) > 1e-12 {
@@ -400,19 +401,38 @@ func TestDivergedRunStops(t *testing.T) {
 	t.Fatal("a learning rate of 1e30 trained three epochs without a word")
 }
 
-// A checkpoint's running loss and seconds must be plausible: a sum one step could overflow
-// to +Inf would make the next checkpoint impossible to write.
-func TestCheckpointImplausibleLoss(t *testing.T) {
+// A checkpoint's state must be consistent: a running loss one step could overflow to +Inf
+// would make the next checkpoint impossible to write, and an untested epoch is the one just
+// trained.
+func TestCheckpointImplausibleState(t *testing.T) {
 	s := gradSpec(t, "gap")
 	tr := newTestTrainer(t, s, synthData(s, 8, 1), DefaultTrainOptions(), 1)
-	for _, st := range []TrainState{{Seen: 8, Loss: 1e308}, {Seen: 8, Loss: -1}, {Seconds: -5}} {
-		tr.State = st
+	for _, tc := range []struct {
+		st   TrainState
+		want string
+	}{
+		{TrainState{Seen: 8, Loss: 1e308}, "not plausible"},
+		{TrainState{Seen: 8, Loss: -1}, "not plausible"},
+		{TrainState{Seconds: -5}, "not plausible"},
+		{TrainState{Epoch: 2, Untested: &EpochMetrics{Epoch: 1}}, "untested epoch 1"},
+		{TrainState{Epoch: 1, Pos: 3, Untested: &EpochMetrics{Epoch: 1}}, "untested epoch 1"},
+	} {
+		tr.State = tc.st
 		path := filepath.Join(t.TempDir(), "c.ckpt")
 		if err := tr.SaveCheckpoint(path); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadCheckpoint(path, 1); err == nil || !strings.Contains(err.Error(), "not plausible") {
-			t.Errorf("state %+v: %v", st, err)
+		if _, err := LoadCheckpoint(path, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("state %+v: %v, want %q", tc.st, err, tc.want)
 		}
+	}
+	tr.State = TrainState{Epoch: 1, Untested: &EpochMetrics{Epoch: 1, TrainLoss: 0.5}}
+	path := filepath.Join(t.TempDir(), "c.ckpt")
+	if err := tr.SaveCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadCheckpoint(path, 1)
+	if err != nil || back.State.Untested == nil || *back.State.Untested != *tr.State.Untested {
+		t.Errorf("untested epoch lost in the round trip: %v", err)
 	}
 }

@@ -14,11 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -290,25 +288,41 @@ func resolveAugment(a, set string) (string, error) {
 	return "", cli.Usagef("--augment %q: want auto, none or crop-flip", a)
 }
 
-// loop trains the remaining epochs, evaluating, logging and checkpointing after each, and
-// writes the model at the end. A signal stops it between two steps with a checkpoint.
+// loop trains the remaining epochs, then writes the model. An epoch's end is checkpointed at
+// once and again with its test accuracy, so a signal or failure in the test pass costs no
+// training; a signal stops training between two steps, or the test between two batches,
+// with the checkpoint on disk.
 func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var caught os.Signal
-	go func() {
-		if s, ok := <-sigs; ok {
-			caught = s
-			cancel()
-		}
-	}()
+	// No grace timer: a step on a small board may take long, and the checkpoint is written
+	// after it; a second signal still ends the run at once.
+	ctx, stop := cli.SignalContext(prog, 0)
+	defer stop()
 	s := t.Model.Spec
 	fmt.Printf("%s: %s on %s, %d train / %d test images, %d params, %.1f M MACs/image, %d threads, epoch %d of %d\n",
 		prog, s.Name, c.name, train.N, test.N, s.TotalParams(), float64(s.TotalMACs())/1e6, t.Threads, t.State.Epoch+1, t.Opt.Epochs)
-	for t.State.Epoch < t.Opt.Epochs {
+	for {
+		if u := t.State.Untested; u != nil {
+			acc, err := t.Evaluate(ctx, test)
+			if ctx.Err() != nil {
+				return stopped(ctx, c, t, fmt.Sprintf("in the test of epoch %d", u.Epoch))
+			}
+			if err != nil {
+				return err
+			}
+			em := *u
+			em.TestAcc = acc
+			t.State.History, t.State.Untested = append(t.State.History, em), nil
+			fmt.Printf("epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%, lr %.4g, %.0f s, %.1f images/s\n",
+				em.Epoch, t.Opt.Epochs, em.TrainLoss, 100*em.TrainAcc, 100*em.TestAcc, em.LR, em.Seconds, em.ImagesPerSec)
+			if err := t.SaveCheckpoint(c.ckpt); err != nil {
+				return err
+			}
+			writeLogs(c, s.Name, t.State.History)
+			continue
+		}
+		if t.State.Epoch >= t.Opt.Epochs {
+			break
+		}
 		bar := newBar(t.State.Epoch+1, t.Opt.Epochs, t.StepsPerEpoch(train.N)*t.Opt.Batch)
 		em, done, err := t.TrainEpoch(ctx, train, bar.update)
 		bar.finish()
@@ -316,32 +330,43 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 			return err
 		}
 		if !done {
-			if err := t.SaveCheckpoint(c.ckpt); err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "%s: %v: stopped in epoch %d after %d steps; checkpoint %s (continue with --resume %s)\n",
-				prog, caught, t.State.Epoch+1, t.State.Pos, c.ckpt, c.ckpt)
-			os.Exit(130)
+			return stopped(ctx, c, t, fmt.Sprintf("in epoch %d after %d steps", t.State.Epoch+1, t.State.Pos))
 		}
-		if em.TestAcc, err = t.Evaluate(test); err != nil {
-			return err
-		}
-		t.State.History = append(t.State.History, em)
-		fmt.Printf("epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%, lr %.4g, %.0f s, %.1f images/s\n",
-			em.Epoch, t.Opt.Epochs, em.TrainLoss, 100*em.TrainAcc, 100*em.TestAcc, em.LR, em.Seconds, em.ImagesPerSec)
+		t.State.Untested = &em
 		if err := t.SaveCheckpoint(c.ckpt); err != nil {
 			return err
 		}
-		if err := writeMetrics(c.metrics, t.State.History); err != nil {
-			return err
-		}
-		if err := writePlot(c.plot, s.Name, t.State.History); err != nil {
-			return err
-		}
 	}
+	writeLogs(c, s.Name, t.State.History) // also for a run resumed after its last epoch
 	if err := t.Export().Save(c.out); err != nil {
 		return err
 	}
 	fmt.Printf("%s: wrote %s\n", prog, c.out)
 	return nil
+}
+
+// stopped saves the checkpoint of a run a signal stopped and exits with the signal's status.
+func stopped(ctx context.Context, c *config, t *nin.Trainer, where string) error {
+	if err := t.SaveCheckpoint(c.ckpt); err != nil {
+		return err
+	}
+	sig, status := "stopped", 130
+	if s, ok := context.Cause(ctx).(*cli.Signalled); ok {
+		sig, status = s.Error(), s.Status()
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s: stopped %s; checkpoint %s (continue with --resume %s)\n", prog, sig, where, c.ckpt, c.ckpt)
+	os.Exit(status)
+	return nil
+}
+
+// writeLogs rewrites the metrics log and the curves from the history. A failure is a
+// warning, not the end of the run: the checkpoint carries the history, and the next epoch
+// (or the run's end) writes both again.
+func writeLogs(c *config, name string, h []nin.EpochMetrics) {
+	if err := writeMetrics(c.metrics, h); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: warning: %v\n", prog, err)
+	}
+	if err := writePlot(c.plot, name, h); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: warning: %v\n", prog, err)
+	}
 }

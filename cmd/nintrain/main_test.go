@@ -2,17 +2,44 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/nin"
 )
+
+// TestMain lets a test run nintrain as a process, so that real signals reach it.
+func TestMain(m *testing.M) {
+	if os.Getenv("NINTRAIN_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// smallSpec writes a two-block network for 28×28 digits into dir and returns its path.
+func smallSpec(t *testing.T, dir string) string {
+	t.Helper()
+	spec := filepath.Join(dir, "small.json")
+	const js = `{"name": "small", "input": [28, 28, 1], "classes": 10, "blocks": [
+		{"out": [8], "kernel": 5, "pad": 2, "pool": "max", "size": 3, "step": 2},
+		{"out": [16, 10], "kernel": 3, "pad": 1, "pool": "global"}]}`
+	if err := os.WriteFile(spec, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
 
 func TestBadInvocations(t *testing.T) {
 	dir := t.TempDir()
@@ -36,6 +63,10 @@ func TestBadInvocations(t *testing.T) {
 		{"bad head", append(base, "--head", "mlp"), true, "head"},
 		{"bad schedule", append(base, "--schedule", "exp"), true, "schedule"},
 		{"bad steps", append(base, "--schedule", "step", "--steps", "3,x"), true, "--steps"},
+		{"infinite step", append(base, "--schedule", "step", "--steps", "3,inf"), true, "step at epoch"},
+		{"steps with cosine", append(base, "--steps", "5"), true, "steps"},
+		{"gamma NaN", append(base, "--gamma", "NaN"), true, "gamma"},
+		{"infinite multiplier", append(base, "--bias-lr-mult", "inf"), true, "multipliers"},
 		{"bad augment", append(base, "--augment", "mixup"), true, "mixup"},
 		{"bad lr", append(base, "--lr", "-1"), true, "learning rate"},
 		{"bad momentum", append(base, "--momentum", "1.5"), true, "momentum"},
@@ -71,19 +102,26 @@ func TestBadInvocations(t *testing.T) {
 func TestTrainAndResume(t *testing.T) {
 	data := datadir.Dir(t, "mnist")
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "small.json")
-	const js = `{"name": "small", "input": [28, 28, 1], "classes": 10, "blocks": [
-		{"out": [8], "kernel": 5, "pad": 2, "pool": "max", "size": 3, "step": 2},
-		{"out": [16, 10], "kernel": 3, "pad": 1, "pool": "global"}]}`
-	if err := os.WriteFile(spec, []byte(js), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	spec := smallSpec(t, dir)
 	out := filepath.Join(dir, "small.safetensors")
 	args := []string{"--dataset", "mnist", "--data", data, "--limit", "640", "--test-limit", "200", "-o", out}
 	if err := run(append([]string{"--arch", spec, "--epochs", "1", "--bn", "--batch", "32", "--last-lr-mult", "1"}, args...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(append([]string{"--resume", filepath.Join(dir, "small.ckpt.safetensors"), "--epochs", "2"}, args...)); err != nil {
+	// As if a signal had stopped the first epoch's test pass: the checkpoint holds the
+	// epoch as untested, and the resumed run tests it before training on.
+	ckpt := filepath.Join(dir, "small.ckpt.safetensors")
+	tr, err := nin.LoadCheckpoint(ckpt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tr.State.History
+	tr.State.History, tr.State.Untested = h[:len(h)-1], &h[len(h)-1]
+	tr.State.Untested.TestAcc = 0
+	if err := tr.SaveCheckpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(append([]string{"--resume", ckpt, "--epochs", "2"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	m, err := nin.Load(out)
@@ -105,7 +143,7 @@ func TestTrainAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		epochs = append(epochs, em.Epoch)
-		if !(em.TestAcc >= 0 && em.TestAcc <= 1) || !(em.ImagesPerSec > 0) {
+		if !(em.TestAcc > 0 && em.TestAcc <= 1) || !(em.ImagesPerSec > 0) {
 			t.Errorf("epoch %d: test accuracy %v, %v images/s", em.Epoch, em.TestAcc, em.ImagesPerSec)
 		}
 	}
@@ -135,5 +173,43 @@ func TestTimeLeft(t *testing.T) {
 		if !strings.HasSuffix(got, tc.want) {
 			t.Errorf("epoch %d/%d at %d images, %v/s: %q, want it to end in %q", tc.epoch, tc.epochs, tc.done, tc.rate, got, tc.want)
 		}
+	}
+}
+
+// TestSignalCheckpoints stops a run with SIGTERM after its first epoch: it exits with 143
+// (128 + SIGTERM) and leaves a checkpoint holding the tested epoch.
+func TestSignalCheckpoints(t *testing.T) {
+	data := datadir.Dir(t, "mnist")
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data,
+		"--limit", "640", "--test-limit", "200", "--epochs", "1000", "--batch", "32", "-o", filepath.Join(dir, "small.safetensors"))
+	cmd.Env = append(os.Environ(), "NINTRAIN_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer kill.Stop()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "epoch 1/1000:") {
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(io.Discard, out)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 143 || !strings.Contains(stderr.String(), "terminated: stopped in epoch 2") {
+		t.Fatalf("exit %v, want status 143; stderr:\n%s", err, stderr.String())
+	}
+	tr, err := nin.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := tr.State; st.Epoch != 1 || len(st.History) != 1 || st.Untested != nil {
+		t.Errorf("checkpoint at epoch %d, %d tested, untested %v; want 1, 1, none", st.Epoch, len(st.History), st.Untested)
 	}
 }
