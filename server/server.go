@@ -44,6 +44,15 @@ const (
 	DefaultStaleAfter    = 10 * time.Second
 )
 
+// ReadTimeout and WriteTimeout bound a request's body and its response, for the HTTP server
+// to set: without them a client that sends a body slowly to any route, or never reads a
+// response, holds a goroutine (and a frame) for good. POST /predict extends both by its
+// upload timeout.
+const (
+	ReadTimeout  = 30 * time.Second
+	WriteTimeout = 30 * time.Second
+)
+
 // maxUploads is how many POST /predict requests are served at once, from reading the body
 // to the answer. A client that sends slowly holds a slot and up to MaxUpload bytes until
 // UploadTimeout: the bound keeps a few such clients from filling a small board's memory.
@@ -73,7 +82,8 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 
-	labMu      sync.Mutex // guards cfg.Labeler
+	labMu      sync.Mutex // guards cfg.Labeler and closed
+	closed     bool       // the labeler's device may be gone: Close was called
 	uploadSlot chan struct{}
 	// decodeSlot lets one upload at a time decode: an image may take up to imageio.MaxPixels
 	// of memory while it is decoded, and a small board has little to spare.
@@ -82,6 +92,11 @@ type Server struct {
 	mu      sync.Mutex // guards latest and picture
 	latest  *stream.Result
 	picture picture
+	// encMu serializes encoding the latest raw frame for /frame.jpg, which happens outside
+	// mu (on a small board it takes long enough to delay the camera loop and /healthz)
+	// from a copy in encFrame. Taken before mu, never after.
+	encMu    sync.Mutex
+	encFrame *image.RGBA
 
 	counters stream.Counters
 	latency  *prometheus.HistogramVec
@@ -93,6 +108,7 @@ type Server struct {
 type picture struct {
 	jpeg  []byte // never modified once stored: handlers write it out after unlocking
 	frame *image.RGBA
+	gen   uint64 // counts frames stored, so that an encoding of an older one is not cached
 	at    time.Time
 }
 
@@ -156,8 +172,22 @@ func (s *Server) Input() nin.Shape { return s.cfg.Labeler.Input() }
 func (s *Server) Label(pixels []uint8) ([]label.Class, error) {
 	s.labMu.Lock()
 	defer s.labMu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
 	top, err := s.cfg.Labeler.Label(pixels)
 	return slices.Clone(top), err
+}
+
+var errClosed = errors.New("the server is stopping")
+
+// Close waits for the labeling in progress and refuses any later one (POST /predict answers
+// 503), so that the caller can then release the model's device: handlers the HTTP server
+// gave up waiting for at shutdown may still be running.
+func (s *Server) Close() {
+	s.labMu.Lock()
+	s.closed = true
+	s.labMu.Unlock()
 }
 
 // Frame records a classified camera frame: the emit function for stream.Run.
@@ -168,6 +198,7 @@ func (s *Server) Frame(f *stream.Frame, r *stream.Result) error {
 	defer s.mu.Unlock()
 	s.latest = &res
 	s.picture.at = f.Time
+	s.picture.gen++
 	if f.JPEG != nil {
 		s.picture.jpeg, s.picture.frame = bytes.Clone(f.JPEG), nil
 		return nil
@@ -210,19 +241,46 @@ func (s *Server) apiLatest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, l)
 }
 
-func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
+// latestJPEG is the latest frame as JPEG (nil before the first), encoding a raw frame once.
+func (s *Server) latestJPEG() ([]byte, error) {
 	s.mu.Lock()
-	if s.picture.jpeg == nil && s.picture.frame != nil {
-		var b bytes.Buffer
-		if err := jpeg.Encode(&b, s.picture.frame, &jpeg.Options{Quality: 85}); err != nil {
-			s.mu.Unlock()
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
+	pic, raw := s.picture.jpeg, s.picture.frame
+	s.mu.Unlock()
+	if pic != nil || raw == nil {
+		return pic, nil
+	}
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	s.mu.Lock()
+	if s.picture.jpeg != nil { // encoded while this request waited for encMu
+		pic = s.picture.jpeg
+		s.mu.Unlock()
+		return pic, nil
+	}
+	raw, gen := s.picture.frame, s.picture.gen
+	if s.encFrame == nil || s.encFrame.Rect != raw.Rect {
+		s.encFrame = image.NewRGBA(raw.Rect)
+	}
+	copy(s.encFrame.Pix, raw.Pix)
+	s.mu.Unlock()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, s.encFrame, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.picture.gen == gen {
 		s.picture.jpeg = b.Bytes()
 	}
-	pic := s.picture.jpeg
 	s.mu.Unlock()
+	return b.Bytes(), nil
+}
+
+func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
+	pic, err := s.latestJPEG()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	if pic == nil {
 		http.Error(w, "no frame yet", http.StatusNotFound)
 		return
@@ -278,9 +336,11 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 	case <-wait.C:
 		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
 	case <-r.Context().Done():
-		return failf(http.StatusServiceUnavailable, "the client went away")
+		return failf(http.StatusServiceUnavailable, "the client went away or the server is stopping")
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(deadline)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
 	name, data, err := upload(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), r.Header.Get("Content-Type"))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -304,6 +364,10 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		return failf(http.StatusUnsupportedMediaType, "not an image ninedge reads (PNG, JPEG, PPM): %v", err)
 	}
 	s.labMu.Lock()
+	if s.closed {
+		s.labMu.Unlock()
+		return failf(http.StatusServiceUnavailable, "%v", errClosed)
+	}
 	top, err := s.cfg.Labeler.Image(img)
 	top = slices.Clone(top)
 	s.labMu.Unlock()

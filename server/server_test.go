@@ -130,6 +130,25 @@ func TestPredict(t *testing.T) {
 	}
 }
 
+// After Close, which serve calls before it releases the model's device, nothing labels:
+// uploads get 503 and the camera loop an error.
+func TestClose(t *testing.T) {
+	s, _, ts := newServer(t, "", 0)
+	s.Close()
+	resp, err := http.Post(ts.URL+"/predict", "image/png", bytes.NewReader(streamtest.PNG(t, streamtest.Pictures(1, 64, 48)[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "stopping") {
+		t.Errorf("after Close: %d %s", resp.StatusCode, body)
+	}
+	if _, err := s.Label(make([]uint8, s.Input().Size())); err == nil {
+		t.Error("the camera loop labeled after Close")
+	}
+}
+
 // A client that sends its body slowly, or never, gets 408 once UploadTimeout has passed,
 // rather than holding its connection and buffer for as long as it likes.
 func TestSlowUpload(t *testing.T) {

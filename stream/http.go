@@ -38,15 +38,16 @@ func openHTTP(url string, opt SourceOptions) (Source, error) {
 		cancel()
 		return nil, fmt.Errorf("source: %w", err)
 	}
+	name := Redacted(url)
 	if err := checkMJPEGResponse(resp); err != nil {
 		resp.Body.Close()
 		cancel()
-		return nil, fmt.Errorf("source %s: %w", url, err)
+		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	body := &idleReader{r: resp.Body, timeout: timeout, cancel: cancel}
 	body.timer = time.AfterFunc(time.Hour, body.expire)
 	body.timer.Stop()
-	return newMJPEG(body, url, opt.maxFrame(), true), nil
+	return newMJPEG(body, name, opt.maxFrame(), true), nil
 }
 
 func checkMJPEGResponse(resp *http.Response) error {

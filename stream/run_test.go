@@ -406,8 +406,11 @@ func TestHTTPErrors(t *testing.T) {
 		{closed.URL, "connection refused"},
 		{srv.URL + "/missing", "HTTP status 404"},
 		{srv.URL + "/html", `Content-Type "text/html" is not an MJPEG stream`},
+		// A camera's password never appears in a message.
+		{strings.Replace(srv.URL, "http://", "http://admin:secret@", 1) + "/html", "admin:xxxxx@"},
+		{strings.Replace(srv.URL, "http://", "http://admin:secret@", 1) + "/missing", "HTTP status 404"},
 	} {
-		if _, err := Open(tt.url, opt); err == nil || !strings.Contains(err.Error(), tt.err) {
+		if _, err := Open(tt.url, opt); err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: %v, want %q", tt.url, err, tt.err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -93,6 +94,14 @@ func (o SourceOptions) timeout() time.Duration {
 		return o.Timeout
 	}
 	return DefaultTimeout
+}
+
+// Redacted is a spec fit to print or serve: an HTTP source's password is replaced by "xxxxx".
+func Redacted(spec string) string {
+	if u, err := url.Parse(spec); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		return u.Redacted()
+	}
+	return spec
 }
 
 // Open opens a source from its spec: "-" (stdin), a path to a pipe or file (MJPEG, or raw

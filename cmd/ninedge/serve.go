@@ -51,14 +51,23 @@ func serve(e *env, args []string) error {
 		return err
 	}
 	defer done()
+	source := stream.Redacted(sf.spec) // the page and /healthz must not show a camera's password
 	srv := server.New(server.Config{Labeler: lab, Device: c.Device, Reason: c.Reason, Model: filepath.Base(lf.model),
-		Source: sf.spec, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
+		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
+	// Whatever happens below, no handler may use the model once done() releases its device.
+	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Cancelled at shutdown, so that requests waiting for an upload slot end at once.
+	base, stopBase := context.WithCancel(context.Background())
+	defer stopBase()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ReadTimeout: server.ReadTimeout, WriteTimeout: server.WriteTimeout,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	hs.RegisterOnShutdown(stopBase)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -76,17 +85,20 @@ func serve(e *env, args []string) error {
 		// supervisor (systemd Restart=on-failure) starts the capture again.
 		switch {
 		case err == nil && e.ctx.Err() == nil:
-			err = fmt.Errorf("source %s ended", sf.spec)
+			err = fmt.Errorf("source %s ended", source)
 		case err != nil:
-			err = fmt.Errorf("source %s stopped: %w", sf.spec, err)
+			err = fmt.Errorf("source %s stopped: %w", source, err)
 		}
 		src = nil
 	}
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
-	if serr := hs.Shutdown(sctx); serr != nil && err == nil {
-		err = serr
+	if serr := hs.Shutdown(sctx); serr != nil {
+		// Uploads still arriving after the grace: drop their connections. Stopping was
+		// asked for, so this is no failure of the command.
+		fmt.Fprintf(e.stderr, "ninedge serve: requests still running %v after the stop: closing their connections\n", shutdownGrace)
+		hs.Close()
 	}
 	if src != nil {
 		if serr := <-streamed; err == nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,10 +38,14 @@ func TestSignals(t *testing.T) {
 		args  []string
 		ready string // on stderr once it runs
 		final string // on stderr after the signal
+		// stall sends a POST /predict whose body never completes before the signal: the
+		// server must still stop, within its grace, and with status 0.
+		stall bool
 	}{
-		{"stream SIGINT", syscall.SIGINT, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames"},
-		{"stream SIGTERM", syscall.SIGTERM, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames"},
-		{"serve SIGTERM", syscall.SIGTERM, []string{"serve", "--source", "-", "--listen", "127.0.0.1:0"}, "listening on", "interrupted: 1 frames"},
+		{"stream SIGINT", syscall.SIGINT, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames", false},
+		{"stream SIGTERM", syscall.SIGTERM, []string{"stream", "--source", "-"}, "end of stream", "interrupted: 1 frames", false},
+		{"serve SIGTERM", syscall.SIGTERM, []string{"serve", "--source", "-", "--listen", "127.0.0.1:0"}, "listening on", "interrupted: 1 frames", false},
+		{"serve SIGTERM, upload stalled", syscall.SIGTERM, []string{"serve", "--source", "-", "--listen", "127.0.0.1:0"}, "listening on", "closing their connections", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +80,19 @@ func TestSignals(t *testing.T) {
 				t.Fatalf("did not start:\n%s", stderr.String())
 			}
 			time.Sleep(300 * time.Millisecond) // let it classify the frame
+			if tt.stall {
+				addr := regexp.MustCompile(`listening on http://(\S+)/`).FindStringSubmatch(stderr.String())
+				if addr == nil {
+					t.Fatalf("no address:\n%s", stderr.String())
+				}
+				conn, err := net.Dial("tcp", addr[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				fmt.Fprintf(conn, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n\x89PNG")
+				time.Sleep(200 * time.Millisecond) // let the handler start reading
+			}
 			cmd.Process.Signal(tt.sig)
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
