@@ -59,7 +59,9 @@ func classify(e *env, args []string) error {
 					return err
 				}
 			default:
-				fmt.Fprintf(e.stdout, "%s: %s (%.1f ms)\n", r.Input, topText(r.Top), r.MS)
+				if _, err := fmt.Fprintf(e.stdout, "%s: %s (%.1f ms)\n", r.Input, topText(r.Top), r.MS); err != nil {
+					return err // a full disk: the listing would be cut short without a word
+				}
 			}
 		}
 	}

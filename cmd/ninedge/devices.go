@@ -34,6 +34,9 @@ func devices(e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if err := cli.CheckThreads(*threads); err != nil {
+		return err
+	}
 	var out devicesJSON
 	for _, name := range backends.Names() {
 		b, err := backends.Get(name)

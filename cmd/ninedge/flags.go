@@ -37,8 +37,11 @@ func (m *modelFlags) add(fs *flagSet) {
 // stderr which device runs it and why. With pictures, a model whose input no picture fits
 // is refused before a backend is opened and timed.
 func (m *modelFlags) open(e *env, batch int, pictures bool) (*quant.Graph, *backends.Choice, error) {
-	if m.threads < 0 || m.device < 0 {
-		return nil, nil, cli.Usagef("--threads and --device cannot be negative")
+	if err := cli.CheckThreads(m.threads); err != nil {
+		return nil, nil, err
+	}
+	if m.device < 0 {
+		return nil, nil, cli.Usagef("--device cannot be negative")
 	}
 	// The trial of auto picks the device itself; a device index the run then ignored would
 	// leave the user believing they chose it.
@@ -143,8 +146,14 @@ func (s *sourceFlags) check() error {
 	if s.maxFrame <= 0 || s.timeout <= 0 || s.stats < 0 {
 		return cli.Usagef("--max-frame and --timeout must be positive, --stats 0 or more")
 	}
-	if _, _, ok := parseSize(s.size); s.size != "" && !ok {
+	w, h, ok := parseSize(s.size)
+	switch {
+	case s.size != "" && !ok:
 		return cli.Usagef("--size %q: want WxH, for example 640x480", s.size)
+	case w*h > imageio.MaxPixels:
+		// The frame buffers are allocated when the source opens: refuse what no decoded
+		// image may be either, rather than be killed for memory on a small board.
+		return cli.Usagef("--size %s: more than %d pixels", s.size, imageio.MaxPixels)
 	}
 	return nil
 }

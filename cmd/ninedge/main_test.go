@@ -151,6 +151,15 @@ func TestClassify(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, filepath.Join(imgs, "a.png")+": ") || !strings.Contains(errs, "chosen with --backend cpu") {
 		t.Errorf("text mode: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+	// A full disk ends the listing with an error, not a short file and status 0.
+	if full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0); err == nil {
+		defer full.Close()
+		var errs syncBuffer
+		code := run(&env{ctx: context.Background(), stdout: full, stderr: &errs}, []string{"classify", "--model", m, "--backend", "cpu", imgs})
+		if code != 1 || !strings.Contains(errs.String(), "no space left") {
+			t.Errorf("stdout on a full disk: exit %d, stderr %q", code, errs.String())
+		}
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -176,6 +185,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"classify", "--model", m, "--backend", "tpu", "x.png"}, 2, `backend "tpu" is not available`},
 		{[]string{"classify", "--model", m, "--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"classify", "--model", m, "--device", "1", "x.png"}, 2, "--device 1 needs a named --backend"},
+		{[]string{"classify", "--model", m, "--threads", "2000000000", "x.png"}, 2, "--threads 2000000000: want 0 (all cores) to 1024"},
+		{[]string{"stream", "--model", m, "--source", "-", "--size", "16384x16384"}, 2, "--size 16384x16384: more than"},
+		{[]string{"devices", "--threads", "-1"}, 2, "--threads -1"},
 		{[]string{"classify", "--model", float, "x.png"}, 1, "is a float model: convert it to int8 first"},
 		{[]string{"classify", "--model", filepath.Join(dir, "none.safetensors"), "x.png"}, 1, "no such file"},
 		{[]string{"stream", "--model", m}, 2, "--source is required"},

@@ -104,6 +104,9 @@ func run(args []string) error {
 	if c.limit < 0 || c.testLimit < 0 {
 		return cli.Usagef("--limit and --test-limit must be ≥ 0")
 	}
+	if err := cli.CheckThreads(c.threads); err != nil {
+		return err
+	}
 	base := strings.TrimSuffix(c.out, filepath.Ext(c.out))
 	c.ckpt = or(c.ckpt, base+".ckpt.safetensors")
 	c.metrics = or(c.metrics, base+".metrics.jsonl")

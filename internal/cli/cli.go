@@ -185,10 +185,14 @@ func (r *RunFlags) Check() error {
 	return CheckThreads(r.Threads)
 }
 
-// CheckThreads refuses a --threads value below 0 (0 means all cores).
+// MaxThreads bounds --threads: each thread has its own buffers, and a typo of a billion
+// would otherwise end in an out-of-memory crash rather than a message.
+const MaxThreads = 1024
+
+// CheckThreads refuses a --threads value outside 0 (all cores) to MaxThreads.
 func CheckThreads(n int) error {
-	if n < 0 {
-		return Usagef("--threads %d: want 0 (all cores) or more", n)
+	if n < 0 || n > MaxThreads {
+		return Usagef("--threads %d: want 0 (all cores) to %d", n, MaxThreads)
 	}
 	return nil
 }
