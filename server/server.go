@@ -106,7 +106,9 @@ type Server struct {
 // picture is the latest classified frame: its JPEG as the camera sent it, or a copy of the
 // decoded frame, encoded only when somebody asks for it.
 type picture struct {
-	jpeg  []byte // never modified once stored: handlers write it out after unlocking
+	// jpeg is reused frame after frame (a camera sends 30 a second, the page asks for at
+	// most 4), so handlers take a copy under mu.
+	jpeg  []byte
 	frame *image.RGBA
 	gen   uint64 // counts frames stored, so that an encoding of an older one is not cached
 	at    time.Time
@@ -200,7 +202,7 @@ func (s *Server) Frame(f *stream.Frame, r *stream.Result) error {
 	s.picture.at = f.Time
 	s.picture.gen++
 	if f.JPEG != nil {
-		s.picture.jpeg, s.picture.frame = bytes.Clone(f.JPEG), nil
+		s.picture.jpeg, s.picture.frame = append(s.picture.jpeg[:0], f.JPEG...), nil
 		return nil
 	}
 	b := f.Image.Bounds()
@@ -241,10 +243,11 @@ func (s *Server) apiLatest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, l)
 }
 
-// latestJPEG is the latest frame as JPEG (nil before the first), encoding a raw frame once.
+// latestJPEG is a copy of the latest frame as JPEG (nil before the first), encoding a raw
+// frame once.
 func (s *Server) latestJPEG() ([]byte, error) {
 	s.mu.Lock()
-	pic, raw := s.picture.jpeg, s.picture.frame
+	pic, raw := bytes.Clone(s.picture.jpeg), s.picture.frame
 	s.mu.Unlock()
 	if pic != nil || raw == nil {
 		return pic, nil
@@ -253,7 +256,7 @@ func (s *Server) latestJPEG() ([]byte, error) {
 	defer s.encMu.Unlock()
 	s.mu.Lock()
 	if s.picture.jpeg != nil { // encoded while this request waited for encMu
-		pic = s.picture.jpeg
+		pic = bytes.Clone(s.picture.jpeg)
 		s.mu.Unlock()
 		return pic, nil
 	}
@@ -269,7 +272,7 @@ func (s *Server) latestJPEG() ([]byte, error) {
 	}
 	s.mu.Lock()
 	if s.picture.gen == gen {
-		s.picture.jpeg = b.Bytes()
+		s.picture.jpeg = bytes.Clone(b.Bytes()) // not b's own: a later JPEG frame reuses it
 	}
 	s.mu.Unlock()
 	return b.Bytes(), nil
