@@ -39,14 +39,24 @@ type Class struct {
 
 // Report is the whole comparison. Fractions are in [0, 1]; DropPP is in percentage points.
 type Report struct {
-	Model       string          `json:"model"`
-	Dataset     string          `json:"dataset"`
-	N           int             `json:"n"`
-	FloatTop1   float64         `json:"float_top1"`
-	Int8Top1    float64         `json:"int8_top1"`
-	FloatTop5   float64         `json:"float_top5"`
-	Int8Top5    float64         `json:"int8_top5"`
-	DropPP      float64         `json:"drop_pp"`
+	Model     string  `json:"model"`
+	Dataset   string  `json:"dataset"`
+	N         int     `json:"n"`
+	FloatTop1 float64 `json:"float_top1"`
+	Int8Top1  float64 `json:"int8_top1"`
+	FloatTop5 float64 `json:"float_top5"`
+	Int8Top5  float64 `json:"int8_top5"`
+	DropPP    float64 `json:"drop_pp"`
+	// FloatOnly and Int8Only count the images only one of the two models classifies right:
+	// they alone make the drop, 100·(FloatOnly − Int8Only)/N percentage points.
+	FloatOnly int `json:"float_only_right"`
+	Int8Only  int `json:"int8_only_right"`
+	// DropCI95 is the drop's 95 % confidence interval in percentage points for images drawn
+	// like these (Agresti–Min's paired interval, sound even for a handful of discordant
+	// images), and McNemarP the exact two-sided p-value of "both models are as accurate":
+	// a drop whose interval holds 0 is within the noise of this test set.
+	DropCI95    [2]float64      `json:"drop_ci95_pp"`
+	McNemarP    float64         `json:"mcnemar_p"`
 	Agreement   float64         `json:"agreement"`
 	Calibration quant.CalibInfo `json:"calibration"`
 	Classes     []Class         `json:"classes"`
@@ -109,11 +119,19 @@ func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, 
 		DropPP: 100 * (fr.Top1 - qr.Top1), Calibration: g.Calib, Backend: dev.Info().Backend}
 	same := 0
 	for i := range fr.Pred {
-		if fr.Pred[i] == qr.Pred[i] {
+		label := set.Labels[i]
+		switch {
+		case fr.Pred[i] == qr.Pred[i]:
 			same++
+		case fr.Pred[i] == label:
+			r.FloatOnly++
+		case qr.Pred[i] == label:
+			r.Int8Only++
 		}
 	}
 	r.Agreement = float64(same) / float64(set.N)
+	r.DropCI95 = pairedInterval(r.FloatOnly, r.Int8Only, set.N)
+	r.McNemarP = mcnemarExact(r.FloatOnly, r.Int8Only)
 	counts := make([]int, len(m.Classes))
 	for _, l := range set.Labels[:set.N] {
 		if int(l) < len(counts) {
@@ -134,6 +152,33 @@ func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, 
 		}
 	}
 	return r, nil
+}
+
+// pairedInterval is the 95 % interval, in percentage points, of the difference of two
+// accuracies measured on the same n images, b of them right under the first model only and
+// c under the second only: Agresti and Min's (2005) Wald interval with half an image added to
+// each cell, which keeps its coverage where b and c are small (the plain Wald interval is
+// [0, 0] when they are both 0).
+func pairedInterval(b, c, n int) [2]float64 {
+	bb, cc, nn := float64(b)+0.5, float64(c)+0.5, float64(n)+2
+	d := (bb - cc) / nn
+	se := math.Sqrt(bb+cc-(bb-cc)*(bb-cc)/nn) / nn
+	return [2]float64{100 * (d - 1.96*se), 100 * (d + 1.96*se)}
+}
+
+// mcnemarExact is the exact two-sided p-value of McNemar's test: under "equally accurate"
+// each of the b+c discordant images is equally likely to favour either model, so min(b, c)
+// is binomial(b+c, ½) and p is twice its lower tail.
+func mcnemarExact(b, c int) float64 {
+	n, k := b+c, min(b, c)
+	tail := 0.0
+	lgN, _ := math.Lgamma(float64(n + 1))
+	for i := 0; i <= k; i++ {
+		lgI, _ := math.Lgamma(float64(i + 1))
+		lgNI, _ := math.Lgamma(float64(n - i + 1))
+		tail += math.Exp(lgN - lgI - lgNI - float64(n)*math.Ln2)
+	}
+	return min(1, 2*tail)
 }
 
 // compareLayers runs n images through both models and accumulates, per int8 node, the
@@ -219,6 +264,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# int8 accuracy report: %s on %s\n\n", r.Model, r.Dataset)
 	fmt.Fprintf(&b, "int8 costs **%.2f percentage points** of top-1 on %d images (calibration: %s", r.DropPP, r.N, r.Calibration)
 	fmt.Fprintf(&b, "; int8 run on the %s backend).\n\n", r.Backend)
+	verdict := "within the noise of this test set"
+	if r.McNemarP < 0.05 {
+		verdict = "a real difference, not noise"
+	}
+	fmt.Fprintf(&b, "Float32 alone is right on %d images, int8 alone on %d: the drop's 95%% interval is %.2f to %.2f pp and McNemar's exact p = %.3g, %s.\n\n",
+		r.FloatOnly, r.Int8Only, r.DropCI95[0], r.DropCI95[1], r.McNemarP, verdict)
 	fmt.Fprintf(&b, "| | float32 | int8 | change |\n|---|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| top-1 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop1, 100*r.Int8Top1, -r.DropPP)
 	fmt.Fprintf(&b, "| top-5 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop5, 100*r.Int8Top5, 100*(r.Int8Top5-r.FloatTop5))

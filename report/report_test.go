@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,8 @@ func TestReportOutputs(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &j); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"float_top1", "int8_top1", "agreement", "drop_pp", "n", "layers", "worst_layer"} {
+	for _, k := range []string{"float_top1", "int8_top1", "agreement", "drop_pp", "n", "layers", "worst_layer",
+		"float_only_right", "int8_only_right", "drop_ci95_pp", "mcnemar_p"} {
 		if _, ok := j[k]; !ok {
 			t.Errorf("JSON has no %q", k)
 		}
@@ -76,6 +78,7 @@ func TestReportOutputs(t *testing.T) {
 	if a := j["agreement"].(float64); a < 0 || a > 1 {
 		t.Errorf("agreement %v is not a fraction", a)
 	}
+	checkPaired(t, r)
 	if len(r.Layers) != len(g.Nodes)+1 || r.Layers[0].Name != "input" {
 		t.Errorf("layers: %+v", r.Layers)
 	}
@@ -133,12 +136,48 @@ func TestMNISTInt8Drop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("float %.4f int8 %.4f drop %.2f pp agreement %.4f", r.FloatTop1, r.Int8Top1, r.DropPP, r.Agreement)
+	t.Logf("float %.4f int8 %.4f drop %.2f pp (95%% interval %.2f to %.2f, McNemar p %.3g) agreement %.4f",
+		r.FloatTop1, r.Int8Top1, r.DropPP, r.DropCI95[0], r.DropCI95[1], r.McNemarP, r.Agreement)
+	checkPaired(t, r)
 	// models/README.md records 99.64 %, past the paper's 99.53 %.
 	if r.FloatTop1 < 0.9964 {
 		t.Errorf("shipped model: float top-1 %.4f, the model card records 0.9964", r.FloatTop1)
 	}
 	if r.DropPP > 0.1 {
 		t.Errorf("int8 drop %.2f pp, want ≤ 0.1", r.DropPP)
+	}
+}
+
+// checkPaired: the discordant counts make the drop exactly, and its interval holds it.
+func checkPaired(t *testing.T, r *Report) {
+	t.Helper()
+	if d := 100 * float64(r.FloatOnly-r.Int8Only) / float64(r.N); math.Abs(d-r.DropPP) > 1e-9 {
+		t.Errorf("%d float-only and %d int8-only right images make %.4f pp, the report says %.4f", r.FloatOnly, r.Int8Only, d, r.DropPP)
+	}
+	if !(r.DropCI95[0] <= r.DropPP && r.DropPP <= r.DropCI95[1]) || !(r.McNemarP > 0 && r.McNemarP <= 1) {
+		t.Errorf("drop %.4f pp, interval %v, p %v", r.DropPP, r.DropCI95, r.McNemarP)
+	}
+}
+
+// The paired statistics against values worked by hand (p) and by a separate script (intervals).
+func TestPairedStatistics(t *testing.T) {
+	for _, tc := range []struct {
+		b, c, n int
+		p       float64 // McNemar's exact two-sided p
+		ci      [2]float64
+	}{
+		// 2·(C(12,0)+C(12,1)+C(12,2))/2^12 = 2·79/4096.
+		{10, 2, 1000, 2 * 79.0 / 4096, [2]float64{0.0949, 1.5019}},
+		{0, 0, 10000, 1, [2]float64{-0.0196, 0.0196}},
+		{5, 5, 100, 1, [2]float64{-6.3731, 6.3731}},
+		{0, 3, 10000, 0.25, [2]float64{-0.0692, 0.0092}},
+	} {
+		if p := mcnemarExact(tc.b, tc.c); math.Abs(p-tc.p) > 1e-12 {
+			t.Errorf("McNemar(%d, %d) = %v, want %v", tc.b, tc.c, p, tc.p)
+		}
+		ci := pairedInterval(tc.b, tc.c, tc.n)
+		if math.Abs(ci[0]-tc.ci[0]) > 1e-4 || math.Abs(ci[1]-tc.ci[1]) > 1e-4 {
+			t.Errorf("interval(%d, %d, %d) = %v, want %v", tc.b, tc.c, tc.n, ci, tc.ci)
+		}
 	}
 }
