@@ -268,8 +268,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if r.McNemarP < 0.05 {
 		verdict = "a real difference, not noise"
 	}
-	fmt.Fprintf(&b, "Float32 alone is right on %d images, int8 alone on %d: the drop's 95%% interval is %.2f to %.2f pp and McNemar's exact p = %.3g, %s.\n\n",
-		r.FloatOnly, r.Int8Only, r.DropCI95[0], r.DropCI95[1], r.McNemarP, verdict)
+	images := func(n int) string {
+		if n == 1 {
+			return "1 image"
+		}
+		return fmt.Sprintf("%d images", n)
+	}
+	fmt.Fprintf(&b, "Float32 alone is right on %s, int8 alone on %s: the drop's 95%% interval is %.2f to %.2f pp and McNemar's exact p = %.3g, %s.\n\n",
+		images(r.FloatOnly), images(r.Int8Only), r.DropCI95[0], r.DropCI95[1], r.McNemarP, verdict)
 	fmt.Fprintf(&b, "| | float32 | int8 | change |\n|---|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| top-1 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop1, 100*r.Int8Top1, -r.DropPP)
 	fmt.Fprintf(&b, "| top-5 | %.2f%% | %.2f%% | %+.2f pp |\n", 100*r.FloatTop5, 100*r.Int8Top5, 100*(r.Int8Top5-r.FloatTop5))
