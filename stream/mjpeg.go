@@ -254,10 +254,11 @@ func (s *mjpeg) grow(n int) error {
 // damaged turns an error met inside a frame into a FrameError, after which the stream goes
 // on, or, when the reader itself failed, a fatal one.
 func (s *mjpeg) damaged(err error) error {
+	if err == nil { // every whole frame: errors.As's target below would be an allocation
+		return nil
+	}
 	var c *corrupt
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, errFrameTooLarge):
 		s.resync = true
 		return frameErrorf("%s: frame %d is larger than %d bytes: dropped", s.name, s.frames, s.max)

@@ -64,6 +64,7 @@ const frames = 3
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
+// emit's Frame and Result are reused for later frames: valid only during the call.
 func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
 	in := c.Input()
 	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
@@ -94,6 +95,7 @@ func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit fun
 		tick = t.C
 	}
 	last, lastAt := snapshot(cnt), start
+	var res Result
 	reason, err, finished := "end of stream", error(nil), false
 loop:
 	for {
@@ -111,7 +113,7 @@ loop:
 				err, finished = <-done, true
 				break loop
 			}
-			err = classify(c, f, m, cnt, emit, win, all)
+			err = classify(c, f, m, cnt, emit, &res, win, all)
 			m.free <- f
 			if err != nil {
 				break loop
@@ -145,7 +147,7 @@ loop:
 	return err
 }
 
-func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Frame, *Result) error, lats ...*latencies) error {
+func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Frame, *Result) error, res *Result, lats ...*latencies) error {
 	skipped := m.skipped.Swap(0)
 	top, err := c.Label(f.Pixels)
 	if err != nil {
@@ -156,7 +158,8 @@ func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Fram
 	for _, l := range lats {
 		l.add(lat)
 	}
-	return emit(f, &Result{Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped})
+	*res = Result{Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped}
+	return emit(f, res)
 }
 
 // decode is the decoder goroutine: it reads the source, decodes and fits each frame, and
@@ -169,11 +172,10 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 			return nil // errors now come from closing the source
 		default:
 		}
-		var fe *FrameError
 		switch {
 		case err == io.EOF:
 			return nil
-		case errors.As(err, &fe):
+		case isFrameError(err):
 			m.cnt.Bad.Add(1)
 			log.damaged("stream: %v\n", err)
 			continue

@@ -343,6 +343,49 @@ func TestMemoryFlat(t *testing.T) {
 	}
 }
 
+// TestNoAllocationsPerFrame: on raw frames the loop (read, fit, classify, emit) allocates
+// nothing per frame. JPEG frames allocate in the standard library's decoder (its state and
+// the decoded picture, about 470 KB for 640×480): logged, not checked.
+func TestNoAllocationsPerFrame(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 5)
+	pic := streamtest.Pictures(1, 48, 36)[0]
+	const n = 3000
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		opt    SourceOptions
+		every  bool
+		checks bool
+	}{
+		{"raw, every frame", bytes.Repeat(streamtest.RGB24(pic), n), SourceOptions{W: 48, H: 36}, true, true},
+		{"raw, newest wins", bytes.Repeat(streamtest.RGB24(pic), n), SourceOptions{W: 48, H: 36}, false, true},
+		{"jpeg, every frame", bytes.Repeat(streamtest.JPEG(t, pic), n), SourceOptions{}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opt.Stdin = bytes.NewReader(tc.data)
+			src, err := Open("-", tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The whole run: its set-up (buffers, goroutine, fitter) is a few dozen
+			// allocations, 0.02 a frame over 3,000; one a frame would be 1.
+			var a, b runtime.MemStats
+			var cnt Counters
+			runtime.ReadMemStats(&a)
+			err = Run(context.Background(), src, lab, RunOptions{EveryFrame: tc.every, Counters: &cnt}, func(*Frame, *Result) error { return nil })
+			runtime.ReadMemStats(&b)
+			if err != nil || cnt.Frames.Load() != n {
+				t.Fatalf("%v after %d frames", err, cnt.Frames.Load())
+			}
+			perFrame := float64(b.Mallocs-a.Mallocs) / n
+			t.Logf("%.2f allocations, %.0f bytes a frame (%d classified)", perFrame, float64(b.TotalAlloc-a.TotalAlloc)/n, cnt.Classified.Load())
+			if tc.checks && perFrame > 0.1 {
+				t.Errorf("%.2f allocations a frame, want none", perFrame)
+			}
+		})
+	}
+}
+
 // TestCancel stops a run whose source never sends anything more.
 func TestCancel(t *testing.T) {
 	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)

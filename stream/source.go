@@ -54,6 +54,16 @@ func (e *FrameError) Error() string { return e.Msg }
 
 func frameErrorf(format string, a ...any) error { return &FrameError{Msg: fmt.Sprintf(format, a...)} }
 
+// isFrameError reports whether err is a FrameError. The target errors.As needs escapes to
+// the heap, so it is declared only once there is an error: the frame loop allocates nothing.
+func isFrameError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var fe *FrameError
+	return errors.As(err, &fe)
+}
+
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("stream: source closed")
 
