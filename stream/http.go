@@ -28,6 +28,11 @@ func openHTTP(url string, opt SourceOptions) (Source, error) {
 		ResponseHeaderTimeout: timeout,
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
+	name := Redacted(url)
+	if opt.Cancel != nil {
+		detach := context.AfterFunc(opt.Cancel, cancel)
+		defer detach()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		cancel()
@@ -36,9 +41,11 @@ func openHTTP(url string, opt SourceOptions) (Source, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
+		if opt.Cancel != nil && opt.Cancel.Err() != nil {
+			return nil, fmt.Errorf("source %s: stopped while connecting", name)
+		}
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	name := Redacted(url)
 	if err := checkMJPEGResponse(resp); err != nil {
 		resp.Body.Close()
 		cancel()

@@ -448,6 +448,12 @@ func TestHTTPErrors(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
+	mux.HandleFunc("/silent", func(w http.ResponseWriter, r *http.Request) {
+		select { // no headers at all
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	closed := httptest.NewServer(nil)
@@ -465,11 +471,21 @@ func TestHTTPErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tt.url, err, tt.err)
 		}
 	}
+	// A stop asked for while the camera has not answered ends the wait at once.
+	stopped, stop := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, stop)
+	start := time.Now()
+	if _, err := Open(srv.URL+"/silent", SourceOptions{Timeout: time.Minute, Cancel: stopped}); err == nil || !strings.Contains(err.Error(), "stopped while connecting") {
+		t.Errorf("stopped while connecting: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to stop connecting", d)
+	}
 	src, err := Open(srv.URL+"/stall", opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	start = time.Now()
 	frames, _, end := drain(t, src)
 	if len(frames) != 1 || end == nil || !strings.Contains(end.Error(), "no data for 300ms") {
 		t.Errorf("stalled stream: %d frames, end %v", len(frames), end)

@@ -6,6 +6,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,6 +84,9 @@ type SourceOptions struct {
 	Timeout time.Duration
 	// Stdin is what "-" reads (nil: os.Stdin).
 	Stdin io.Reader
+	// Cancel, when done, abandons connecting to an HTTP stream (a stop asked for while an
+	// unreachable camera is being waited for); once open, the source is closed with Close.
+	Cancel context.Context
 }
 
 // Defaults of SourceOptions.

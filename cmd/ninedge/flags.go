@@ -162,7 +162,7 @@ func (s *sourceFlags) open(e *env) (stream.Source, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.stdin}
+	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.stdin, Cancel: e.ctx}
 	if s.size != "" {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}
