@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -303,9 +304,12 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 	s := t.Model.Spec
 	fmt.Printf("%s: %s on %s, %d train / %d test images, %d params, %.1f M MACs/image, %d threads, epoch %d of %d\n",
 		prog, s.Name, c.name, train.N, test.N, s.TotalParams(), float64(s.TotalMACs())/1e6, t.Threads, t.State.Epoch+1, t.Opt.Epochs)
+	testSeconds := 0.0 // the last test pass's, for the time left
 	for {
 		if u := t.State.Untested; u != nil {
+			began := time.Now()
 			acc, err := t.Evaluate(ctx, test)
+			testSeconds = time.Since(began).Seconds()
 			if ctx.Err() != nil {
 				return stopped(ctx, c, t, fmt.Sprintf("in the test of epoch %d", u.Epoch))
 			}
@@ -326,7 +330,7 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 		if t.State.Epoch >= t.Opt.Epochs {
 			break
 		}
-		bar := newBar(t.State.Epoch+1, t.Opt.Epochs, t.StepsPerEpoch(train.N)*t.Opt.Batch)
+		bar := newBar(t.State.Epoch+1, t.Opt.Epochs, t.StepsPerEpoch(train.N)*t.Opt.Batch, testSeconds)
 		em, done, err := t.TrainEpoch(ctx, train, bar.update)
 		bar.finish()
 		if err != nil {

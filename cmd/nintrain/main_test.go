@@ -161,15 +161,17 @@ func TestTrainAndResume(t *testing.T) {
 func TestTimeLeft(t *testing.T) {
 	for _, tc := range []struct {
 		epoch, epochs, done int
-		rate                float64
+		rate, test          float64
 		want                string
 	}{
-		{1, 1, 0, 1, "run ends in ~17m"},      // 1,000 s
-		{3, 30, 500, 1, "run ends in ~7h38m"}, // 500 + 27·1,000 images
-		{30, 30, 999, 10, "run ends in ~0m"},  // the last image
-		{2, 3, 0, 0, "lr 0.1"},                // no rate yet, no estimate
+		{1, 1, 0, 1, 0, "run ends in ~17m"},       // 1,000 s
+		{3, 30, 500, 1, 0, "run ends in ~7h38m"},  // 500 + 27·1,000 images
+		{3, 30, 500, 1, 60, "run ends in ~8h06m"}, // and 28 test passes of a minute
+		{30, 30, 999, 10, 0, "run ends in ~0m"},   // the last image
+		{30, 30, 999, 10, 120, "run ends in ~2m"}, // and the last test
+		{2, 3, 0, 0, 60, "lr 0.1"},                // no rate yet, no estimate
 	} {
-		got := newBar(tc.epoch, tc.epochs, 1000).status(nin.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
+		got := newBar(tc.epoch, tc.epochs, 1000, tc.test).status(nin.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
 		if !strings.HasSuffix(got, tc.want) {
 			t.Errorf("epoch %d/%d at %d images, %v/s: %q, want it to end in %q", tc.epoch, tc.epochs, tc.done, tc.rate, got, tc.want)
 		}

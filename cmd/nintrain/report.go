@@ -27,18 +27,19 @@ import (
 type bar struct {
 	b           *progressbar.ProgressBar
 	what        string
-	epochsAfter int // whole epochs still to run after this one, for the run's ETA
+	epochsAfter int     // whole epochs still to run after this one, for the run's ETA
+	testSeconds float64 // the last test pass's duration (0: none yet), one per epoch left
 	lastLog     time.Time
 }
 
 const logEvery = 2 * time.Minute
 
-func newBar(epoch, epochs, total int) *bar {
+func newBar(epoch, epochs, total int, testSeconds float64) *bar {
 	what := fmt.Sprintf("epoch %d/%d", epoch, epochs)
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return &bar{what: what, epochsAfter: epochs - epoch, lastLog: time.Now()}
+		return &bar{what: what, epochsAfter: epochs - epoch, testSeconds: testSeconds, lastLog: time.Now()}
 	}
-	return &bar{what: what, epochsAfter: epochs - epoch, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+	return &bar{what: what, epochsAfter: epochs - epoch, testSeconds: testSeconds, b: progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200e6),
 		progressbar.OptionClearOnFinish())}
@@ -57,12 +58,14 @@ func (b *bar) update(p nin.Progress) {
 	}
 }
 
-// status is the running loss, accuracy, speed and learning rate, and the time the run needs
-// at this epoch's rate so far (not counting the test passes between epochs).
+// status is the running loss, accuracy, speed and learning rate, and the time the run needs:
+// the images left at this epoch's rate so far, and a test pass as long as the last one after
+// this epoch and each later one.
 func (b *bar) status(p nin.Progress) string {
 	s := fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s lr %.3g", p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR)
 	if p.ImagesPerSec > 0 {
-		s += ", run ends in " + roughly(float64(p.Total-p.Done+b.epochsAfter*p.Total)/p.ImagesPerSec)
+		train := float64(p.Total-p.Done+b.epochsAfter*p.Total) / p.ImagesPerSec
+		s += ", run ends in " + roughly(train+float64(b.epochsAfter+1)*b.testSeconds)
 	}
 	return s
 }
