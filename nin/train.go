@@ -63,10 +63,10 @@ func (o TrainOptions) Validate() error {
 		return fmt.Errorf("warm-up %v epochs not in [0, epochs)", o.Warmup)
 	case !(o.BiasLRMult >= 0) || !(o.LastLRMult >= 0) || math.IsInf(o.BiasLRMult, 0) || math.IsInf(o.LastLRMult, 0):
 		return fmt.Errorf("learning-rate multipliers %v, %v must be finite and ≥ 0", o.BiasLRMult, o.LastLRMult)
-	// Checked whatever the schedule: every option goes into the checkpoint's JSON, which
-	// has no NaN or Inf, so a bad one would fail the first checkpoint after an epoch's work.
-	case !(o.Gamma > 0 && o.Gamma <= 1):
-		return fmt.Errorf("gamma %v not in (0, 1]", o.Gamma)
+	// Finite whatever the schedule: every option goes into the checkpoint's JSON, which has
+	// no NaN or Inf, so a bad one would fail the first checkpoint after an epoch's work.
+	case math.IsNaN(o.Gamma) || math.IsInf(o.Gamma, 0):
+		return fmt.Errorf("gamma %v is not finite", o.Gamma)
 	}
 	for _, s := range o.Steps {
 		if !(s > 0) || math.IsInf(s, 0) {
@@ -75,10 +75,10 @@ func (o TrainOptions) Validate() error {
 	}
 	switch o.Schedule {
 	case ScheduleCosine:
-		if len(o.Steps) > 0 {
-			return fmt.Errorf("steps %v are for the step schedule, not %s", o.Steps, o.Schedule)
-		}
 	case ScheduleStep:
+		if !(o.Gamma > 0 && o.Gamma <= 1) {
+			return fmt.Errorf("step schedule: gamma %v not in (0, 1]", o.Gamma)
+		}
 	default:
 		return fmt.Errorf("unknown schedule %q (%s, %s)", o.Schedule, ScheduleCosine, ScheduleStep)
 	}
@@ -310,6 +310,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progr
 	}
 	if st.Images != data.N {
 		return EpochMetrics{}, false, fmt.Errorf("train: the run started on %d training images, not %d", st.Images, data.N)
+	}
+	if st.Untested != nil {
+		return EpochMetrics{}, false, fmt.Errorf("train: epoch %d is not tested yet: Evaluate it and record it in the history first", st.Untested.Epoch)
 	}
 	if st.Pos < 0 || st.Pos >= spe || st.Seen < 0 || st.Correct < 0 || st.Correct > st.Seen {
 		return EpochMetrics{}, false, fmt.Errorf("train: the state says step %d of %d with %d of %d images right: a damaged checkpoint", st.Pos, spe, st.Correct, st.Seen)

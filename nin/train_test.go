@@ -337,6 +337,10 @@ func TestDamagedStateRefused(t *testing.T) {
 	if _, _, err := tr.TrainEpoch(context.Background(), data, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("step 2 of 2: %v", err)
 	}
+	tr.State.Pos, tr.State.Epoch, tr.State.Untested = 0, 1, &EpochMetrics{Epoch: 1}
+	if _, _, err := tr.TrainEpoch(context.Background(), data, nil); err == nil || !strings.Contains(err.Error(), "not tested yet") {
+		t.Errorf("training past an untested epoch: %v", err)
+	}
 }
 
 // BenchmarkTrain reports training throughput of the built-in networks at batch 128 on

@@ -53,8 +53,8 @@ type Report struct {
 	Int8Only  int `json:"int8_only_right"`
 	// DropCI95 is the drop's 95 % confidence interval in percentage points for images drawn
 	// like these (Agresti–Min's paired interval, sound even for a handful of discordant
-	// images), and McNemarP the exact two-sided p-value of "both models are as accurate":
-	// a drop whose interval holds 0 is within the noise of this test set.
+	// images), and McNemarP the exact two-sided p-value of "both models are as accurate".
+	// Verdict reads them together.
 	DropCI95    [2]float64      `json:"drop_ci95_pp"`
 	McNemarP    float64         `json:"mcnemar_p"`
 	Agreement   float64         `json:"agreement"`
@@ -152,6 +152,20 @@ func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, 
 		}
 	}
 	return r, nil
+}
+
+// Verdict says in words whether the drop is more than the noise of this test set: both the
+// interval and McNemar's test must agree, as they do unless the discordant images are few
+// and split near the edge of significance.
+func (r *Report) Verdict() string {
+	holdsZero := r.DropCI95[0] <= 0 && 0 <= r.DropCI95[1]
+	switch {
+	case holdsZero && r.McNemarP >= 0.05:
+		return "within the noise of this test set"
+	case !holdsZero && r.McNemarP < 0.05:
+		return "a real difference, not noise"
+	}
+	return "borderline: the interval and the test disagree at this sample size"
 }
 
 // pairedInterval is the 95 % interval, in percentage points, of the difference of two
@@ -264,10 +278,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# int8 accuracy report: %s on %s\n\n", r.Model, r.Dataset)
 	fmt.Fprintf(&b, "int8 costs **%.2f percentage points** of top-1 on %d images (calibration: %s", r.DropPP, r.N, r.Calibration)
 	fmt.Fprintf(&b, "; int8 run on the %s backend).\n\n", r.Backend)
-	verdict := "within the noise of this test set"
-	if r.McNemarP < 0.05 {
-		verdict = "a real difference, not noise"
-	}
+	verdict := r.Verdict()
 	images := func(n int) string {
 		if n == 1 {
 			return "1 image"

@@ -148,14 +148,14 @@ func TestMNISTInt8Drop(t *testing.T) {
 	}
 }
 
-// checkPaired: the discordant counts make the drop exactly, and its interval holds it.
+// checkPaired: the discordant counts make the drop exactly, and the statistics are theirs.
 func checkPaired(t *testing.T, r *Report) {
 	t.Helper()
 	if d := 100 * float64(r.FloatOnly-r.Int8Only) / float64(r.N); math.Abs(d-r.DropPP) > 1e-9 {
 		t.Errorf("%d float-only and %d int8-only right images make %.4f pp, the report says %.4f", r.FloatOnly, r.Int8Only, d, r.DropPP)
 	}
-	if !(r.DropCI95[0] <= r.DropPP && r.DropPP <= r.DropCI95[1]) || !(r.McNemarP > 0 && r.McNemarP <= 1) {
-		t.Errorf("drop %.4f pp, interval %v, p %v", r.DropPP, r.DropCI95, r.McNemarP)
+	if r.DropCI95 != pairedInterval(r.FloatOnly, r.Int8Only, r.N) || r.McNemarP != mcnemarExact(r.FloatOnly, r.Int8Only) {
+		t.Errorf("interval %v and p %v are not those of %d and %d discordant images", r.DropCI95, r.McNemarP, r.FloatOnly, r.Int8Only)
 	}
 }
 
@@ -165,12 +165,15 @@ func TestPairedStatistics(t *testing.T) {
 		b, c, n int
 		p       float64 // McNemar's exact two-sided p
 		ci      [2]float64
+		verdict string
 	}{
 		// 2·(C(12,0)+C(12,1)+C(12,2))/2^12 = 2·79/4096.
-		{10, 2, 1000, 2 * 79.0 / 4096, [2]float64{0.0949, 1.5019}},
-		{0, 0, 10000, 1, [2]float64{-0.0196, 0.0196}},
-		{5, 5, 100, 1, [2]float64{-6.3731, 6.3731}},
-		{0, 3, 10000, 0.25, [2]float64{-0.0692, 0.0092}},
+		{10, 2, 1000, 2 * 79.0 / 4096, [2]float64{0.0949, 1.5019}, "a real difference"},
+		{0, 0, 10000, 1, [2]float64{-0.0196, 0.0196}, "within the noise"},
+		{5, 5, 100, 1, [2]float64{-6.3731, 6.3731}, "within the noise"},
+		{0, 3, 10000, 0.25, [2]float64{-0.0692, 0.0092}, "within the noise"},
+		// 2/2^5: not significant, yet the interval leaves out 0.
+		{5, 0, 10000, 0.0625, [2]float64{0.0020, 0.0980}, "borderline"},
 	} {
 		if p := mcnemarExact(tc.b, tc.c); math.Abs(p-tc.p) > 1e-12 {
 			t.Errorf("McNemar(%d, %d) = %v, want %v", tc.b, tc.c, p, tc.p)
@@ -178,6 +181,10 @@ func TestPairedStatistics(t *testing.T) {
 		ci := pairedInterval(tc.b, tc.c, tc.n)
 		if math.Abs(ci[0]-tc.ci[0]) > 1e-4 || math.Abs(ci[1]-tc.ci[1]) > 1e-4 {
 			t.Errorf("interval(%d, %d, %d) = %v, want %v", tc.b, tc.c, tc.n, ci, tc.ci)
+		}
+		r := Report{DropCI95: ci, McNemarP: mcnemarExact(tc.b, tc.c)}
+		if v := r.Verdict(); !strings.HasPrefix(v, tc.verdict) {
+			t.Errorf("%d vs %d of %d: %q, want %q", tc.b, tc.c, tc.n, v, tc.verdict)
 		}
 	}
 }

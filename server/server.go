@@ -331,6 +331,11 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		return failf(http.StatusMethodNotAllowed, "use POST with an image as the body or as a multipart file field")
 	}
 	deadline := time.Now().Add(s.cfg.UploadTimeout)
+	// Before the wait for a slot, which may outlast the server's WriteTimeout: the 503 that
+	// ends it must still reach the client.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
 	wait := time.NewTimer(s.cfg.UploadTimeout)
 	defer wait.Stop()
 	select {
@@ -341,9 +346,6 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 	case <-r.Context().Done():
 		return failf(http.StatusServiceUnavailable, "the client went away or the server is stopping")
 	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
 	name, data, err := upload(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), r.Header.Get("Content-Type"))
 	var tooBig *http.MaxBytesError
 	switch {

@@ -29,21 +29,28 @@ func openHTTP(url string, opt SourceOptions) (Source, error) {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	name := Redacted(url)
+	detach := func() bool { return true }
 	if opt.Cancel != nil {
-		detach := context.AfterFunc(opt.Cancel, cancel)
-		defer detach()
+		detach = context.AfterFunc(opt.Cancel, cancel)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
+		detach()
 		cancel()
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	resp, err := client.Do(req)
+	// Once detached, a stop no longer cancels the request: Close does. A stop that came
+	// first has cancelled it, even if the response had already arrived.
+	if !detach() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, fmt.Errorf("source %s: %w", name, ErrStopped)
+	}
 	if err != nil {
 		cancel()
-		if opt.Cancel != nil && opt.Cancel.Err() != nil {
-			return nil, fmt.Errorf("source %s: stopped while connecting", name)
-		}
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	if err := checkMJPEGResponse(resp); err != nil {

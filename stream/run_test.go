@@ -475,7 +475,7 @@ func TestHTTPErrors(t *testing.T) {
 	stopped, stop := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, stop)
 	start := time.Now()
-	if _, err := Open(srv.URL+"/silent", SourceOptions{Timeout: time.Minute, Cancel: stopped}); err == nil || !strings.Contains(err.Error(), "stopped while connecting") {
+	if _, err := Open(srv.URL+"/silent", SourceOptions{Timeout: time.Minute, Cancel: stopped}); !errors.Is(err, ErrStopped) {
 		t.Errorf("stopped while connecting: %v", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {

@@ -65,6 +65,9 @@ func isFrameError(err error) bool {
 	return errors.As(err, &fe)
 }
 
+// ErrStopped is returned by Open when SourceOptions.Cancel ends a connection in progress.
+var ErrStopped = errors.New("stopped while connecting")
+
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("stream: source closed")
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,6 +168,16 @@ func (s *sourceFlags) open(e *env) (stream.Source, error) {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}
 	return stream.Open(s.spec, opt)
+}
+
+// stoppedConnecting reports err to be a stop asked for while the source was being opened: not
+// a failure, so the command says so and ends with status 0, as a stop once streaming does.
+func stoppedConnecting(e *env, prog string, err error) bool {
+	if !errors.Is(err, stream.ErrStopped) {
+		return false
+	}
+	fmt.Fprintf(e.stderr, "%s: %v\n", prog, err)
+	return true
 }
 
 func (s *sourceFlags) runOptions(e *env, c *stream.Counters) stream.RunOptions {

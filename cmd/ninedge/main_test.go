@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -159,6 +160,30 @@ func TestClassify(t *testing.T) {
 		if code != 1 || !strings.Contains(errs.String(), "no space left") {
 			t.Errorf("stdout on a full disk: exit %d, stderr %q", code, errs.String())
 		}
+	}
+}
+
+// A stop asked for while an HTTP camera does not answer ends stream and serve at once and
+// with status 0, as a stop while streaming does.
+func TestStopWhileConnecting(t *testing.T) {
+	_, m, _ := model(t)
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer silent.Close()
+	for _, command := range []string{"stream", "serve"} {
+		t.Run(command, func(t *testing.T) {
+			ctx, stop := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, stop)
+			var errs syncBuffer
+			start := time.Now()
+			args := []string{command, "--model", m, "--backend", "cpu", "--source", silent.URL, "--timeout", "1m"}
+			if command == "serve" {
+				args = append(args, "--listen", "127.0.0.1:0")
+			}
+			code, _ := ninedge(ctx, nil, &errs, args...)
+			if code != 0 || !strings.Contains(errs.String(), "stopped while connecting") || time.Since(start) > 10*time.Second {
+				t.Errorf("exit %d after %v, stderr %q", code, time.Since(start), errs.String())
+			}
+		})
 	}
 }
 

@@ -41,7 +41,11 @@ func serve(e *env, args []string) error {
 	var src stream.Source
 	if sf.spec != "" {
 		var err error
-		if src, err = sf.open(e); err != nil {
+		src, err = sf.open(e)
+		if stoppedConnecting(e, "ninedge serve", err) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		defer src.Close()

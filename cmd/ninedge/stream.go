@@ -27,6 +27,9 @@ func streamCmd(e *env, args []string) error {
 	}
 	// The source first: a camera that is missing is reported before the model is loaded.
 	src, err := sf.open(e)
+	if stoppedConnecting(e, "ninedge stream", err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

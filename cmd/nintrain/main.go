@@ -5,7 +5,7 @@
 //	         [--wd W] [--schedule step|cosine] [--warmup E] [--bn] [--augment auto|none|crop-flip]
 //	         [--head gap|fc] [--seed S] [--threads T] [--resume CKPT] [--checkpoint PATH] -o OUT
 //
-// It checkpoints after every epoch and on SIGINT/SIGTERM, writes a metrics log (JSON lines)
+// It checkpoints after every epoch and on SIGINT/SIGTERM/SIGHUP, writes a metrics log (JSON lines)
 // and a PNG of the curves, and is deterministic for a seed: see docs/training.md.
 package main
 
@@ -77,7 +77,7 @@ func flags(c *config) *pflag.FlagSet {
 	fs.Uint64Var(&c.opt.Seed, "seed", d.Seed, "random seed: initialisation, order, augmentation, dropout")
 	fs.IntVar(&c.threads, "threads", 0, "threads (0: all cores)")
 	fs.StringVar(&c.resume, "resume", "", "continue the run saved in this checkpoint")
-	fs.StringVar(&c.ckpt, "checkpoint", "", "checkpoint written every epoch and on SIGINT/SIGTERM (default: OUT with .ckpt.safetensors)")
+	fs.StringVar(&c.ckpt, "checkpoint", "", "checkpoint written every epoch and on SIGINT/SIGTERM/SIGHUP (default: OUT with .ckpt.safetensors)")
 	fs.StringVar(&c.metrics, "metrics", "", "metrics log, JSON lines (default: OUT with .metrics.jsonl)")
 	fs.StringVar(&c.plot, "plot", "", "training curves, PNG (default: OUT with .png)")
 	fs.StringVarP(&c.out, "output", "o", "", "model file to write (safetensors)")
@@ -153,6 +153,9 @@ func start(c *config) (*nin.Trainer, nin.Data, nin.Data, error) {
 	}
 	if c.opt.Steps, err = parseSteps(c.steps); err != nil {
 		return nil, nin.Data{}, nin.Data{}, err
+	}
+	if len(c.opt.Steps) > 0 && c.opt.Schedule != nin.ScheduleStep {
+		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--steps is for --schedule step")
 	}
 	if c.opt.Augment, err = resolveAugment(c.augment, c.name); err != nil {
 		return nil, nin.Data{}, nin.Data{}, err
@@ -310,7 +313,7 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 			began := time.Now()
 			acc, err := t.Evaluate(ctx, test)
 			testSeconds = time.Since(began).Seconds()
-			if ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil {
 				return stopped(ctx, c, t, fmt.Sprintf("in the test of epoch %d", u.Epoch))
 			}
 			if err != nil {

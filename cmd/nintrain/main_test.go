@@ -64,8 +64,9 @@ func TestBadInvocations(t *testing.T) {
 		{"bad schedule", append(base, "--schedule", "exp"), true, "schedule"},
 		{"bad steps", append(base, "--schedule", "step", "--steps", "3,x"), true, "--steps"},
 		{"infinite step", append(base, "--schedule", "step", "--steps", "3,inf"), true, "step at epoch"},
-		{"steps with cosine", append(base, "--steps", "5"), true, "steps"},
+		{"steps with cosine", append(base, "--steps", "5"), true, "--steps is for --schedule step"},
 		{"gamma NaN", append(base, "--gamma", "NaN"), true, "gamma"},
+		{"gamma above 1", append(base, "--schedule", "step", "--gamma", "2"), true, "gamma"},
 		{"infinite multiplier", append(base, "--bias-lr-mult", "inf"), true, "multipliers"},
 		{"bad augment", append(base, "--augment", "mixup"), true, "mixup"},
 		{"bad lr", append(base, "--lr", "-1"), true, "learning rate"},
@@ -204,14 +205,21 @@ func TestSignalCheckpoints(t *testing.T) {
 	io.Copy(io.Discard, out)
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 143 || !strings.Contains(stderr.String(), "terminated: stopped in epoch 2") {
+	if !errors.As(err, &exit) || exit.ExitCode() != 143 || !strings.Contains(stderr.String(), "terminated: stopped") {
 		t.Fatalf("exit %v, want status 143; stderr:\n%s", err, stderr.String())
 	}
+	// Where it stopped depends on how soon the signal came (in epoch 2's training or test,
+	// on a loaded machine even later): the checkpoint holds every epoch trained, each
+	// tested but perhaps the last.
 	tr, err := nin.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := tr.State; st.Epoch != 1 || len(st.History) != 1 || st.Untested != nil {
-		t.Errorf("checkpoint at epoch %d, %d tested, untested %v; want 1, 1, none", st.Epoch, len(st.History), st.Untested)
+	untested := 0
+	if tr.State.Untested != nil {
+		untested = 1
+	}
+	if st := tr.State; st.Epoch < 1 || st.Epoch != len(st.History)+untested {
+		t.Errorf("checkpoint at epoch %d with %d tested and %d untested", st.Epoch, len(st.History), untested)
 	}
 }
