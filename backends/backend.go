@@ -49,7 +49,8 @@ type Device interface {
 	Prepare(g *quant.Graph, batch int) (Plan, error)
 }
 
-// Plan is a graph ready to run on one device.
+// Plan is a graph ready to run on one device. Its buffers are reused from run to run, so a
+// Plan is not safe for concurrent use: callers serialize (the server holds one lock for it).
 type Plan interface {
 	// Run classifies n ≤ batch quantized images (NHWC uint8, the graph's input) and writes
 	// each image's global-pool channel sums into sums (n × classes). It allocates nothing.

@@ -127,13 +127,17 @@ func rawDevices() ([]rawDevice, error) {
 			continue
 		}
 		for di, id := range ids {
+			// One device that cannot describe itself (a half-installed ICD) must not hide
+			// the others.
 			info, err := describe(id, pname)
 			if err != nil {
-				return nil, fmt.Errorf("opencl: platform %q device %d: %w", pname, di, err)
+				skipped = append(skipped, fmt.Sprintf("%s device %d: %v", pname, di, err))
+				continue
 			}
 			var little C.cl_bool
 			if err := deviceValue(id, C.CL_DEVICE_ENDIAN_LITTLE, &little); err != nil {
-				return nil, fmt.Errorf("opencl: platform %q device %d: endianness: %w", pname, di, err)
+				skipped = append(skipped, fmt.Sprintf("%s device %d: endianness: %v", pname, di, err))
+				continue
 			}
 			out = append(out, rawDevice{platform: pi, index: di, info: info, little: little == C.CL_TRUE})
 		}

@@ -177,6 +177,17 @@ func TestNoDriver(t *testing.T) {
 	}
 }
 
+// A batch whose buffers the kernels' 32-bit indexes cannot reach is refused before anything
+// is allocated, rather than computing garbage.
+func TestIndexLimit(t *testing.T) {
+	c := quanttest.Cases(t)[0]
+	g := quanttest.Graph(t, c.Spec, 1)
+	batch := math.MaxInt32/c.Spec.Input.Size() + 1
+	if _, err := device(t).Prepare(g, batch); err == nil || !strings.Contains(err.Error(), "32-bit indexes") {
+		t.Errorf("batch %d: %v", batch, err)
+	}
+}
+
 func TestBadCalls(t *testing.T) { backendtest.BadCalls(t, device(t), backendtest.Options{}) }
 
 // Profile must give the reference's sums and a time for every node.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
@@ -119,6 +120,9 @@ func (d *Device) prepare(g *quant.Graph, batch int, options string) (backends.Pl
 			return nil, fmt.Errorf("opencl: layer %s is kept in float; use the cpu backend", n.Name)
 		}
 	}
+	if err := checkIndexes(g, batch); err != nil {
+		return nil, fmt.Errorf("opencl: %w", err)
+	}
 	if !d.little {
 		// Weights and parameters are uploaded little-endian, and the kernels widen pairs of
 		// bytes into 16-bit halves of a word in that order.
@@ -133,7 +137,35 @@ func (d *Device) prepare(g *quant.Graph, batch int, options string) (backends.Pl
 		p.Close()
 		return nil, fmt.Errorf("opencl: %s: %w", d.info.Name, err)
 	}
+	// One run now: some failures (work-group sizes, resources, memory a driver allocates
+	// lazily) only show when kernels are enqueued, and here they still let the caller fall
+	// back to the CPU instead of failing the first frame.
+	if err := p.Run(make([]uint8, batch*g.Spec.Input.Size()), batch, make([]int32, batch*len(g.Classes))); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("opencl: %s: trial run: %w", d.info.Name, err)
+	}
 	return p, nil
+}
+
+// checkIndexes refuses a graph and batch whose buffers or work counts exceed the kernels'
+// 32-bit int indexes, which would wrap and compute garbage instead of failing.
+func checkIndexes(g *quant.Graph, batch int) error {
+	b := int64(batch)
+	largest := b * int64(g.Spec.Input.Size())
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		sizes := []int64{int64(n.In.Size()), int64(n.Out.Size())}
+		if n.Op == quant.OpConv {
+			sizes = append(sizes, int64(n.Out.H*n.Out.W)*int64(n.K())) // im2col
+		}
+		for _, s := range sizes {
+			largest = max(largest, b*s)
+		}
+	}
+	if largest > math.MaxInt32 {
+		return fmt.Errorf("batch %d needs %d-element buffers, past the kernels' 32-bit indexes: prepare a smaller batch", batch, largest)
+	}
+	return nil
 }
 
 func (p *Plan) prepareNodes(d *Device) error {

@@ -89,6 +89,11 @@ func (r *runner) setCommands(cbs ...vk.CommandBuffer) {
 
 var runCalls = [...]string{"vkQueueSubmit", "vkWaitForFences", "vkResetFences"}
 
+// wait waits up to timeout nanoseconds for the last submission to finish.
+func (r *runner) wait(timeout uint64) vk.Result {
+	return vk.Result(C.nvk_wait(r.c, C.uint64_t(timeout)))
+}
+
 // run submits the first count command buffers and waits up to timeout nanoseconds; on
 // failure it names the call that failed.
 func (r *runner) run(count int, timeout uint64) (vk.Result, string) {

@@ -217,6 +217,11 @@ static int nvk_runner_init(nvk_runner *r, void *instance) {
 
 // nvk_run submits the first n recorded command buffers and waits for them. It returns a
 // VkResult; r->stage says which call gave it.
+// nvk_wait waits for the last submission, up to timeout_ns.
+static int32_t nvk_wait(nvk_runner *r, uint64_t timeout_ns) {
+	return r->wait(r->device, 1, &r->fence, 1, timeout_ns);
+}
+
 static int32_t nvk_run(nvk_runner *r, uint32_t n, uint64_t timeout_ns) {
 	nvk_submit_info si;
 	memset(&si, 0, sizeof si);

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -64,6 +66,7 @@ type Plan struct {
 	lastN        uint32    // the batch size the indirect buffer holds
 	closed       bool
 	broken       error // a timeout or lost device: the plan cannot be trusted again
+	timedOut     bool  // the last submission timed out: the device may still be running it
 }
 
 // stage is one node on the device.
@@ -159,11 +162,13 @@ func (p *Plan) openDevice() error {
 	if !ok {
 		return errors.New("no queue family supports compute")
 	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	qinfo := vk.DeviceQueueCreateInfo{
 		SType:            vk.StructureTypeDeviceQueueCreateInfo,
 		QueueFamilyIndex: family,
 		QueueCount:       1,
-		PQueuePriorities: []float32{1},
+		PQueuePriorities: pinned(&pin, []float32{1}),
 	}
 	info := &vk.DeviceCreateInfo{
 		SType:                vk.StructureTypeDeviceCreateInfo,
@@ -477,10 +482,12 @@ func (p *Plan) uploadWeights() error {
 		return vkErr("vkEndCommandBuffer", res)
 	}
 	p.runner.setCommands(cb)
-	err = p.submit(1, waitLimit(0))
+	if err := p.submit(1, waitLimit(0)); err != nil {
+		return err // the copy may still run: Close frees the staging buffer, if it can
+	}
 	vk.FreeCommandBuffers(p.device, p.cmdPool, 1, []vk.CommandBuffer{cb})
 	p.destroyBuffer(staging)
-	return err
+	return nil
 }
 
 func (p *Plan) destroyBuffer(b *buffer) {
@@ -541,6 +548,8 @@ func barrier(cb vk.CommandBuffer, src, dst vk.PipelineStageFlagBits, srcAccess, 
 // one pipeline per node, specialized to its shapes so that the driver's compiler sees
 // constant loop bounds.
 func (p *Plan) pipelines() error {
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	for k, bindings := range []int{2, 4} {
 		b := make([]vk.DescriptorSetLayoutBinding, bindings)
 		for i := range b {
@@ -566,7 +575,7 @@ func (p *Plan) pipelines() error {
 		linfo := &vk.PipelineLayoutCreateInfo{
 			SType:          vk.StructureTypePipelineLayoutCreateInfo,
 			SetLayoutCount: 1,
-			PSetLayouts:    []vk.DescriptorSetLayout{sl},
+			PSetLayouts:    pinned(&pin, []vk.DescriptorSetLayout{sl}),
 		}
 		var pl vk.PipelineLayout
 		res = vk.CreatePipelineLayout(p.device, linfo, nil, &pl)
@@ -690,6 +699,8 @@ func (p *Plan) pipeline(m vk.ShaderModule, layout vk.PipelineLayout, spec []uint
 
 // descriptors allocates and writes one descriptor set per node.
 func (p *Plan) descriptors() error {
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	n := uint32(len(p.stages))
 	info := &vk.DescriptorPoolCreateInfo{
 		SType:         vk.StructureTypeDescriptorPoolCreateInfo,
@@ -711,7 +722,7 @@ func (p *Plan) descriptors() error {
 			SType:              vk.StructureTypeDescriptorSetAllocateInfo,
 			DescriptorPool:     pool,
 			DescriptorSetCount: 1,
-			PSetLayouts:        []vk.DescriptorSetLayout{p.setLayout[boolIndex(s.conv)]},
+			PSetLayouts:        pinned(&pin, []vk.DescriptorSetLayout{p.setLayout[boolIndex(s.conv)]}),
 		}
 		var set vk.DescriptorSet
 		res := vk.AllocateDescriptorSets(p.device, ainfo, &set)
@@ -758,11 +769,19 @@ func (p *Plan) descriptors() error {
 			if err != nil {
 				return fmt.Errorf("node %s: %w", s.node.Name, err)
 			}
-			writes[b].PTexelBufferView = []vk.BufferView{view}
+			writes[b].PTexelBufferView = pinned(&pin, []vk.BufferView{view})
 		}
 		vk.UpdateDescriptorSets(p.device, uint32(len(writes)), writes, 0, nil)
 	}
 	return nil
+}
+
+// pinned pins s's backing array: vulkan-go stores a slice's data pointer in the C structs it
+// builds, and cgo allows a Go pointer in C memory only while it is pinned. Unpin after the
+// call that reads the structs.
+func pinned[T any](pin *runtime.Pinner, s []T) []T {
+	pin.Pin(&s[0])
+	return s
 }
 
 // descriptorType is binding b's type: every shader reads its input (and a conv its weights)
@@ -780,8 +799,9 @@ func (p *Plan) view(r vk.DescriptorBufferInfo, format vk.Format) (vk.BufferView,
 	if format == vk.FormatR32g32b32a32Uint {
 		texels /= 4
 	}
-	if texels > uint64(p.dev.limits.maxTexels) {
-		return vk.NullBufferView, fmt.Errorf("%d texels exceed the device's texel buffer limit (%d): prepare a smaller batch", texels, p.dev.limits.maxTexels)
+	// The shaders index texels with 32-bit ints, whatever larger limit a driver reports.
+	if limit := min(uint64(p.dev.limits.maxTexels), math.MaxInt32); texels > limit {
+		return vk.NullBufferView, fmt.Errorf("%d texels exceed the texel buffer limit (%d): prepare a smaller batch", texels, limit)
 	}
 	info := &vk.BufferViewCreateInfo{
 		SType:  vk.StructureTypeBufferViewCreateInfo,
@@ -849,7 +869,9 @@ func (p *Plan) record() error {
 			regions = append(regions, vk.BufferCopy{SrcOffset: vk.DeviceSize(s.outOff), DstOffset: vk.DeviceSize(s.readOff), Size: vk.DeviceSize(size)})
 		}
 	}
-	vk.CmdCopyBuffer(p.trace, p.acts.handle, p.readback.handle, uint32(len(regions)), regions)
+	if len(regions) > 0 { // a graph that is one global pool has no activations to read
+		vk.CmdCopyBuffer(p.trace, p.acts.handle, p.readback.handle, uint32(len(regions)), regions)
+	}
 	barrier(p.trace, vk.PipelineStageTransferBit, vk.PipelineStageHostBit, vk.AccessTransferWriteBit, vk.AccessHostReadBit)
 	if res := vk.EndCommandBuffer(p.trace); res != vk.Success {
 		return vkErr("vkEndCommandBuffer", res)

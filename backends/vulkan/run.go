@@ -106,6 +106,9 @@ func fill(b []uint8, v uint8) {
 	}
 }
 
+// closeWait is how long Close waits for a submission that timed out before it gives up on it.
+const closeWait = time.Second
+
 // waitLimit is how long a batch of n images may take before the device counts as hung:
 // generous, since a Raspberry Pi's GPU may take a second per image.
 func waitLimit(n int) uint64 { return uint64(time.Minute + time.Duration(n)*10*time.Second) }
@@ -121,6 +124,7 @@ func (p *Plan) submit(count int, timeout uint64) error {
 	err := vkErr(call, res)
 	if res == vk.Timeout {
 		err = fmt.Errorf("the device did not finish within %v: %w", time.Duration(timeout), err)
+		p.timedOut = true
 	}
 	p.broken = err
 	return fmt.Errorf("vulkan: %w", err)
@@ -193,7 +197,16 @@ func (p *Plan) Close() error {
 	if p.device == nil {
 		return nil
 	}
-	vk.DeviceWaitIdle(p.device)
+	if p.timedOut && p.runner.wait(uint64(closeWait)) != vk.Success {
+		// Destroying what the device may still be running is undefined, and waiting for it
+		// may never end (and would keep a fallback to the CPU from happening): leave it all
+		// allocated, for the process's end to free.
+		return fmt.Errorf("vulkan: work that timed out was still running %v later: the plan's resources are left allocated", closeWait)
+	}
+	var waitErr error // a lost device still lets everything be destroyed
+	if res := vk.DeviceWaitIdle(p.device); res != vk.Success {
+		waitErr = fmt.Errorf("vulkan: %w", vkErr("vkDeviceWaitIdle", res))
+	}
 	for _, s := range p.stages {
 		if s.pipeline != vk.NullPipeline {
 			vk.DestroyPipeline(p.device, s.pipeline, nil)
@@ -235,5 +248,5 @@ func (p *Plan) Close() error {
 	}
 	vk.DestroyDevice(p.device, nil)
 	p.device = nil
-	return nil
+	return waitErr
 }

@@ -194,6 +194,37 @@ func noDriverChild(t *testing.T) {
 // input is signed, so the first conv pads with a non-zero zero point.
 func TestCIFAR10(t *testing.T) { backendtest.CIFAR10(t, device(t)) }
 
+// A run that times out (here: a wait of 0 ns on work the device has just been given) leaves
+// the plan refusing to run, and Close waits for the work before it destroys anything.
+func TestTimedOutPlan(t *testing.T) {
+	c := quanttest.Cases(t)[0]
+	g := quanttest.Graph(t, c.Spec, 1)
+	const batch = 64
+	for range 10 {
+		bp, err := device(t).Prepare(g, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := bp.(*Plan)
+		p.load(quanttest.Images(1, batch, c.Spec.Input), batch)
+		if err := p.submit(1, 0); err == nil {
+			p.Close() // it finished at once: try again
+			continue
+		} else if !p.timedOut || !strings.Contains(err.Error(), "VK_TIMEOUT") {
+			t.Fatalf("%v (timed out: %v)", err, p.timedOut)
+		}
+		err = p.Run(quanttest.Images(2, batch, c.Spec.Input), batch, make([]int32, batch*c.Spec.Classes))
+		if err == nil || !strings.Contains(err.Error(), "unusable after an earlier failure") {
+			t.Errorf("run after a timeout: %v", err)
+		}
+		if err := p.Close(); err != nil || p.device != nil {
+			t.Errorf("close after the work finished: %v (device %v)", err, p.device)
+		}
+		return
+	}
+	t.Skip("the device finished every batch before a wait of 0 ns: no timeout to test")
+}
+
 // Errors name the failed call and its VkResult.
 func TestResultError(t *testing.T) {
 	err := fmt.Errorf("vulkan: %w", vkErr("vkAllocateMemory", -2))
