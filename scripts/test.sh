@@ -35,10 +35,10 @@ step build-arm64-vulkan env CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc GOOS=linux GO
 step build-nocgo env CGO_ENABLED=0 go build ./...
 step build-arm64 env CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./...
 step build-armv7 env CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build ./...
-step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -short -exec qemu-aarch64-static "${kernels[@]}"
-step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -exec qemu-aarch64-static "${kernels[@]}"
-step qemu-arm64-nin env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -exec qemu-aarch64-static -run "Spec|Forward|Model|InvSqrt|Preprocess" ./nin/
-step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -short -exec qemu-arm-static "${kernels[@]}"
+step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static "${kernels[@]}"
+step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static "${kernels[@]}"
+step qemu-arm64-nin env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static -run "Spec|Forward|Model|InvSqrt|Preprocess" ./nin/
+step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -short -timeout 30m -exec qemu-arm-static "${kernels[@]}"
 
 echo
 ((failed)) && echo "failed steps: ${failures[*]}"
