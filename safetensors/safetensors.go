@@ -19,11 +19,12 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ninedge/ninedge/internal/atomicfile"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, the same bound the reference
@@ -559,49 +560,14 @@ func WriteFile(path string, f *File) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("%w (not writing %s)", err, path)
 	}
-	if err := writeAtomic(path, f); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		f.encodeTo(bw)
+		return bw.Flush()
+	})
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }
 
-func writeAtomic(path string, f *File) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	f.encodeTo(w)
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The rename is durable only once the directory entry is on disk.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("file written, but syncing its directory failed: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("file written, but syncing its directory failed: %w", err)
-	}
-	return nil
-}

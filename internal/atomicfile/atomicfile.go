@@ -1,6 +1,7 @@
 // Package atomicfile writes files so that a reader never sees a partial one: the content goes
-// to a temporary file in the same folder, is synced, and is renamed over the target. A failed
-// write leaves the old file (or nothing) and no temporary behind.
+// to a temporary file in the same folder, is synced, is renamed over the target, and the
+// folder is synced so that the rename survives a power cut. A failed write leaves the old file
+// (or nothing) and no temporary behind.
 package atomicfile
 
 import (
@@ -40,6 +41,15 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// The rename is durable only once the folder's entry is on disk.
+	d, err := os.Open(dir)
+	if err == nil {
+		err = d.Sync()
+		d.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%s written, but syncing its folder failed: %w", path, err)
 	}
 	return nil
 }
