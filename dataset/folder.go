@@ -19,9 +19,6 @@ import (
 // network's input size, and that of CIFAR and SVHN.
 const folderDefaultSide = 32
 
-// imageExts are the file extensions (lower-cased) a folder set reads.
-var imageExts = []string{".png", ".jpg", ".jpeg", ".ppm", ".pgm"}
-
 // folderImage is one image file of a folder set.
 type folderImage struct {
 	name  string // relative to the set's folder
@@ -51,8 +48,7 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 			return nil, err
 		}
 		for _, e := range entries { // sorted by name
-			ext := strings.ToLower(filepath.Ext(e.Name()))
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && slices.Contains(imageExts, ext) {
+			if e.Type().IsRegular() && imageio.IsImageName(e.Name()) {
 				files = append(files, folderImage{filepath.Join(root, class, e.Name()), int32(i)})
 			}
 		}
@@ -61,7 +57,7 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 		files = files[:opt.Limit]
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no %s images in the class folders of %s", strings.Join(imageExts, "/"), filepath.Join(dir, root))
+		return nil, fmt.Errorf("no %s images in the class folders of %s", strings.Join(imageio.Extensions, "/"), filepath.Join(dir, root))
 	}
 	size := h * w * c
 	if int64(len(files))*int64(size) > maxSetBytes {

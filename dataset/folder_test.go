@@ -140,7 +140,7 @@ func TestFolderErrors(t *testing.T) {
 		want  string
 	}{
 		{"no classes", map[string][]byte{"loose.png": nil}, "train", "dataset folder: no class folders in "},
-		{"no images", map[string][]byte{"cat/readme.txt": nil}, "train", "no .png/.jpg/.jpeg/.ppm/.pgm images in the class folders of"},
+		{"no images", map[string][]byte{"cat/readme.txt": nil}, "train", "no .png/.jpg/.jpeg/.ppm/.pgm/.pnm images in the class folders of"},
 		{"corrupt image", map[string][]byte{"cat/a.png": []byte("\x89PNG\r\n\x1a\nbroken")}, "train", "cat/a.png: imageio: reading header"},
 		{"bomb", map[string][]byte{"cat/a.pgm": []byte("P5 16385 1 255\n")}, "train", "cat/a.pgm: imageio: pgm: image too large"},
 		{"missing split", map[string][]byte{"train/cat/a.pgm": []byte("P5 1 1 255\n\x00")}, "test", "has a train folder but no test folder"},

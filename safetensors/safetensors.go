@@ -570,4 +570,3 @@ func WriteFile(path string, f *File) error {
 	}
 	return nil
 }
-

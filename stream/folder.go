@@ -5,29 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/ninedge/ninedge/imageio"
 )
-
-// imageExts are the file name extensions ListImages picks: what imageio decodes.
-var imageExts = []string{".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm"}
-
-// ListImages returns the image files of dir (by extension, not recursing), in name order.
-func ListImages(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && slices.Contains(imageExts, strings.ToLower(filepath.Ext(e.Name()))) {
-			files = append(files, filepath.Join(dir, e.Name()))
-		}
-	}
-	return files, nil // os.ReadDir sorts by name
-}
 
 // folder plays a folder's images in name order, paced like a camera.
 type folder struct {
@@ -38,12 +20,12 @@ type folder struct {
 }
 
 func openFolder(dir string, opt SourceOptions) (Source, error) {
-	files, err := ListImages(dir)
+	files, err := imageio.ListImages(dir)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("source %s: no image files (%s)", dir, strings.Join(imageExts, ", "))
+		return nil, fmt.Errorf("source %s: no image files (%s)", dir, strings.Join(imageio.Extensions, ", "))
 	}
 	fps := opt.FPS
 	if fps <= 0 {

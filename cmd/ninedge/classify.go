@@ -11,7 +11,6 @@ import (
 	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/label"
-	"github.com/ninedge/ninedge/stream"
 )
 
 func classify(e *env, args []string) error {
@@ -77,7 +76,7 @@ func expand(arg string) ([]string, error) {
 	if err != nil || !st.IsDir() {
 		return []string{arg}, nil // classifyFile reports what is wrong with it
 	}
-	files, err := stream.ListImages(arg)
+	files, err := imageio.ListImages(arg)
 	if err == nil && len(files) == 0 {
 		err = fmt.Errorf("%s: no image files in the folder", arg)
 	}
