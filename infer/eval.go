@@ -7,8 +7,8 @@ import (
 	"github.com/ninedge/ninedge/nin"
 )
 
-// Result is an evaluation over a labelled set.
-type Result struct {
+// Evaluation is a model's accuracy over a labelled set.
+type Evaluation struct {
 	N            int       `json:"n"`
 	Top1         float64   `json:"top1"`
 	Top5         float64   `json:"top5"`
@@ -22,13 +22,13 @@ type Result struct {
 
 // Evaluate scores the first n images of the set (all when n ≤ 0). progress, if not nil, is
 // called with the number of images done after each batch.
-func Evaluate(s Scorer, set *dataset.Set, n int, keepScores bool, progress func(done int)) (Result, error) {
+func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress func(done int)) (Evaluation, error) {
 	if n <= 0 || n > set.N {
 		n = set.N
 	}
 	k := len(s.Classes())
 	d := set.H * set.W * set.C
-	res := Result{N: n, Pred: make([]int32, n), PerClass: make([]float64, k)}
+	res := Evaluation{N: n, Pred: make([]int32, n), PerClass: make([]float64, k)}
 	if keepScores {
 		res.Scores = make([]float32, n*k)
 	}

@@ -1,113 +1,211 @@
-// Package infer turns uint8 images into class scores with a float model or an int8 graph on a
-// backend, behind one small interface, so evaluation, reports and the edge runtime share the
-// whole path from pixels to scores.
+// Package infer is the runtime entry every command shares: a model file, float or int8, opened
+// on a backend choice becomes a Classifier that maps uint8 images (fitted to the model's input)
+// to class scores, and a Labeler turns one picture into the answer a user reads. classify,
+// stream, serve, bench, eval and report all run models through it, so a frame from a camera,
+// a picture posted to /predict and an image of a test set take the same path to their scores.
 package infer
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
+	"github.com/ninedge/ninedge/safetensors"
 )
 
-// Scorer maps batches of uint8 HWC images (already fitted to the model's input size) to
-// class scores.
-type Scorer interface {
-	// Scores fills scores (n × classes) for n ≤ Batch() images.
-	Scores(images []uint8, n int, scores []float32) error
-	Batch() int
-	Input() nin.Shape
-	Classes() []string
+// Options say how a model runs.
+type Options struct {
+	// Backend runs int8 models: cpu, opencl, vulkan, or auto (a short timed trial; also "").
+	// Float models run on the CPU's float runner whatever it says.
+	Backend string
+	Device  int // device index within a named Backend
+	Threads int // CPU threads (0: all cores)
+	Batch   int // most images per Scores call (0: 1)
+	// Pictures refuses, before a backend is opened and timed, a model whose input no picture
+	// can be fitted to (channels other than 1 or 3): what camera and file commands need.
+	Pictures bool
+	// Log receives backends.Open's warnings (a fallback, a device skipped); nil discards them.
+	Log io.Writer
 }
 
-// Float runs a float model.
-type Float struct {
-	runner *nin.Runner
-	pp     *nin.Preprocessor
-	x      []float32
-}
-
-// NewFloat prepares a float model for batches of up to batch images.
-func NewFloat(m *nin.Model, batch, threads int) *Float {
-	r := nin.NewRunner(m, batch, threads)
-	return &Float{runner: r, pp: nin.NewPreprocessor(&m.Pre, m.Spec.Input, r.Threads),
-		x: make([]float32, batch*m.Spec.Input.Size())}
-}
-
-func (f *Float) Scores(images []uint8, n int, scores []float32) error {
-	if n > f.runner.Batch {
-		return fmt.Errorf("batch of %d images, prepared for %d", n, f.runner.Batch)
-	}
-	f.pp.Apply(images, n, f.x)
-	copy(scores, f.runner.Forward(f.x, n))
-	return nil
-}
-
-func (f *Float) Batch() int          { return f.runner.Batch }
-func (f *Float) Input() nin.Shape    { return f.runner.Model.Spec.Input }
-func (f *Float) Classes() []string   { return f.runner.Model.Classes }
-func (f *Float) Runner() *nin.Runner { return f.runner }
-
-// Int8 runs an int8 graph on a backend plan: float preprocessing, input quantization, the
-// integer network, then the global-pool sums dequantized into scores.
-type Int8 struct {
+// Classifier is one model prepared to run. It is not safe for concurrent use: the plan and the
+// buffers are shared by every call.
+type Classifier struct {
+	// Exactly one of Model (float) and Graph (int8) is set.
+	Model *nin.Model
 	Graph *quant.Graph
-	Plan  backends.Plan
-	pp    *nin.Preprocessor
-	batch int
-	x     []float32
-	q     []uint8
-	sums  []int32
+	// Choice is the device running an int8 graph and why it was chosen.
+	Choice *backends.Choice
+
+	runner *nin.Runner // float models
+	pp     *nin.Preprocessor
+	batch  int
+	x      []float32 // preprocessed images
+	q      []uint8   // int8: quantized images
+	sums   []int32   // int8: the global pool's sums
 }
 
-// NewInt8 prepares the graph on a device for batches of up to batch images.
-func NewInt8(g *quant.Graph, dev backends.Device, batch, threads int) (*Int8, error) {
-	plan, err := dev.Prepare(g, batch)
+// Open reads a model file of either kind and prepares it.
+func Open(path string, o Options) (*Classifier, error) {
+	f, err := read(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewInt8Plan(g, plan, batch, threads), nil
+	if !quant.IsInt8(f) {
+		m, err := nin.FromFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := checkPictures(path, m.Spec.Input, o); err != nil {
+			return nil, err
+		}
+		return NewFloat(m, o), nil
+	}
+	return openGraph(path, f, o)
 }
 
-// NewInt8Plan wraps a plan already prepared for g and batch (backends.Open's choice, which may
-// come from a fallback or a timed trial); the Int8 owns it from then on and closes it.
-func NewInt8Plan(g *quant.Graph, plan backends.Plan, batch, threads int) *Int8 {
+// OpenInt8 reads an int8 model file and prepares it on o's backend; a float model is refused
+// with the command that converts it.
+func OpenInt8(path string, o Options) (*Classifier, error) {
+	f, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	if f.Metadata["format"] == nin.FormatFloat {
+		return nil, fmt.Errorf("%s is a float model: convert it to int8 first (ninquant convert)", path)
+	}
+	return openGraph(path, f, o)
+}
+
+func read(path string) (*safetensors.File, error) {
+	if path == "" {
+		return nil, fmt.Errorf("no model file given")
+	}
+	return safetensors.ReadFile(path)
+}
+
+func openGraph(path string, f *safetensors.File, o Options) (*Classifier, error) {
+	g, err := quant.FromFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkPictures(path, g.Spec.Input, o); err != nil {
+		return nil, err
+	}
+	return NewInt8(g, o)
+}
+
+func checkPictures(path string, in nin.Shape, o Options) error {
+	if !o.Pictures {
+		return nil
+	}
+	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
+		return fmt.Errorf("%s takes %w", path, err)
+	}
+	return nil
+}
+
+// NewFloat prepares a float model on the CPU's float runner.
+func NewFloat(m *nin.Model, o Options) *Classifier {
+	batch := max(o.Batch, 1)
+	r := nin.NewRunner(m, batch, o.Threads)
+	return &Classifier{Model: m, runner: r, pp: nin.NewPreprocessor(&m.Pre, m.Spec.Input, r.Threads), batch: batch,
+		x: make([]float32, batch*m.Spec.Input.Size())}
+}
+
+// NewInt8 prepares an int8 graph on o's backend and device through backends.Open, which
+// falls back to the CPU where a device fails and, for auto, times every usable device.
+func NewInt8(g *quant.Graph, o Options) (*Classifier, error) {
+	batch := max(o.Batch, 1)
+	name := o.Backend
+	if name == "" {
+		name = "auto"
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	c, err := backends.Open(name, o.Device, g, batch, backends.Options{Threads: o.Threads}, log)
+	if err != nil {
+		return nil, err
+	}
 	d := g.Spec.Input.Size()
-	return &Int8{Graph: g, Plan: plan, pp: nin.NewPreprocessor(&g.Pre, g.Spec.Input, threads), batch: batch,
-		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes))}
+	return &Classifier{Graph: g, Choice: c, pp: nin.NewPreprocessor(&g.Pre, g.Spec.Input, o.Threads), batch: batch,
+		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes))}, nil
 }
 
-// Quantize preprocesses and quantizes n images into the graph's input, returning a view of
-// the reused buffer.
-func (c *Int8) Quantize(images []uint8, n int) []uint8 {
-	d := c.Graph.Spec.Input.Size()
-	c.pp.Apply(images, n, c.x)
-	c.Graph.QuantizeInput(c.x[:n*d], c.q[:n*d])
-	return c.q[:n*d]
-}
-
-func (c *Int8) Scores(images []uint8, n int, scores []float32) error {
+// Scores fills scores (n × classes) for n ≤ Batch images, HWC uint8 fitted to Input.
+func (c *Classifier) Scores(images []uint8, n int, scores []float32) error {
 	if n > c.batch {
 		return fmt.Errorf("batch of %d images, prepared for %d", n, c.batch)
 	}
-	q := c.Quantize(images, n)
+	if c.Graph == nil {
+		copy(scores, c.runner.Forward(c.Preprocess(images, n), n))
+		return nil
+	}
 	k := len(c.Graph.Classes)
-	if err := c.Plan.Run(q, n, c.sums[:n*k]); err != nil {
+	if err := c.Choice.Plan.Run(c.Quantize(images, n), n, c.sums[:n*k]); err != nil {
 		return err
 	}
 	c.Graph.Scores(c.sums[:n*k], scores[:n*k])
 	return nil
 }
 
-func (c *Int8) Batch() int        { return c.batch }
-func (c *Int8) Input() nin.Shape  { return c.Graph.Spec.Input }
-func (c *Int8) Classes() []string { return c.Graph.Classes }
-func (c *Int8) Close() error      { return c.Plan.Close() }
+// Preprocess returns the float input the network sees for n images (a view of a reused
+// buffer).
+func (c *Classifier) Preprocess(images []uint8, n int) []float32 {
+	c.pp.Apply(images, n, c.x)
+	return c.x[:n*c.Input().Size()]
+}
 
-// Input preprocesses one image and returns the float input the network sees (a view of the
-// reused buffer).
-func (f *Float) Preprocess(pixels []uint8) []float32 {
-	f.pp.Apply(pixels, 1, f.x)
-	return f.x[:f.Input().Size()]
+// Quantize preprocesses and quantizes n images into an int8 graph's input (a view of a reused
+// buffer).
+func (c *Classifier) Quantize(images []uint8, n int) []uint8 {
+	x := c.Preprocess(images, n)
+	c.Graph.QuantizeInput(x, c.q[:len(x)])
+	return c.q[:len(x)]
+}
+
+// Verify runs one image (fitted to Input) through the plan beside quant's reference executor
+// and names the first layer whose bytes differ. Float models have nothing to verify.
+func (c *Classifier) Verify(pixels []uint8) error {
+	if c.Graph == nil {
+		return nil
+	}
+	return backends.Compare(c.Graph, c.Choice.Plan, c.Quantize(pixels, 1))
+}
+
+// Runner is a float model's runner (its activations feed the per-layer report); nil for int8.
+func (c *Classifier) Runner() *nin.Runner { return c.runner }
+
+// Batch is the most images one Scores call takes.
+func (c *Classifier) Batch() int { return c.batch }
+
+// Input is the image shape the model takes.
+func (c *Classifier) Input() nin.Shape { return c.spec().Input }
+
+// Classes names the model's classes.
+func (c *Classifier) Classes() []string {
+	if c.Graph != nil {
+		return c.Graph.Classes
+	}
+	return c.Model.Classes
+}
+
+func (c *Classifier) spec() *nin.Spec {
+	if c.Graph != nil {
+		return &c.Graph.Spec
+	}
+	return &c.Model.Spec
+}
+
+// Close frees the device's resources.
+func (c *Classifier) Close() error {
+	if c.Choice == nil {
+		return nil
+	}
+	return c.Choice.Plan.Close()
 }

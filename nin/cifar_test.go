@@ -36,7 +36,7 @@ func TestImportedCIFAR10MatchesReference(t *testing.T) {
 	if len(ref) != set.N*10 {
 		t.Fatalf("%d reference scores for %d images", len(ref), set.N)
 	}
-	res, err := infer.Evaluate(infer.NewFloat(m, 64, 0), set, set.N, true, nil)
+	res, err := infer.Evaluate(infer.NewFloat(m, infer.Options{Batch: 64}), set, set.N, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,6 +185,10 @@ func Load(path string) (*Model, error) {
 	return m, nil
 }
 
+// formatWords name the float and the int8 (package quant) formats in a user's words, for the
+// common mistake of giving one where the other is wanted.
+var formatWords = map[string]string{FormatFloat: "a float model", "ninedge-int8": "an int8 model"}
+
 // HeaderOf checks a model file's format and version and reads its spec, classes and
 // preprocessing.
 func HeaderOf(f *safetensors.File, format string, version int) (Spec, []string, Preprocess, error) {
@@ -193,6 +197,9 @@ func HeaderOf(f *safetensors.File, format string, version int) (Spec, []string, 
 	case "":
 		return Spec{}, nil, Preprocess{}, fmt.Errorf("not a ninedge model: no \"format\" in its metadata")
 	default:
+		if got, want := formatWords[got], formatWords[format]; got != "" && want != "" {
+			return Spec{}, nil, Preprocess{}, fmt.Errorf("this is %s, where %s is wanted", got, want)
+		}
 		return Spec{}, nil, Preprocess{}, fmt.Errorf("model format is %q, want %q", got, format)
 	}
 	if v := f.Metadata["format_version"]; v != strconv.Itoa(version) {

@@ -111,6 +111,10 @@ func Load(path string) (*Graph, error) {
 	return g, nil
 }
 
+// IsInt8 reports whether a decoded model file is an int8 model; any other is read as a float
+// model (nin.FromFile), which names what is wrong with it.
+func IsInt8(f *safetensors.File) bool { return f.Metadata["format"] == FormatInt8 }
+
 // FromFile builds a graph from a decoded int8 model file.
 func FromFile(f *safetensors.File) (*Graph, error) {
 	if f.Metadata["format"] == nin.FormatFloat {

@@ -81,22 +81,22 @@ func CheckPair(m *nin.Model, g *quant.Graph) error {
 
 // Options control a report run.
 type Options struct {
-	Batch, Threads int
-	LayerImages    int // images used for the per-layer comparison
-	Progress       func(done int)
+	Run         infer.Options // batch and threads of both models; the int8 model's backend
+	LayerImages int           // images used for the per-layer comparison
+	Progress    func(done int)
 }
 
 // Build evaluates both models on the set and compares them layer by layer on the first
-// LayerImages images.
-func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, opt Options) (*Report, error) {
+// LayerImages images. The int8 model runs on the backend opt.Run chooses (infer.NewInt8).
+func Build(m *nin.Model, g *quant.Graph, set *dataset.Set, opt Options) (*Report, error) {
 	if err := CheckPair(m, g); err != nil {
 		return nil, err
 	}
-	if opt.Batch < 1 || opt.LayerImages < 1 {
-		return nil, fmt.Errorf("report: batch %d and layer images %d must be at least 1", opt.Batch, opt.LayerImages)
+	if opt.Run.Batch < 1 || opt.LayerImages < 1 {
+		return nil, fmt.Errorf("report: batch %d and layer images %d must be at least 1", opt.Run.Batch, opt.LayerImages)
 	}
-	fs := infer.NewFloat(m, opt.Batch, opt.Threads)
-	qs, err := infer.NewInt8(g, dev, opt.Batch, opt.Threads)
+	fs := infer.NewFloat(m, opt.Run)
+	qs, err := infer.NewInt8(g, opt.Run)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func Build(m *nin.Model, g *quant.Graph, dev backends.Device, set *dataset.Set, 
 		return nil, err
 	}
 	r := &Report{Model: m.Spec.Name, N: set.N, FloatTop1: fr.Top1, Int8Top1: qr.Top1, FloatTop5: fr.Top5, Int8Top5: qr.Top5,
-		DropPP: 100 * (fr.Top1 - qr.Top1), Calibration: g.Calib, Backend: dev.Info().Backend}
+		DropPP: 100 * (fr.Top1 - qr.Top1), Calibration: g.Calib, Backend: qs.Choice.Device.Backend}
 	same := 0
 	for i := range fr.Pred {
 		label := set.Labels[i]
@@ -197,7 +197,7 @@ func mcnemarExact(b, c int) float64 {
 
 // compareLayers runs n images through both models and accumulates, per int8 node, the
 // signal and error energy of its dequantized output against the float layer's output.
-func compareLayers(fs *infer.Float, qs *infer.Int8, set *dataset.Set, n int) ([]Layer, error) {
+func compareLayers(fs, qs *infer.Classifier, set *dataset.Set, n int) ([]Layer, error) {
 	g := qs.Graph
 	runner := fs.Runner()
 	spec := runner.Model.Spec
@@ -217,10 +217,10 @@ func compareLayers(fs *infer.Float, qs *infer.Int8, set *dataset.Set, n int) ([]
 			return nil, err
 		}
 		q := qs.Quantize(pixels, 1)
-		for j, v := range fs.Preprocess(pixels) {
+		for j, v := range fs.Preprocess(pixels, 1) {
 			accs[0].add(float64(v), float64(int32(q[j])-int32(g.InZero))*float64(g.InScale))
 		}
-		if err := qs.Plan.Trace(q, acts, sums); err != nil {
+		if err := qs.Choice.Plan.Trace(q, acts, sums); err != nil {
 			return nil, err
 		}
 		for i, node := range g.Nodes {

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ninedge/ninedge/backends/cpu"
+	_ "github.com/ninedge/ninedge/backends/cpu" // the backend the reports run on
 	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/internal/pretrained"
 	"github.com/ninedge/ninedge/nin"
@@ -31,7 +32,7 @@ func TestCIFAR10Int8Drop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Build(m, g, cpu.NewDevice(0), test, Options{Batch: 32, LayerImages: 50})
+	r, err := Build(m, g, test, Options{Run: infer.Options{Backend: "cpu", Batch: 32}, LayerImages: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestReportOutputs(t *testing.T) {
 	for i := range set.Labels {
 		set.Labels[i] = int32(i % c.Spec.Classes)
 	}
-	r, err := Build(m, g, cpu.NewDevice(1), set, Options{Batch: 4, LayerImages: 5})
+	r, err := Build(m, g, set, Options{Run: infer.Options{Backend: "cpu", Threads: 1, Batch: 4}, LayerImages: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestMNISTInt8Drop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Build(m, g, cpu.NewDevice(0), test, Options{Batch: 64, LayerImages: 50})
+	r, err := Build(m, g, test, Options{Run: infer.Options{Backend: "cpu", Batch: 64}, LayerImages: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

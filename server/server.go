@@ -29,7 +29,7 @@ import (
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/imageio"
-	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/stream"
 )
@@ -60,7 +60,7 @@ const maxUploads = 4
 
 // Config describes what a Server serves.
 type Config struct {
-	Labeler *label.Labeler
+	Labeler *infer.Labeler
 	Device  backends.DeviceInfo
 	Reason  string // why the backend was chosen
 	Model   string // the model file, shown on the page
@@ -171,7 +171,7 @@ func (s *Server) Counters() *stream.Counters { return &s.counters }
 // with /predict.
 func (s *Server) Input() nin.Shape { return s.cfg.Labeler.Input() }
 
-func (s *Server) Label(pixels []uint8) ([]label.Class, error) {
+func (s *Server) Label(pixels []uint8) ([]infer.Class, error) {
 	s.labMu.Lock()
 	defer s.labMu.Unlock()
 	if s.closed {
@@ -381,7 +381,7 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 	}
 	d := time.Since(start)
 	s.latency.WithLabelValues("predict").Observe(d.Seconds())
-	return http.StatusOK, label.Result{Input: name, Top: top, MS: float64(d.Microseconds()) / 1000}
+	return http.StatusOK, infer.Result{Input: name, Top: top, MS: float64(d.Microseconds()) / 1000}
 }
 
 // upload reads the image of a request body: the first file part of a multipart form, or the

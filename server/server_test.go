@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/backends/cpu"
-	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/stream"
 	"github.com/ninedge/ninedge/stream/streamtest"
 )
@@ -31,7 +31,7 @@ var cifarClasses = []string{"airplane", "automobile", "bird", "cat", "deer", "do
 
 // newServer serves the small test model, with CIFAR-10's class names so that labels can be
 // found in a page.
-func newServer(t *testing.T, source string, maxUpload int64) (*Server, *label.Labeler, *httptest.Server) {
+func newServer(t *testing.T, source string, maxUpload int64) (*Server, *infer.Labeler, *httptest.Server) {
 	t.Helper()
 	g := streamtest.Graph(t)
 	g.Classes = cifarClasses
@@ -113,7 +113,7 @@ func TestPredict(t *testing.T) {
 				}
 				return
 			}
-			var res label.Result
+			var res infer.Result
 			if err := json.Unmarshal(body, &res); err != nil {
 				t.Fatal(err)
 			}

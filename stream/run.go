@@ -12,21 +12,21 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/imageio"
-	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/nin"
 )
 
-// Classifier labels one image fitted to its Input; *label.Labeler is one.
+// Classifier labels one image fitted to its Input; *infer.Labeler is one.
 type Classifier interface {
 	Input() nin.Shape
-	Label(pixels []uint8) ([]label.Class, error)
+	Label(pixels []uint8) ([]infer.Class, error)
 }
 
 // Result is one classified frame: a line of `ninedge stream --json`.
 type Result struct {
 	Frame   int           `json:"frame"`
 	Time    time.Time     `json:"time"`
-	Top     []label.Class `json:"top"`
+	Top     []infer.Class `json:"top"`
 	MS      float64       `json:"ms"`      // from the frame's last byte to its label
 	Skipped int64         `json:"skipped"` // frames dropped since the previous result
 }

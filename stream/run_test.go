@@ -20,14 +20,14 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/imageio"
-	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/stream/streamtest"
 )
 
 // collected is what a run emitted.
 type collected struct {
 	frames []int
-	tops   [][]label.Class
+	tops   [][]infer.Class
 	res    []Result
 }
 
@@ -45,9 +45,9 @@ func runAll(t *testing.T, src Source, c Classifier, opt RunOptions) (collected, 
 }
 
 // expectTops labels each encoded picture one by one, as `ninedge classify` would.
-func expectTops(t *testing.T, lab *label.Labeler, files [][]byte) [][]label.Class {
+func expectTops(t *testing.T, lab *infer.Labeler, files [][]byte) [][]infer.Class {
 	t.Helper()
-	var out [][]label.Class
+	var out [][]infer.Class
 	for _, f := range files {
 		img, _, err := imageio.Decode(bytes.NewReader(f))
 		if err != nil {
@@ -58,7 +58,7 @@ func expectTops(t *testing.T, lab *label.Labeler, files [][]byte) [][]label.Clas
 	return out
 }
 
-func tops(t *testing.T, lab *label.Labeler, img image.Image) []label.Class {
+func tops(t *testing.T, lab *infer.Labeler, img image.Image) []infer.Class {
 	t.Helper()
 	top, err := lab.Image(img)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestSourcesLabelEveryFrame(t *testing.T) {
 	for _, p := range pics {
 		raw = append(raw, streamtest.RGB24(p)...)
 	}
-	byJPEG, byPicture := expectTops(t, lab, jpegs), make([][]label.Class, len(pics))
+	byJPEG, byPicture := expectTops(t, lab, jpegs), make([][]infer.Class, len(pics))
 	for i, p := range pics {
 		byPicture[i] = tops(t, lab, p)
 	}
@@ -116,7 +116,7 @@ func TestSourcesLabelEveryFrame(t *testing.T) {
 	tests := []struct {
 		name string
 		open func(t *testing.T) (Source, error)
-		want [][]label.Class
+		want [][]infer.Class
 	}{
 		{"MJPEG on stdin", func(*testing.T) (Source, error) { return Open("-", SourceOptions{Stdin: bytes.NewReader(mjpeg)}) }, byJPEG},
 		{"MJPEG file", func(*testing.T) (Source, error) { return Open(mjpegFile, SourceOptions{}) }, byJPEG},
@@ -184,7 +184,7 @@ func TestSourcesLabelEveryFrame(t *testing.T) {
 }
 
 // checkTops checks that frame i was classified as want[i], for the frames that were.
-func checkTops(t *testing.T, got collected, want [][]label.Class) {
+func checkTops(t *testing.T, got collected, want [][]infer.Class) {
 	t.Helper()
 	if len(got.frames) == 0 {
 		t.Fatal("no frame classified")
@@ -201,11 +201,11 @@ func checkTops(t *testing.T, got collected, want [][]label.Class) {
 
 // slow makes a classifier slower than the source.
 type slow struct {
-	*label.Labeler
+	*infer.Labeler
 	d time.Duration
 }
 
-func (s slow) Label(p []uint8) ([]label.Class, error) {
+func (s slow) Label(p []uint8) ([]infer.Class, error) {
 	time.Sleep(s.d)
 	return s.Labeler.Label(p)
 }

@@ -13,8 +13,7 @@ import (
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/backends/cpu"
-	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/internal/qgemm"
 	"github.com/ninedge/ninedge/quant"
 )
@@ -56,48 +55,47 @@ type layerJSON struct {
 	GOPS   float64 `json:"gops,omitempty"`
 }
 
-func bench(e *env, args []string) error {
-	fs := newFlags(e, "bench", "bench --model Q [--backend B] [--threads T] [--batch B] [--runs N] [--json]")
-	var mf modelFlags
-	mf.add(fs)
-	batch := fs.Int("batch", 1, "images per run")
+func bench(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninedge bench", "ninedge bench --model Q [--backend B] [--threads T] [--batch B] [--runs N] [--json]")
+	var rf cli.RunFlags
+	rf.Add(fs.FlagSet, modelHelp, 1)
 	runs := fs.Int("runs", 50, "timed runs")
 	warmup := fs.Int("warmup", 5, "untimed runs first")
 	asJSON := fs.Bool("json", false, "one JSON object: ms_min, ms_median, images_per_s, gops, peak, layers")
-	if err := fs.parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *batch < 1 || *batch > 4096 || *runs < 1 || *warmup < 0 {
-		return cli.Usagef("--batch must be in 1..4096, --runs at least 1, --warmup not negative")
+	if *runs < 1 || *warmup < 0 {
+		return cli.Usagef("want --runs at least 1, --warmup not negative (have %d, %d)", *runs, *warmup)
 	}
-	g, c, err := mf.open(e, *batch, false)
+	c, err := rf.OpenInt8(e, "ninedge", false)
 	if err != nil {
 		return err
 	}
-	s := infer.NewInt8Plan(g, c.Plan, *batch, mf.threads)
-	defer s.Close()
+	defer c.Close()
+	g, plan, dev, batch := c.Graph, c.Choice.Plan, c.Choice.Device, rf.Batch
 
-	r := benchJSON{Model: g.Spec.Name, Backend: c.Device.Backend, Device: c.Device.Name, Threads: c.Device.Threads,
-		Batch: *batch, Runs: *runs, MACs: g.Spec.TotalMACs()}
-	if cp, ok := c.Plan.(*cpu.Plan); ok {
+	r := benchJSON{Model: g.Spec.Name, Backend: dev.Backend, Device: dev.Name, Threads: dev.Threads,
+		Batch: batch, Runs: *runs, MACs: g.Spec.TotalMACs()}
+	if cp, ok := plan.(*cpu.Plan); ok {
 		r.Kernel = cp.Kernels()
 	}
-	images := make([]uint8, *batch*g.Spec.Input.Size())
+	images := make([]uint8, batch*g.Spec.Input.Size())
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range images {
 		images[i] = uint8(rng.UintN(256))
 	}
 	// Preprocessing is timed on its own: it is float work outside the int8 network.
 	var in []uint8
-	pre := timeRuns(min(*runs, 10), func() error { in = s.Quantize(images, *batch); return nil })
-	r.PreprocessMS = median(pre) / float64(*batch)
+	pre := timeRuns(min(*runs, 10), func() error { in = c.Quantize(images, batch); return nil })
+	r.PreprocessMS = median(pre) / float64(batch)
 
-	sums := make([]int32, *batch*len(g.Classes))
+	sums := make([]int32, batch*len(g.Classes))
 	runNet := func() error {
-		if e.ctx.Err() != nil {
+		if e.Ctx.Err() != nil {
 			return errInterrupted
 		}
-		return c.Plan.Run(in, *batch, sums)
+		return plan.Run(in, batch, sums)
 	}
 	for range *warmup {
 		if err := runNet(); err != nil {
@@ -108,24 +106,24 @@ func bench(e *env, args []string) error {
 	if times == nil {
 		return runNet() // it failed: say why
 	}
-	r.MSMin, r.MSMedian = slices.Min(times)/float64(*batch), median(times)/float64(*batch)
+	r.MSMin, r.MSMedian = slices.Min(times)/float64(batch), median(times)/float64(batch)
 	r.ImagesPerS = 1000 / r.MSMedian
 	r.GOPS = 2 * float64(r.MACs) / r.MSMedian / 1e6
-	if p := measurePeak(c.Plan, g, c.Device.Threads); p != nil {
+	if p := measurePeak(plan, g, dev.Threads); p != nil {
 		r.Peak, r.PeakShare = p, r.GOPS/p.GOPS
 	}
-	if prof, ok := c.Plan.(backends.Profiler); ok && e.ctx.Err() == nil {
-		if r.Layers, err = profile(prof, g, in, *batch, *runs, sums); err != nil {
+	if prof, ok := plan.(backends.Profiler); ok && e.Ctx.Err() == nil {
+		if r.Layers, err = profile(prof, g, in, batch, *runs, sums); err != nil {
 			return err
 		}
 	}
-	if e.ctx.Err() != nil {
+	if e.Ctx.Err() != nil {
 		return errInterrupted
 	}
 	if *asJSON {
-		return json.NewEncoder(e.stdout).Encode(r)
+		return json.NewEncoder(e.Stdout).Encode(r)
 	}
-	printBench(e.stdout, &r, g.Pre.Kind)
+	printBench(e.Stdout, &r, g.Pre.Kind)
 	return nil
 }
 

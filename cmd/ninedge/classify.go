@@ -8,17 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/imageio"
-	"github.com/ninedge/ninedge/internal/cli"
-	"github.com/ninedge/ninedge/label"
+	"github.com/ninedge/ninedge/infer"
 )
 
-func classify(e *env, args []string) error {
-	fs := newFlags(e, "classify", "classify --model Q [--top K] [--json] FILE|DIR...")
+func classify(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninedge classify", "ninedge classify --model Q [--top K] [--json] FILE|DIR...")
 	var lf labelFlags
 	lf.add(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per image: input, top (class, label, prob), ms")
-	if err := fs.parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -29,11 +29,11 @@ func classify(e *env, args []string) error {
 		return err
 	}
 	defer done()
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.Stdout)
 	inputs, failed := 0, 0
 	fail := func(err error) {
 		failed++
-		fmt.Fprintf(e.stderr, "ninedge classify: %v\n", err)
+		fmt.Fprintf(e.Stderr, "ninedge classify: %v\n", err)
 	}
 	for _, arg := range fs.Args() {
 		files, err := expand(arg)
@@ -43,13 +43,13 @@ func classify(e *env, args []string) error {
 			continue
 		}
 		for _, f := range files {
-			if e.ctx.Err() != nil {
+			if e.Ctx.Err() != nil {
 				return fmt.Errorf("%w after %d inputs", errInterrupted, inputs)
 			}
 			inputs++
 			r, err := classifyFile(lab, f)
 			switch {
-			case errors.Is(err, label.ErrVerify):
+			case errors.Is(err, infer.ErrVerify):
 				return fmt.Errorf("%s: %w", f, err)
 			case err != nil:
 				fail(err)
@@ -58,7 +58,7 @@ func classify(e *env, args []string) error {
 					return err
 				}
 			default:
-				if _, err := fmt.Fprintf(e.stdout, "%s: %s (%.1f ms)\n", r.Input, topText(r.Top), r.MS); err != nil {
+				if _, err := fmt.Fprintf(e.Stdout, "%s: %s (%.1f ms)\n", r.Input, topText(r.Top), r.MS); err != nil {
 					return err // a full disk: the listing would be cut short without a word
 				}
 			}
@@ -84,21 +84,21 @@ func expand(arg string) ([]string, error) {
 }
 
 // classifyFile decodes, fits and labels one image file; ms covers all of it.
-func classifyFile(lab *label.Labeler, path string) (label.Result, error) {
+func classifyFile(lab *infer.Labeler, path string) (infer.Result, error) {
 	start := time.Now()
 	img, err := imageio.DecodeFile(path)
 	if err != nil {
-		return label.Result{}, err
+		return infer.Result{}, err
 	}
 	top, err := lab.Image(img)
 	if err != nil {
-		return label.Result{}, err
+		return infer.Result{}, err
 	}
-	return label.Result{Input: path, Top: top, MS: float64(time.Since(start).Microseconds()) / 1000}, nil
+	return infer.Result{Input: path, Top: top, MS: float64(time.Since(start).Microseconds()) / 1000}, nil
 }
 
 // topText formats a top-k list for people: "cat 0.912, dog 0.050".
-func topText(top []label.Class) string {
+func topText(top []infer.Class) string {
 	var b strings.Builder
 	for i, c := range top {
 		if i > 0 {

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ninedge/ninedge/backends"
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 )
 
 // devicesJSON is what `ninedge devices --json` prints.
@@ -24,17 +24,18 @@ type unavailable struct {
 	Error   string `json:"error"`
 }
 
-func devices(e *env, args []string) error {
-	fs := newFlags(e, "devices", "devices [--json] [--threads T]")
-	threads := fs.Int("threads", 0, "CPU threads the CPU device reports (0: all cores)")
+func devices(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninedge devices", "ninedge devices [--json] [--threads T]")
+	var threads int
+	cli.ThreadsFlag(fs.FlagSet, &threads)
 	asJSON := fs.Bool("json", false, "one JSON object: devices (backend, name, type, driver, memory, capabilities) and unavailable backends")
-	if err := fs.parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if err := cli.CheckThreads(*threads); err != nil {
+	if err := cli.CheckThreads(threads); err != nil {
 		return err
 	}
 	var out devicesJSON
@@ -42,7 +43,7 @@ func devices(e *env, args []string) error {
 		b, err := backends.Get(name)
 		var devs []backends.Device
 		if err == nil {
-			devs, err = b.Devices(backends.Options{Threads: *threads})
+			devs, err = b.Devices(backends.Options{Threads: threads})
 		}
 		if err == nil && len(devs) == 0 {
 			err = errors.New("no devices")
@@ -58,11 +59,11 @@ func devices(e *env, args []string) error {
 		}
 	}
 	if *asJSON {
-		if err := json.NewEncoder(e.stdout).Encode(out); err != nil {
+		if err := json.NewEncoder(e.Stdout).Encode(out); err != nil {
 			return err
 		}
 	} else {
-		printDevices(e.stdout, &out)
+		printDevices(e.Stdout, &out)
 	}
 	if len(out.Devices) == 0 {
 		return errors.New("no backend has a usable device")

@@ -7,115 +7,51 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/internal/cli"
-	"github.com/ninedge/ninedge/label"
-	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/stream"
 )
-
-// modelFlags choose the model and the device it runs on.
-type modelFlags struct {
-	model   string
-	backend string
-	device  int
-	threads int
-}
-
-func (m *modelFlags) add(fs *flagSet) {
-	fs.StringVar(&m.model, "model", "", "int8 model file (written by ninquant convert)")
-	// auto by default: it measures instead of guessing (on a Raspberry Pi the GPU is often
-	// slower than the CPU, on a Jetson much faster), costs a few runs at start, and any
-	// device that fails falls back to the CPU.
-	fs.StringVar(&m.backend, "backend", "auto", "cpu, opencl, vulkan, or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
-	fs.IntVar(&m.device, "device", 0, "device index within a named --backend (see ninedge devices)")
-	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: all cores)")
-}
-
-// open loads the int8 model and prepares it for batches of up to batch images, saying on
-// stderr which device runs it and why. With pictures, a model whose input no picture fits
-// is refused before a backend is opened and timed.
-func (m *modelFlags) open(e *env, batch int, pictures bool) (*quant.Graph, *backends.Choice, error) {
-	if err := cli.CheckThreads(m.threads); err != nil {
-		return nil, nil, err
-	}
-	if m.device < 0 {
-		return nil, nil, cli.Usagef("--device cannot be negative")
-	}
-	// The trial of auto picks the device itself; a device index the run then ignored would
-	// leave the user believing they chose it.
-	if m.backend == "auto" && m.device != 0 {
-		return nil, nil, cli.Usagef("--device %d needs a named --backend (auto times every device and keeps the fastest)", m.device)
-	}
-	if m.backend != "auto" {
-		if _, err := backends.Get(m.backend); err != nil {
-			return nil, nil, cli.Usagef("--backend: %v", err)
-		}
-	}
-	_, g, err := cli.LoadModel(m.model)
-	if err != nil {
-		return nil, nil, err
-	}
-	if g == nil {
-		return nil, nil, fmt.Errorf("%s is a float model: convert it to int8 first (ninquant convert)", m.model)
-	}
-	if in := g.Spec.Input; pictures {
-		if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
-			return nil, nil, fmt.Errorf("%s takes %w", m.model, err)
-		}
-	}
-	c, err := backends.Open(m.backend, m.device, g, batch, backends.Options{Threads: m.threads}, e.stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	d := c.Device
-	threads := ""
-	if d.Threads > 0 {
-		threads = fmt.Sprintf(", %d threads", d.Threads)
-	}
-	fmt.Fprintf(e.stderr, "ninedge: %s device %d, %s (%s%s): %s\n", d.Backend, d.Index, d.Name, d.Driver, threads, c.Reason)
-	return g, c, nil
-}
 
 // verifyImages is how many images --verify checks against the reference executor: enough to
 // catch a wrong kernel, few enough not to slow a stream's start (the reference is plain Go).
 const verifyImages = 3
 
+// modelHelp describes --model for every ninedge command.
+const modelHelp = "int8 model file (written by ninquant convert)"
+
 // labelFlags add what classify, stream and serve share.
 type labelFlags struct {
-	modelFlags
+	cli.RunFlags
 	top    int
 	verify bool
 }
 
-func (l *labelFlags) add(fs *flagSet) {
-	l.modelFlags.add(fs)
+func (l *labelFlags) add(fs *cli.FlagSet) {
+	l.RunFlags.Add(fs.FlagSet, modelHelp, 0)
 	fs.IntVar(&l.top, "top", 5, "classes per answer, best first")
 	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images and stop at the first layer that differs", verifyImages))
 }
 
 // labeler opens the model for one image at a time. done frees the device.
-func (l *labelFlags) labeler(e *env) (lab *label.Labeler, c *backends.Choice, done func(), err error) {
+func (l *labelFlags) labeler(e *cli.Env) (lab *infer.Labeler, c *infer.Classifier, done func(), err error) {
 	if l.top < 1 {
 		return nil, nil, nil, cli.Usagef("--top must be at least 1")
 	}
-	g, c, err := l.open(e, 1, true)
+	c, err = l.OpenInt8(e, "ninedge", true)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	s := infer.NewInt8Plan(g, c.Plan, 1, l.threads)
 	verify := 0
 	if l.verify {
 		verify = verifyImages
 	}
-	lab, err = label.New(s, l.top, verify)
+	lab, err = infer.NewLabeler(c, l.top, verify)
 	if err != nil {
-		_ = s.Close()
+		_ = c.Close()
 		return nil, nil, nil, err
 	}
-	return lab, c, func() { _ = s.Close() }, nil
+	return lab, c, func() { _ = c.Close() }, nil
 }
 
 // sourceFlags choose a camera or a recording, for stream and serve.
@@ -129,7 +65,7 @@ type sourceFlags struct {
 	stats      time.Duration
 }
 
-func (s *sourceFlags) add(fs *flagSet, stats time.Duration) {
+func (s *sourceFlags) add(fs *cli.FlagSet, stats time.Duration) {
 	fs.StringVar(&s.spec, "source", "", "- (stdin), a pipe or file (MJPEG, or raw RGB24 with --size), http://… (MJPEG), /dev/videoN (V4L2), or a folder of images")
 	fs.Float64Var(&s.fps, "fps", 0, "play folders and files at this rate (folders default to 30) and ask it of V4L2 cameras; pipes and HTTP streams run at the camera's rate")
 	fs.StringVar(&s.size, "size", "", "WxH: the frames are raw RGB24 of this size (pipes, files); the capture size asked of a V4L2 camera (default 640x480)")
@@ -159,11 +95,11 @@ func (s *sourceFlags) check() error {
 	return nil
 }
 
-func (s *sourceFlags) open(e *env) (stream.Source, error) {
+func (s *sourceFlags) open(e *cli.Env) (stream.Source, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.stdin, Cancel: e.ctx}
+	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx}
 	if s.size != "" {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}
@@ -172,16 +108,16 @@ func (s *sourceFlags) open(e *env) (stream.Source, error) {
 
 // stoppedConnecting reports err to be a stop asked for while the source was being opened: not
 // a failure, so the command says so and ends with status 0, as a stop once streaming does.
-func stoppedConnecting(e *env, prog string, err error) bool {
+func stoppedConnecting(e *cli.Env, prog string, err error) bool {
 	if !errors.Is(err, stream.ErrStopped) {
 		return false
 	}
-	fmt.Fprintf(e.stderr, "%s: %v\n", prog, err)
+	fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 	return true
 }
 
-func (s *sourceFlags) runOptions(e *env, c *stream.Counters) stream.RunOptions {
-	return stream.RunOptions{EveryFrame: s.everyFrame, Log: e.stderr, StatsEvery: s.stats, Counters: c}
+func (s *sourceFlags) runOptions(e *cli.Env, c *stream.Counters) stream.RunOptions {
+	return stream.RunOptions{EveryFrame: s.everyFrame, Log: e.Stderr, StatsEvery: s.stats, Counters: c}
 }
 
 // parseSize reads "WxH".

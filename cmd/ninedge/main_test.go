@@ -18,9 +18,10 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/internal/qgemm"
-	"github.com/ninedge/ninedge/label"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/stream"
@@ -51,7 +52,7 @@ func ninedge(ctx context.Context, stdin io.Reader, stderr *syncBuffer, args ...s
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	code = run(&env{ctx: ctx, stdin: stdin, stdout: &out, stderr: stderr}, args)
+	code = program.Exec(&cli.Env{Ctx: ctx, Stdin: stdin, Stdout: &out, Stderr: stderr}, args)
 	return code, out.String()
 }
 
@@ -82,10 +83,10 @@ func model(t *testing.T) (dir, path string, g *quant.Graph) {
 }
 
 // want labels encoded images one by one with k classes each.
-func want(t *testing.T, g *quant.Graph, k int, files ...[]byte) [][]label.Class {
+func want(t *testing.T, g *quant.Graph, k int, files ...[]byte) [][]infer.Class {
 	t.Helper()
 	lab := streamtest.Labeler(t, g, k)
-	var out [][]label.Class
+	var out [][]infer.Class
 	for _, f := range files {
 		img, _, err := imageio.Decode(bytes.NewReader(f))
 		if err != nil {
@@ -129,7 +130,7 @@ func TestClassify(t *testing.T) {
 		t.Fatalf("%d lines, want 3:\n%s\nstderr:\n%s", len(got), out, errs)
 	}
 	for i, l := range got {
-		var r label.Result
+		var r infer.Result
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +157,7 @@ func TestClassify(t *testing.T) {
 	if full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0); err == nil {
 		defer full.Close()
 		var errs syncBuffer
-		code := run(&env{ctx: context.Background(), stdout: full, stderr: &errs}, []string{"classify", "--model", m, "--backend", "cpu", imgs})
+		code := program.Exec(&cli.Env{Ctx: context.Background(), Stdout: full, Stderr: &errs}, []string{"classify", "--model", m, "--backend", "cpu", imgs})
 		if code != 1 || !strings.Contains(errs.String(), "no space left") {
 			t.Errorf("stdout on a full disk: exit %d, stderr %q", code, errs.String())
 		}
@@ -276,19 +277,19 @@ func TestStream(t *testing.T) {
 	}
 	byPicture := want(t, g, 5, pngs...)
 	mjpeg := bytes.Join(jpegs, nil)
-	ffmpegMJPEG := func(t *testing.T) (io.Reader, [][]label.Class) {
+	ffmpegMJPEG := func(t *testing.T) (io.Reader, [][]infer.Class) {
 		s, frames := streamtest.FFmpegMJPEG(t, pics)
 		return bytes.NewReader(s), want(t, g, 5, frames...)
 	}
 	tests := []struct {
 		name  string
-		stdin func(t *testing.T) (io.Reader, [][]label.Class)
+		stdin func(t *testing.T) (io.Reader, [][]infer.Class)
 		args  []string
 	}{
-		{"MJPEG on stdin", func(*testing.T) (io.Reader, [][]label.Class) { return bytes.NewReader(mjpeg), byJPEG }, []string{"--source", "-"}},
+		{"MJPEG on stdin", func(*testing.T) (io.Reader, [][]infer.Class) { return bytes.NewReader(mjpeg), byJPEG }, []string{"--source", "-"}},
 		{"ffmpeg MJPEG on stdin", ffmpegMJPEG, []string{"--source", "-"}},
-		{"raw RGB24 on stdin", func(*testing.T) (io.Reader, [][]label.Class) { return bytes.NewReader(raw), byPicture }, []string{"--source", "-", "--size", "64x48"}},
-		{"folder", func(*testing.T) (io.Reader, [][]label.Class) { return nil, byJPEG }, []string{"--source", folder, "--fps", "100"}},
+		{"raw RGB24 on stdin", func(*testing.T) (io.Reader, [][]infer.Class) { return bytes.NewReader(raw), byPicture }, []string{"--source", "-", "--size", "64x48"}},
+		{"folder", func(*testing.T) (io.Reader, [][]infer.Class) { return nil, byJPEG }, []string{"--source", folder, "--fps", "100"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,7 +361,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r label.Result
+	var r infer.Result
 	json.NewDecoder(resp.Body).Decode(&r)
 	resp.Body.Close()
 	if w := want(t, g, 3, png)[0]; resp.StatusCode != 200 || !slices.Equal(r.Top, w) {

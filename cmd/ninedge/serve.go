@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/server"
 	"github.com/ninedge/ninedge/stream"
 )
@@ -17,8 +17,8 @@ import (
 // shutdownGrace is how long requests in flight may finish when the server stops.
 const shutdownGrace = 5 * time.Second
 
-func serve(e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve --model Q [--listen ADDR] [--source SPEC] [--max-upload BYTES]")
+func serve(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR] [--source SPEC] [--max-upload BYTES]")
 	var lf labelFlags
 	lf.add(fs)
 	var sf sourceFlags
@@ -26,7 +26,7 @@ func serve(e *env, args []string) error {
 	listen := fs.String("listen", ":8080", "address to serve HTTP on")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
 	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for a free slot included (answered 408 after)")
-	if err := fs.parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -56,7 +56,7 @@ func serve(e *env, args []string) error {
 	}
 	defer done()
 	source := stream.Redacted(sf.spec) // the page and /healthz must not show a camera's password
-	srv := server.New(server.Config{Labeler: lab, Device: c.Device, Reason: c.Reason, Model: filepath.Base(lf.model),
+	srv := server.New(server.Config{Labeler: lab, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
 		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
 	// Whatever happens below, no handler may use the model once done() releases its device.
 	defer srv.Close()
@@ -64,7 +64,7 @@ func serve(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
+	fmt.Fprintf(e.Stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
 	// Cancelled at shutdown, so that requests waiting for an upload slot end at once.
 	base, stopBase := context.WithCancel(context.Background())
 	defer stopBase()
@@ -75,20 +75,20 @@ func serve(e *env, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	streamed := make(chan error, 1)
 	if src != nil {
 		go func() { streamed <- stream.Run(ctx, src, srv, sf.runOptions(e, srv.Counters()), srv.Frame) }()
 	}
 	select {
-	case <-e.ctx.Done():
+	case <-e.Ctx.Done():
 	case err = <-served:
 	case err = <-streamed:
 		// Without its camera the server has no purpose: exit with an error, so that a
 		// supervisor (systemd Restart=on-failure) starts the capture again.
 		switch {
-		case err == nil && e.ctx.Err() == nil:
+		case err == nil && e.Ctx.Err() == nil:
 			err = fmt.Errorf("source %s ended", source)
 		case err != nil:
 			err = fmt.Errorf("source %s stopped: %w", source, err)
@@ -101,7 +101,7 @@ func serve(e *env, args []string) error {
 	if serr := hs.Shutdown(sctx); serr != nil {
 		// Uploads still arriving after the grace: drop their connections. Stopping was
 		// asked for, so this is no failure of the command.
-		fmt.Fprintf(e.stderr, "ninedge serve: requests still running %v after the stop: closing their connections\n", shutdownGrace)
+		fmt.Fprintf(e.Stderr, "ninedge serve: requests still running %v after the stop: closing their connections\n", shutdownGrace)
 		hs.Close()
 	}
 	if src != nil {

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/stream"
 )
 
-func streamCmd(e *env, args []string) error {
-	fs := newFlags(e, "stream", "stream --model Q --source SPEC [--json] [--every-frame] [--fps F] [--size WxH]")
+func streamCmd(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninedge stream", "ninedge stream --model Q --source SPEC [--json] [--every-frame] [--fps F] [--size WxH]")
 	var lf labelFlags
 	lf.add(fs)
 	var sf sourceFlags
 	sf.add(fs, 5*time.Second)
 	asJSON := fs.Bool("json", false, "one JSON object per classified frame: frame, time, top, ms, skipped")
-	if err := fs.parse(args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
@@ -39,13 +39,13 @@ func streamCmd(e *env, args []string) error {
 		return err
 	}
 	defer done()
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.Stdout)
 	emit := func(f *stream.Frame, r *stream.Result) error {
 		if *asJSON {
 			return enc.Encode(r)
 		}
-		_, err := fmt.Fprintf(e.stdout, "frame %d: %s (%.1f ms, %d skipped)\n", r.Frame, topText(r.Top), r.MS, r.Skipped)
+		_, err := fmt.Fprintf(e.Stdout, "frame %d: %s (%.1f ms, %d skipped)\n", r.Frame, topText(r.Top), r.MS, r.Skipped)
 		return err
 	}
-	return stream.Run(e.ctx, src, lab, sf.runOptions(e, nil), emit)
+	return stream.Run(e.Ctx, src, lab, sf.runOptions(e, nil), emit)
 }

@@ -2,19 +2,19 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
+	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 )
 
-func convert(args []string) error {
-	fs := newFlags("convert", "convert --model F --dataset D --data DIR [--calib N] [--method minmax|percentile|kl] [--percentile P] [--float-layers a,b] [--weight-bits 7|8] -o OUT")
+func convert(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninquant convert", "ninquant convert --model F --dataset D --data DIR [--calib N] [--method minmax|percentile|kl] [--percentile P] [--float-layers a,b] [--weight-bits 7|8] -o OUT")
 	model := fs.String("model", "", "float model file")
 	var data cli.DataFlags
-	data.Add(fs, "train")
+	data.Add(fs.FlagSet, "train")
 	// --calib names the count where the calibration set is concerned; a --limit accepted
 	// and then overridden would be silently ignored.
 	_ = fs.MarkHidden("limit")
@@ -23,9 +23,10 @@ func convert(args []string) error {
 	pct := fs.Float64("percentile", quant.DefaultPercentile, "percentile kept by --method percentile")
 	floatLayers := fs.StringSlice("float-layers", nil, "conv layers to keep in float (comma separated)")
 	weightBits := fs.Int("weight-bits", 8, "weight bits: 8, or 7 (some accuracy for speed on x86 CPUs without VNNI; see docs/quantization.md)")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	var threads int
+	cli.ThreadsFlag(fs.FlagSet, &threads)
 	out := fs.StringP("output", "o", "", "output int8 model file")
-	if err := parse(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -40,18 +41,18 @@ func convert(args []string) error {
 	if *weightBits != 7 && *weightBits != 8 {
 		return cli.Usagef("--weight-bits must be 7 or 8")
 	}
-	if err := cli.CheckThreads(*threads); err != nil {
+	if err := cli.CheckThreads(threads); err != nil {
 		return err
 	}
 	if err := cli.CheckOutputs([]string{*model}, *out); err != nil {
 		return err
 	}
-	m, g, err := cli.LoadModel(*model)
+	if *model == "" {
+		return cli.Usagef("--model is required")
+	}
+	m, err := nin.Load(*model)
 	if err != nil {
 		return err
-	}
-	if g != nil {
-		return fmt.Errorf("%s is already an int8 model", *model)
 	}
 	data.Limit = *calib
 	set, err := data.Load(m.Spec.Input)
@@ -62,14 +63,14 @@ func convert(args []string) error {
 		return fmt.Errorf("the calibration set %s %s is empty", data.Name, data.Split)
 	}
 	start := time.Now()
-	g, err = quant.Convert(m, set.Images, set.N, quant.Options{Method: *method, Percentile: *pct, FloatLayers: *floatLayers,
-		WeightBits: *weightBits, Threads: *threads, Dataset: data.Name + "/" + data.Split})
+	g, err := quant.Convert(m, set.Images, set.N, quant.Options{Method: *method, Percentile: *pct, FloatLayers: *floatLayers,
+		WeightBits: *weightBits, Threads: threads, Dataset: data.Name + "/" + data.Split})
 	if err != nil {
 		return err
 	}
 	if err := g.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s: int8 %s (%d-bit weights), calibrated by %s on %d images in %.1fs\n", *out, m.Spec.Name, *weightBits, *method, set.N, time.Since(start).Seconds())
+	fmt.Fprintf(e.Stderr, "wrote %s: int8 %s (%d-bit weights), calibrated by %s on %d images in %.1fs\n", *out, m.Spec.Name, *weightBits, *method, set.N, time.Since(start).Seconds())
 	return nil
 }

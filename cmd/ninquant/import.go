@@ -6,28 +6,29 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/caffe"
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/nin"
 )
 
-func importCaffe(args []string) error {
-	fs := newFlags("import", "import --caffe FILE --arch SPEC --data DIR [--dataset cifar10] -o OUT")
+func importCaffe(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninquant import", "ninquant import --caffe FILE --arch SPEC --data DIR [--dataset cifar10] -o OUT")
 	caffePath := fs.String("caffe", "", "Caffe .caffemodel file")
 	arch := fs.String("arch", "nin-cifar10", "architecture: a built-in name or a JSON spec file")
 	var data cli.DataFlags
-	data.Add(fs, "train")
+	data.Add(fs.FlagSet, "train")
 	pre := fs.String("preprocess", nin.PreGCNZCA, "preprocessing the weights were trained with: gcn-zca (the authors'), meanstd, scale")
 	gcnScale := fs.Float64("gcn-scale", 55, "GCN: the norm each image is scaled to")
 	zcaBias := fs.Float64("zca-bias", 0.1, "ZCA: added to the eigenvalues")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	var threads int
+	cli.ThreadsFlag(fs.FlagSet, &threads)
 	out := fs.StringP("output", "o", "", "output model file")
-	if err := parse(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *caffePath == "" || *out == "" {
 		return cli.Usagef("--caffe and -o are required")
 	}
-	if err := cli.CheckThreads(*threads); err != nil {
+	if err := cli.CheckThreads(threads); err != nil {
 		return err
 	}
 	if err := cli.CheckOutputs([]string{*caffePath, *arch}, *out); err != nil {
@@ -56,8 +57,8 @@ func importCaffe(args []string) error {
 	var p nin.Preprocess
 	switch *pre {
 	case nin.PreGCNZCA:
-		fmt.Fprintf(os.Stderr, "fitting GCN (scale %g) + ZCA (bias %g) on %d %s %s images...\n", *gcnScale, *zcaBias, set.N, data.Name, data.Split)
-		p, err = nin.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, *threads)
+		fmt.Fprintf(e.Stderr, "fitting GCN (scale %g) + ZCA (bias %g) on %d %s %s images...\n", *gcnScale, *zcaBias, set.N, data.Name, data.Split)
+		p, err = nin.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, threads)
 	case nin.PreMeanStd:
 		p = nin.FitMeanStd(set.Images, set.N, spec.Input)
 	case nin.PreScale:
@@ -75,7 +76,7 @@ func importCaffe(args []string) error {
 	if err := m.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s: %s, %d parameters, preprocessing %s (fitted in %.1fs)\n",
+	fmt.Fprintf(e.Stderr, "wrote %s: %s, %d parameters, preprocessing %s (fitted in %.1fs)\n",
 		*out, spec.Name, spec.TotalParams(), p.Kind, time.Since(start).Seconds())
 	return nil
 }

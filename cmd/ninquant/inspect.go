@@ -3,32 +3,41 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"text/tabwriter"
 
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/fixedpoint"
+	"github.com/ninedge/ninedge/safetensors"
 )
 
-func inspect(args []string) error {
-	fs := newFlags("inspect", "inspect FILE")
-	if err := parse(fs, args); err != nil {
+func inspect(e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "ninquant inspect", "ninquant inspect FILE")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return cli.Usagef("inspect takes one model file")
 	}
-	m, g, err := cli.LoadModel(fs.Arg(0))
+	path := fs.Arg(0)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	if g != nil {
-		return inspectInt8(os.Stdout, g)
+	if quant.IsInt8(f) {
+		g, err := quant.FromFile(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return inspectInt8(e.Stdout, g)
 	}
-	return inspectFloat(os.Stdout, m)
+	m, err := nin.FromFile(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return inspectFloat(e.Stdout, m)
 }
 
 func inspectFloat(w io.Writer, m *nin.Model) error {

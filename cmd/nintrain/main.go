@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,16 +20,18 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/nin"
 )
 
 const prog = "nintrain"
 
-func main() {
-	cli.Exit(prog, run(os.Args[1:]))
-}
+// program has no grace timer: a step on a small board may take long, and the checkpoint is
+// written after it; a second signal still ends the run at once.
+var program = &cli.Program{Name: prog, Run: run}
+
+func main() { program.Main() }
 
 // config is everything the flags say.
 type config struct {
@@ -45,14 +46,9 @@ type config struct {
 var runFlags = []string{"arch", "batch", "lr", "momentum", "wd", "schedule", "steps", "gamma", "warmup",
 	"bias-lr-mult", "last-lr-mult", "bn", "augment", "preprocess", "head", "head-dropout", "seed"}
 
-func flags(c *config) *pflag.FlagSet {
+func flags(e *cli.Env, c *config) *cli.FlagSet {
 	d := nin.DefaultTrainOptions()
-	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
-	fs.SortFlags = false
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: %s --arch SPEC --dataset D --data DIR --epochs N [flags] -o OUT\n\n", prog)
-		fs.PrintDefaults()
-	}
+	fs := cli.NewFlags(e, prog, prog+" --arch SPEC --dataset D --data DIR --epochs N [flags] -o OUT")
 	fs.StringVar(&c.arch, "arch", "", "architecture: "+strings.Join(nin.Builtins(), ", ")+", or a .json spec")
 	fs.StringVar(&c.name, "dataset", "", "data set: "+strings.Join(dataset.Names(), ", "))
 	fs.StringVar(&c.data, "data", "", "folder holding the data set files")
@@ -75,7 +71,7 @@ func flags(c *config) *pflag.FlagSet {
 	fs.StringVar(&c.head, "head", "gap", "classifier: gap (global average pooling) or fc (the paper's Table 5 comparison)")
 	fs.Float64Var(&c.headDropout, "head-dropout", 0.5, "--head fc: dropout before the fc layer")
 	fs.Uint64Var(&c.opt.Seed, "seed", d.Seed, "random seed: initialisation, order, augmentation, dropout")
-	fs.IntVar(&c.threads, "threads", 0, "threads (0: all cores)")
+	cli.ThreadsFlag(fs.FlagSet, &c.threads)
 	fs.StringVar(&c.resume, "resume", "", "continue the run saved in this checkpoint")
 	fs.StringVar(&c.ckpt, "checkpoint", "", "checkpoint written every epoch and on SIGINT/SIGTERM/SIGHUP (default: OUT with .ckpt.safetensors)")
 	fs.StringVar(&c.metrics, "metrics", "", "metrics log, JSON lines (default: OUT with .metrics.jsonl)")
@@ -84,17 +80,14 @@ func flags(c *config) *pflag.FlagSet {
 	return fs
 }
 
-func run(args []string) error {
+func run(e *cli.Env, args []string) error {
 	var c config
-	fs := flags(&c)
+	fs := flags(e, &c)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			os.Exit(0)
-		}
-		return cli.Usagef("%v", err)
+		return err
 	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.NoArgs(); err != nil {
+		return err
 	}
 	if c.out == "" {
 		return cli.Usagef("-o OUT is required")
@@ -121,14 +114,14 @@ func run(args []string) error {
 	var train, test nin.Data
 	var err error
 	if c.resume != "" {
-		t, train, test, err = resume(&c, fs)
+		t, train, test, err = resume(&c, fs.FlagSet)
 	} else {
 		t, train, test, err = start(&c)
 	}
 	if err != nil {
 		return err
 	}
-	return loop(&c, t, train, test)
+	return loop(e, &c, t, train, test)
 }
 
 func or(s, def string) string {
@@ -299,13 +292,13 @@ func resolveAugment(a, set string) (string, error) {
 // once and again with its test accuracy, so a signal or failure in the test pass costs no
 // training; a signal stops training between two steps, or the test between two batches,
 // with the checkpoint on disk.
-func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
-	// No grace timer: a step on a small board may take long, and the checkpoint is written
-	// after it; a second signal still ends the run at once.
-	ctx, stop := cli.SignalContext(prog, 0)
-	defer stop()
+func loop(e *cli.Env, c *config, t *nin.Trainer, train, test nin.Data) error {
+	ctx := e.Ctx
+	if ctx.Err() != nil {
+		return stopSignal(ctx, "before training began")
+	}
 	s := t.Model.Spec
-	fmt.Printf("%s: %s on %s, %d train / %d test images, %d params, %.1f M MACs/image, %d threads, epoch %d of %d\n",
+	fmt.Fprintf(e.Stdout, "%s: %s on %s, %d train / %d test images, %d params, %.1f M MACs/image, %d threads, epoch %d of %d\n",
 		prog, s.Name, c.name, train.N, test.N, s.TotalParams(), float64(s.TotalMACs())/1e6, t.Threads, t.State.Epoch+1, t.Opt.Epochs)
 	testSeconds := 0.0 // the last test pass's, for the time left
 	for {
@@ -322,12 +315,12 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 			em := *u
 			em.TestAcc = acc
 			t.State.History, t.State.Untested = append(t.State.History, em), nil
-			fmt.Printf("epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%, lr %.4g, %.0f s, %.1f images/s\n",
+			fmt.Fprintf(e.Stdout, "epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%, lr %.4g, %.0f s, %.1f images/s\n",
 				em.Epoch, t.Opt.Epochs, em.TrainLoss, 100*em.TrainAcc, 100*em.TestAcc, em.LR, em.Seconds, em.ImagesPerSec)
 			if err := t.SaveCheckpoint(c.ckpt); err != nil {
 				return err
 			}
-			writeLogs(c, s.Name, t.State.History)
+			writeLogs(e, c, s.Name, t.State.History)
 			continue
 		}
 		if t.State.Epoch >= t.Opt.Epochs {
@@ -347,36 +340,39 @@ func loop(c *config, t *nin.Trainer, train, test nin.Data) error {
 			return err
 		}
 	}
-	writeLogs(c, s.Name, t.State.History) // also for a run resumed after its last epoch
+	writeLogs(e, c, s.Name, t.State.History) // also for a run resumed after its last epoch
 	if err := t.Export().Save(c.out); err != nil {
 		return err
 	}
-	fmt.Printf("%s: wrote %s\n", prog, c.out)
+	fmt.Fprintf(e.Stdout, "%s: wrote %s\n", prog, c.out)
 	return nil
 }
 
-// stopped saves the checkpoint of a run a signal stopped and exits with the signal's status.
+// stopped saves the checkpoint of a run a signal stopped and ends with the signal's status.
 func stopped(ctx context.Context, c *config, t *nin.Trainer, where string) error {
 	if err := t.SaveCheckpoint(c.ckpt); err != nil {
 		return err
 	}
+	return stopSignal(ctx, fmt.Sprintf("stopped %s; checkpoint %s (continue with --resume %s)", where, c.ckpt, c.ckpt))
+}
+
+// stopSignal is the error of a run the signal behind ctx stopped: exit 128 + its number.
+func stopSignal(ctx context.Context, what string) error {
 	sig, status := "stopped", 130
 	if s, ok := context.Cause(ctx).(*cli.Signalled); ok {
 		sig, status = s.Error(), s.Status()
 	}
-	fmt.Fprintf(os.Stderr, "%s: %s: stopped %s; checkpoint %s (continue with --resume %s)\n", prog, sig, where, c.ckpt, c.ckpt)
-	os.Exit(status)
-	return nil
+	return &cli.ExitError{Code: status, Err: fmt.Errorf("%s: %s", sig, what)}
 }
 
 // writeLogs rewrites the metrics log and the curves from the history. A failure is a
 // warning, not the end of the run: the checkpoint carries the history, and the next epoch
 // (or the run's end) writes both again.
-func writeLogs(c *config, name string, h []nin.EpochMetrics) {
+func writeLogs(e *cli.Env, c *config, name string, h []nin.EpochMetrics) {
 	if err := writeMetrics(c.metrics, h); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: warning: %v\n", prog, err)
+		fmt.Fprintf(e.Stderr, "%s: warning: %v\n", prog, err)
 	}
 	if err := writePlot(c.plot, name, h); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: warning: %v\n", prog, err)
+		fmt.Fprintf(e.Stderr, "%s: warning: %v\n", prog, err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ninedge/ninedge/internal/cli"
+	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/nin"
 )
@@ -26,6 +27,11 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// testEnv runs nintrain in the test's process, printing where the test does.
+func testEnv() *cli.Env {
+	return &cli.Env{Ctx: context.Background(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
 // smallSpec writes a two-block network for 28×28 digits into dir and returns its path.
@@ -83,7 +89,7 @@ func TestBadInvocations(t *testing.T) {
 		{"resume from junk", []string{"--dataset", "mnist", "--data", dir, "-o", out, "--resume", notCkpt}, false, "junk"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := run(tc.args)
+			err := run(testEnv(), tc.args)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -106,7 +112,7 @@ func TestTrainAndResume(t *testing.T) {
 	spec := smallSpec(t, dir)
 	out := filepath.Join(dir, "small.safetensors")
 	args := []string{"--dataset", "mnist", "--data", data, "--limit", "640", "--test-limit", "200", "-o", out}
-	if err := run(append([]string{"--arch", spec, "--epochs", "1", "--bn", "--batch", "32", "--last-lr-mult", "1"}, args...)); err != nil {
+	if err := run(testEnv(), append([]string{"--arch", spec, "--epochs", "1", "--bn", "--batch", "32", "--last-lr-mult", "1"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	// As if a signal had stopped the first epoch's test pass: the checkpoint holds the
@@ -122,7 +128,7 @@ func TestTrainAndResume(t *testing.T) {
 	if err := tr.SaveCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(append([]string{"--resume", ckpt, "--epochs", "2"}, args...)); err != nil {
+	if err := run(testEnv(), append([]string{"--resume", ckpt, "--epochs", "2"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	m, err := nin.Load(out)

@@ -15,9 +15,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ninedge/ninedge/backends/cpu"
+	_ "github.com/ninedge/ninedge/backends/cpu" // the backend Labeler runs on
 	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/label"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -48,14 +47,14 @@ func ModelFile(t testing.TB, dir string) string {
 }
 
 // Labeler labels with g on one CPU thread, verifying nothing.
-func Labeler(t testing.TB, g *quant.Graph, k int) *label.Labeler {
+func Labeler(t testing.TB, g *quant.Graph, k int) *infer.Labeler {
 	t.Helper()
-	s, err := infer.NewInt8(g, cpu.NewDevice(1), 1, 1)
+	s, err := infer.NewInt8(g, infer.Options{Backend: "cpu", Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	lab, err := label.New(s, k, 0)
+	lab, err := infer.NewLabeler(s, k, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

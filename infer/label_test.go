@@ -1,14 +1,13 @@
-package label_test
+package infer_test
 
 import (
 	"math"
 	"slices"
 	"testing"
 
-	"github.com/ninedge/ninedge/backends/cpu"
+	_ "github.com/ninedge/ninedge/backends/cpu"
 	"github.com/ninedge/ninedge/imageio"
 	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/label"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant/quanttest"
 	"github.com/ninedge/ninedge/stream/streamtest"
@@ -22,11 +21,11 @@ func TestChannelsNoPictureHas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc, err := infer.NewInt8(quanttest.Graph(t, s, 1), cpu.NewDevice(1), 1, 1)
+		sc, err := infer.NewInt8(quanttest.Graph(t, s, 1), infer.Options{Backend: "cpu", Threads: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := label.New(sc, 1, 0); err == nil {
+		if _, err := infer.NewLabeler(sc, 1, 0); err == nil {
 			t.Errorf("%d channels accepted", c)
 		}
 		_ = sc.Close()
@@ -42,11 +41,11 @@ func TestLabeler(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ k, verify, want int }{{3, 0, 3}, {0, 0, 1}, {50, 0, 10}, {10, 2, 10}} {
-		s, err := infer.NewInt8(g, cpu.NewDevice(1), 1, 1)
+		s, err := infer.NewInt8(g, infer.Options{Backend: "cpu", Threads: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lab, err := label.New(s, tt.k, tt.verify)
+		lab, err := infer.NewLabeler(s, tt.k, tt.verify)
 		if err != nil {
 			t.Fatal(err)
 		}

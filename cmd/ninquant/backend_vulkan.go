@@ -1,0 +1,5 @@
+//go:build cgo && vulkan
+
+package main
+
+import _ "github.com/ninedge/ninedge/backends/vulkan" // registers "vulkan"
