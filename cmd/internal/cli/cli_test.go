@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Every way a command can end maps to one exit status and at most one line on stderr.
+func TestExec(t *testing.T) {
+	fail := errors.New("disk full")
+	p := &Program{Name: "tool", Commands: []Command{{Name: "go", Synopsis: "does it", Run: func(e *Env, args []string) error {
+		fs := NewFlags(e, "tool go", "tool go [--n N]")
+		n := fs.Int("n", 0, "what to end with")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if err := fs.NoArgs(); err != nil {
+			return err
+		}
+		switch *n {
+		case 1:
+			return fail
+		case 2:
+			return Usagef("--n 2 is not allowed")
+		case 3:
+			return &ExitError{Code: 3, Err: fmt.Errorf("verdict: %w", fail)}
+		case 4:
+			return fmt.Errorf("wrapped: %w", &ExitError{Code: 143, Err: errors.New("terminated")})
+		}
+		return nil
+	}}}}
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stderr string // a prefix of what stderr holds; "" for nothing at all
+	}{
+		{[]string{"go"}, 0, ""},
+		{[]string{"go", "--n", "1"}, 1, "tool go: disk full\n"},
+		{[]string{"go", "--n", "2"}, 2, "tool go: --n 2 is not allowed\n"},
+		{[]string{"go", "--n", "3"}, 3, "tool go: verdict: disk full\n"},
+		{[]string{"go", "--n", "4"}, 143, "tool go: wrapped: terminated\n"},
+		{[]string{"go", "--bad"}, 2, "tool go: unknown flag: --bad\n"},
+		{[]string{"go", "extra"}, 2, "tool go: unexpected argument \"extra\"\n"},
+		{[]string{"go", "--help"}, 0, "usage: tool go [--n N]\n"},
+		{[]string{"nope"}, 2, "tool: unknown command \"nope\" (run tool --help)\n"},
+		{nil, 2, "usage: tool COMMAND [flags]\n"},
+		{[]string{"--help"}, 0, "usage: tool COMMAND [flags]\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := p.Exec(&Env{Ctx: context.Background(), Stdout: &stdout, Stderr: &stderr}, tt.args)
+		if code != tt.code || !strings.HasPrefix(stderr.String(), tt.stderr) || (tt.stderr == "") != (stderr.Len() == 0) || stdout.Len() > 0 {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.stderr)
+		}
+	}
+}
+
+// A program without subcommands runs its own Run with every argument.
+func TestExecSingle(t *testing.T) {
+	var got []string
+	p := &Program{Name: "one", Run: func(e *Env, args []string) error { got = args; return Usagef("-o is required") }}
+	var stderr bytes.Buffer
+	if code := p.Exec(&Env{Ctx: context.Background(), Stderr: &stderr}, []string{"--x", "y"}); code != 2 || stderr.String() != "one: -o is required\n" || len(got) != 2 {
+		t.Errorf("exit %d, stderr %q, args %q", code, stderr.String(), got)
+	}
+}
