@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 )
 
 // miniMNIST is a NIN a fortieth of nin-mnist's cost, so that a real training run fits in a
@@ -29,7 +29,7 @@ func miniMNIST(t testing.TB) Spec {
 }
 
 func loadMNIST(t *testing.T, split string, limit int) Data {
-	set, err := dataset.Load("mnist", datadir.Dir(t, "mnist"), split, dataset.Options{Limit: limit})
+	set, err := dataset.Load("mnist", datasettest.Dir(t, "mnist"), split, dataset.Options{Limit: limit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/internal/cli"
-	"github.com/ninedge/ninedge/internal/datadir"
 	"github.com/ninedge/ninedge/nin"
 )
 
@@ -101,7 +101,7 @@ func TestBadInvocations(t *testing.T) {
 // second, and checks the files: the model loads, the log has one line per epoch, the plot
 // is a PNG.
 func TestTrainAndResume(t *testing.T) {
-	data := datadir.Dir(t, "mnist")
+	data := datasettest.Dir(t, "mnist")
 	dir := t.TempDir()
 	spec := smallSpec(t, dir)
 	out := filepath.Join(dir, "small.safetensors")
@@ -182,7 +182,7 @@ func TestTimeLeft(t *testing.T) {
 // TestSignalCheckpoints stops a run with SIGTERM after its first epoch: it exits with 143
 // (128 + SIGTERM) and leaves a checkpoint holding the tested epoch.
 func TestSignalCheckpoints(t *testing.T) {
-	data := datadir.Dir(t, "mnist")
+	data := datasettest.Dir(t, "mnist")
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data,
 		"--limit", "640", "--test-limit", "200", "--epochs", "1000", "--batch", "32", "-o", filepath.Join(dir, "small.safetensors"))
