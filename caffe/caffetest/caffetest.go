@@ -98,7 +98,7 @@ func Import(caffePath, cifarDir string) (*nin.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nin.ImportCaffe(net, spec, set.Classes, p)
+	return caffe.Import(net, spec, set.Classes, p)
 }
 
 func fileHash(path string) (string, error) {

@@ -68,7 +68,7 @@ func importCaffe(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := nin.ImportCaffe(net, spec, classes, p)
+	m, err := caffe.Import(net, spec, classes, p)
 	if err != nil {
 		return err
 	}
