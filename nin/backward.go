@@ -3,6 +3,7 @@ package nin
 import (
 	"math"
 
+	"github.com/ninedge/ninedge/internal/parallel"
 	"github.com/ninedge/ninedge/internal/sgemm"
 )
 
@@ -50,7 +51,7 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 		chunk := backwardColImages(l, in, out, n)
 		for i0 := 0; i0 < n; i0 += chunk {
 			cnt := min(chunk, n-i0)
-			parallelFor(threads, cnt, func(i int) {
+			parallel.For(threads, cnt, func(i int) {
 				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
 			})
 			dyc := dy[i0*pix*l.Out:]
@@ -63,7 +64,7 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 				continue
 			}
 			sgemm.Gemm(threads, false, true, cnt*pix, kdim, l.Out, dyc, l.Out, w, l.Out, 0, col, kdim)
-			parallelFor(threads, cnt, func(i int) {
+			parallel.For(threads, cnt, func(i int) {
 				col2im(col[i*pix*kdim:], in, l, out, dx[(i0+i)*in.Size():][:in.Size()])
 			})
 		}
@@ -106,7 +107,7 @@ func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
 // mask) and returns per-image channel sums of the result in part (n×c), the bias gradient
 // before its reduction. Fusing both keeps the largest tensors to one pass.
 func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []float64) {
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		p := part[img*c:][:c]
 		clear(p)
 		off := img * pix * c
@@ -169,7 +170,7 @@ func fcBackward(threads int, x []float32, n int, in Shape, l Layer, w, dy, dw, d
 // poolForward's max except where a window holds NaN (never a winner here) or both zeros.
 func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32, arg []int32) {
 	c := in.C
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		xi := x[img*in.Size():][:in.Size()]
 		yi := y[img*out.Size():][:out.Size()]
 		ai := arg[img*out.Size():][:out.Size()]
@@ -218,7 +219,7 @@ func maxArgGo(dst []float32, idx []int32, src []float32, base int32) {
 // average pooling (spread evenly over the window's in-bounds cells, the forward's divisor).
 func poolBackward(threads int, n int, in Shape, l Layer, out Shape, dy []float32, arg []int32, dx []float32) {
 	c := in.C
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		dxi := dx[img*in.Size():][:in.Size()]
 		dyi := dy[img*out.Size():][:out.Size()]
 		clear(dxi)
@@ -251,7 +252,7 @@ func poolBackward(threads int, n int, in Shape, l Layer, out Shape, dy []float32
 func globalAvgBackward(threads int, n int, in Shape, dy, dx []float32) {
 	pix, c := in.H*in.W, in.C
 	inv := 1 / float32(pix)
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		g := dy[img*c:][:c]
 		for p := 0; p < pix; p++ {
 			dst := dx[(img*pix+p)*c:][:c]
@@ -265,7 +266,7 @@ func globalAvgBackward(threads int, n int, in Shape, dy, dx []float32) {
 // mulInto sets dst = a·b elementwise: dropout's forward and backward, both with the mask.
 func mulInto(threads, n int, dst, a, b []float32) {
 	per := len(dst) / n
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		d := dst[img*per:][:per]
 		x, m := a[img*per:][:per], b[img*per:][:per]
 		for i := range d {

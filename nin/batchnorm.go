@@ -1,6 +1,10 @@
 package nin
 
-import "math"
+import (
+	"math"
+
+	"github.com/ninedge/ninedge/internal/parallel"
+)
 
 // Batch normalisation exists only while training: a conv followed by BN computes
 // z = conv(x) without its bias, then y = relu(γ·(z − μ)/σ + β) with μ, σ² the batch's
@@ -45,7 +49,7 @@ func newBatchNorm(c, batch int) *batchNorm {
 // ReLU when relu is set, writes y and updates the running averages.
 func (bn *batchNorm) forward(threads int, z []float32, n, pix int, relu bool, y []float32) {
 	c := len(bn.gamma)
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		s, sq := bn.part[img*2*c:][:c], bn.part[img*2*c+c:][:c]
 		clear(s)
 		clear(sq)
@@ -67,7 +71,7 @@ func (bn *batchNorm) forward(threads int, z []float32, n, pix int, relu bool, y 
 		bn.runMean[ch] = float32((1-bnMomentum)*float64(bn.runMean[ch]) + bnMomentum*mean)
 		bn.runVar[ch] = float32((1-bnMomentum)*float64(bn.runVar[ch]) + bnMomentum*unbiased)
 	}
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		o := img * pix * c
 		bnApply(z[o:][:pix*c], y[o:][:pix*c], pix, c, bn.scale, bn.shift, relu)
 	})
@@ -85,7 +89,7 @@ func reluMask(g, u float32) float32 {
 // dβ = Σg, dγ = Σg·x̂, dz = γ/σ · (g − dβ/R − x̂·dγ/R).
 func (bn *batchNorm) backward(threads int, z, dy []float32, n, pix int, relu bool) {
 	c := len(bn.gamma)
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		sg, sgx := bn.part[img*2*c:][:c], bn.part[img*2*c+c:][:c]
 		clear(sg)
 		clear(sgx)
@@ -105,7 +109,7 @@ func (bn *batchNorm) backward(threads int, z, dy []float32, n, pix int, relu boo
 		a[ch], k[ch] = float32(ai), float32(ki)
 		m[ch] = float32(-ai*bn.sum[ch]/rows - ki*float64(bn.mean[ch]))
 	}
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		o := img * pix * c
 		bnGradApply(z[o:][:pix*c], dy[o:][:pix*c], pix, c, bn, relu)
 	})

@@ -2,8 +2,8 @@ package nin
 
 import (
 	"math"
-	"sync"
 
+	"github.com/ninedge/ninedge/internal/parallel"
 	"github.com/ninedge/ninedge/internal/sgemm"
 )
 
@@ -74,7 +74,7 @@ func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []floa
 	chunk := colImages(l, in, out, n)
 	for i0 := 0; i0 < n; i0 += chunk {
 		cnt := min(chunk, n-i0)
-		parallelFor(threads, cnt, func(i int) {
+		parallel.For(threads, cnt, func(i int) {
 			im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
 		})
 		sgemm.GemmBiasReLU(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 0, y[i0*pix*l.Out:], l.Out, b, l.ReLU)
@@ -99,7 +99,7 @@ func poolWindow(o, k, stride, size int) (lo, hi int) {
 // poolForward computes max or average pooling for n images, images split over goroutines.
 func poolForward(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32) {
 	c := in.C
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		xi := x[img*in.Size():][:in.Size()]
 		yi := y[img*out.Size():][:out.Size()]
 		for oy := 0; oy < out.H; oy++ {
@@ -154,26 +154,4 @@ func globalAvgForward(x []float32, n int, in Shape, y []float32) {
 			dst[ch] /= float32(pix)
 		}
 	}
-}
-
-// parallelFor runs f(0..n-1) on up to `threads` goroutines.
-func parallelFor(threads, n int, f func(i int)) {
-	if threads <= 1 || n <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	workers := min(threads, n)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-		}(w)
-	}
-	wg.Wait()
 }

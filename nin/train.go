@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/ninedge/ninedge/internal/parallel"
 )
 
 // Schedules.
@@ -369,7 +371,7 @@ func (t *Trainer) shuffle(n int) {
 func (t *Trainer) gather(data Data, idx []int) {
 	in := t.Model.Spec.Input
 	d := in.Size()
-	parallelFor(t.Threads, len(idx), func(i int) {
+	parallel.For(t.Threads, len(idx), func(i int) {
 		src, dst := data.Images[idx[i]*d:][:d], t.raw[i*d:][:d]
 		t.labels[i] = data.Labels[idx[i]]
 		if t.Opt.Augment == AugmentCropFlip {
@@ -447,7 +449,7 @@ func (t *Trainer) dropoutMask(i, n int, rate float64, size int) {
 	keepBits := math.Float32bits(float32(1 / (1 - rate)))
 	// A value is dropped when a uniform 64-bit draw falls below rate·2⁶⁴.
 	thr := uint64(rate * (1 << 63) * 2)
-	parallelFor(t.Threads, n, func(img int) {
+	parallel.For(t.Threads, n, func(img int) {
 		var p rand.PCG
 		seedPCG(&p, t.Opt.Seed, streamDropout, uint64(t.State.Step), uint64(i)<<32|uint64(img))
 		m := t.mask[i][img*size:][:size]
