@@ -17,6 +17,7 @@ import (
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/train"
 	"github.com/ninedge/ninedge/quant"
 )
 
@@ -94,7 +95,7 @@ func Import(caffePath, cifarDir string) (*nin.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := nin.FitGCNZCA(set.Images, set.N, spec.Input, 55, 0.1, 0)
+	p, err := train.FitGCNZCA(set.Images, set.N, spec.Input, 55, 0.1, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ninedge/ninedge/caffe"
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/train"
 )
 
 func importCaffe(args []string) error {
@@ -57,9 +58,9 @@ func importCaffe(args []string) error {
 	switch *pre {
 	case nin.PreGCNZCA:
 		fmt.Fprintf(os.Stderr, "fitting GCN (scale %g) + ZCA (bias %g) on %d %s %s images...\n", *gcnScale, *zcaBias, set.N, data.Name, data.Split)
-		p, err = nin.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, *threads)
+		p, err = train.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, *threads)
 	case nin.PreMeanStd:
-		p = nin.FitMeanStd(set.Images, set.N, spec.Input)
+		p = train.FitMeanStd(set.Images, set.N, spec.Input)
 	case nin.PreScale:
 		p = nin.Preprocess{Kind: nin.PreScale}
 	default:

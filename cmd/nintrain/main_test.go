@@ -17,6 +17,7 @@ import (
 	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/internal/cli"
 	"github.com/ninedge/ninedge/nin"
+	nintrain "github.com/ninedge/ninedge/nin/train"
 )
 
 // TestMain lets a test run nintrain as a process, so that real signals reach it.
@@ -112,7 +113,7 @@ func TestTrainAndResume(t *testing.T) {
 	// As if a signal had stopped the first epoch's test pass: the checkpoint holds the
 	// epoch as untested, and the resumed run tests it before training on.
 	ckpt := filepath.Join(dir, "small.ckpt.safetensors")
-	tr, err := nin.LoadCheckpoint(ckpt, 0)
+	tr, err := nintrain.LoadCheckpoint(ckpt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestTrainAndResume(t *testing.T) {
 	defer f.Close()
 	var epochs []int
 	for sc := bufio.NewScanner(f); sc.Scan(); {
-		var em nin.EpochMetrics
+		var em nintrain.EpochMetrics
 		if err := json.Unmarshal(sc.Bytes(), &em); err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func TestTimeLeft(t *testing.T) {
 		{30, 30, 999, 10, 120, "run ends in ~2m"}, // and the last test
 		{2, 3, 0, 0, 60, "lr 0.1"},                // no rate yet, no estimate
 	} {
-		got := newBar(tc.epoch, tc.epochs, 1000, tc.test).status(nin.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
+		got := newBar(tc.epoch, tc.epochs, 1000, tc.test).status(nintrain.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
 		if !strings.HasSuffix(got, tc.want) {
 			t.Errorf("epoch %d/%d at %d images, %v/s: %q, want it to end in %q", tc.epoch, tc.epochs, tc.done, tc.rate, got, tc.want)
 		}
@@ -211,7 +212,7 @@ func TestSignalCheckpoints(t *testing.T) {
 	// Where it stopped depends on how soon the signal came (in epoch 2's training or test,
 	// on a loaded machine even later): the checkpoint holds every epoch trained, each
 	// tested but perhaps the last.
-	tr, err := nin.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
+	tr, err := nintrain.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

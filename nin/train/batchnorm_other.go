@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package nin
+package train
 
 // Where Go's loops are all there is, the batch-norm passes are their Go contracts.
 

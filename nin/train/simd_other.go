@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package nin
+package train
 
 // reluMaskRows is reluMaskRowsGo: where Go's loops are all there is.
 func reluMaskRows(y, g []float32, rows, c int, p []float64) {

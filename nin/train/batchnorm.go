@@ -1,4 +1,4 @@
-package nin
+package train
 
 import (
 	"math"
