@@ -2,6 +2,9 @@
 
 package train
 
+// The complement of batchnorm_amd64.go (amd64 && !purego): only amd64 has these in assembly,
+// so arm64 is on this side of the tree's (amd64 || arm64) && !purego split.
+
 // Where Go's loops are all there is, the batch-norm passes are their Go contracts.
 
 func bnStats(z []float32, rows, c int, s, sq []float64) { bnStatsGo(z, rows, c, c, s, sq) }
