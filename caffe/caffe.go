@@ -11,6 +11,9 @@
 // The decoder is strict, since a model file may come from anywhere: every blob must hold
 // exactly as many values as its shape says, wire types must match the schema, and malformed
 // input gives an error naming the layer, never a panic or an allocation larger than the input.
+//
+// Import takes the weights over into a float model (nin.Model). It lives here, not in nin,
+// so that the edge runtime, which reads only model files, links no protobuf decoding.
 package caffe
 
 import (

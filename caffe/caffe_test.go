@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -395,7 +395,7 @@ func TestReadFile(t *testing.T) {
 // TestNIN reads the Caffe Model Zoo Network-in-Network CIFAR-10 model (see the shared data
 // README): V1 layout, 966,986 parameters.
 func TestNIN(t *testing.T) {
-	n, err := ReadFile(filepath.Join(datadir.Dir(t, "pretrained"), "cifar10_nin.caffemodel"))
+	n, err := ReadFile(filepath.Join(datasettest.Dir(t, "pretrained"), "cifar10_nin.caffemodel"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/imageio"
-	"github.com/ninedge/ninedge/internal/datadir"
 )
 
 // Tests on the real data sets in the shared data folder; they skip when it is absent.
 
 func TestCIFAR10Real(t *testing.T) {
-	dir := datadir.Dir(t, "cifar10")
+	dir := datasettest.Dir(t, "cifar10")
 	start := time.Now()
 	train, err := Load("cifar10", dir, "train", Options{})
 	if err != nil {
@@ -105,7 +105,7 @@ func TestCIFAR10Real(t *testing.T) {
 }
 
 func TestMNISTReal(t *testing.T) {
-	dir := datadir.Dir(t, "mnist")
+	dir := datasettest.Dir(t, "mnist")
 	for _, tt := range []struct {
 		split string
 		n     int

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ninedge/ninedge/caffe/caffetest"
 	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
 )
 
 // The imported authors' model must reproduce the published accuracy and, image by image, the
@@ -19,8 +19,8 @@ func TestImportedCIFAR10MatchesReference(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports and evaluates the full CIFAR-10 test set")
 	}
-	m := pretrained.CIFAR10(t)
-	pre := datadir.Dir(t, "pretrained")
+	m := caffetest.CIFAR10(t)
+	pre := datasettest.Dir(t, "pretrained")
 	raw, err := os.ReadFile(filepath.Join(pre, "nin_cifar10_test_logits.f32"))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestImportedCIFAR10MatchesReference(t *testing.T) {
 	for i := range ref {
 		ref[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
-	set, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "test", dataset.Options{})
+	set, err := dataset.Load("cifar10", datasettest.Dir(t, "cifar10"), "test", dataset.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

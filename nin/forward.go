@@ -33,7 +33,7 @@ func NewRunner(m *Model, batch, threads int) *Runner {
 		r.acts = append(r.acts, make([]float32, batch*out.Size()))
 		if l.Kind == Conv {
 			in := r.shapes[i]
-			colLen = max(colLen, colImages(l, in, out, batch)*out.H*out.W*l.Kernel*l.Kernel*in.C)
+			colLen = max(colLen, ColImages(l, in, out, batch)*out.H*out.W*l.Kernel*l.Kernel*in.C)
 		}
 	}
 	r.col = make([]float32, colLen)
@@ -51,19 +51,11 @@ func (r *Runner) Forward(x []float32, n int) []float32 {
 	for i, l := range m.Spec.Layers {
 		in, out := r.shapes[i], r.shapes[i+1]
 		y := r.acts[i]
-		switch l.Kind {
-		case Conv:
-			convForward(r.Threads, cur, n, in, l, m.Weights[i], m.Biases[i], out, y, r.col)
-		case FC:
-			fcForward(r.Threads, cur, n, in, l, m.Weights[i], m.Biases[i], y)
-		case MaxPool, AvgPool:
-			poolForward(r.Threads, cur, n, in, l, out, y)
-		case GlobalAvg:
-			globalAvgForward(cur, n, in, y)
-		case Dropout:
+		if l.Kind == Dropout {
 			r.acts[i] = cur
 			continue
 		}
+		ForwardLayer(r.Threads, cur, n, in, l, m.Weights[i], m.Biases[i], out, y, r.col)
 		cur = y[:n*out.Size()]
 	}
 	return cur

@@ -1,53 +1,27 @@
-package nin
+package nin_test
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/nintest"
 )
-
-// tinySpec exercises every layer kind with odd sizes: padding, stride, ceil-mode pools with a
-// clipped last window, dropout and the global pool.
-func tinySpec(t testing.TB) Spec {
-	s, err := Expand("tiny", Shape{11, 13, 3}, 5, []Block{
-		{Out: []int{7, 9}, Kernel: 5, Pad: 2, Pool: "max", Size: 3, Step: 2, Dropout: 0.5},
-		{Out: []int{17, 8}, Kernel: 3, Pad: 1, Stride: 2, Pool: "avg", Size: 2, Step: 2},
-		{Out: []int{15, 5}, Kernel: 3, Pad: 1, Pool: "global"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func randomModel(t testing.TB, s Spec, seed uint64) *Model {
-	m, err := NewModel(s, NumberedClasses(s.Classes), Preprocess{Kind: PreScale})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.InitHe(seed)
-	r := rand.New(rand.NewPCG(seed, 1))
-	for _, b := range m.Biases {
-		for i := range b {
-			b[i] = float32(r.NormFloat64() * 0.1)
-		}
-	}
-	return m
-}
 
 func TestForwardMatchesReference(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		spec    func(testing.TB) Spec
+		spec    func(testing.TB) nin.Spec
 		batch   int
 		threads int
 	}{
-		{"tiny/1", tinySpec, 1, 1},
-		{"tiny/5x3", tinySpec, 5, 3},
-		{"mnist/2", func(t testing.TB) Spec { s, _ := LoadSpec("nin-mnist", nil); return s }, 2, 2},
-		{"fc-head", func(t testing.TB) Spec {
-			s, err := tinySpec(t).WithHead(Head{Kind: "fc", Dropout: 0.5})
+		{"tiny/1", nintest.TinySpec, 1, 1},
+		{"tiny/5x3", nintest.TinySpec, 5, 3},
+		{"mnist/2", func(t testing.TB) nin.Spec { s, _ := nin.LoadSpec("nin-mnist", nil); return s }, 2, 2},
+		{"fc-head", func(t testing.TB) nin.Spec {
+			s, err := nintest.TinySpec(t).WithHead(nin.Head{Kind: "fc", Dropout: 0.5})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,8 +30,8 @@ func TestForwardMatchesReference(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.spec(t)
-			m := randomModel(t, s, 7)
-			r := NewRunner(m, tc.batch, tc.threads)
+			m := nintest.RandomModel(t, s, 7)
+			r := nin.NewRunner(m, tc.batch, tc.threads)
 			d := s.Input.Size()
 			x := make([]float32, tc.batch*d)
 			rng := rand.New(rand.NewPCG(3, 4))
@@ -66,7 +40,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			}
 			got := r.Forward(x, tc.batch)
 			for img := 0; img < tc.batch; img++ {
-				ref := ForwardRef(m, x[img*d:(img+1)*d])
+				ref := nin.ForwardRef(m, x[img*d:(img+1)*d])
 				for li := range s.Layers {
 					want := ref[li]
 					act := r.Activation(li, tc.batch)

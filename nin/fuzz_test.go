@@ -1,24 +1,20 @@
-package nin
+package nin_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/nintest"
 	"github.com/ninedge/ninedge/safetensors"
 )
-
-// smallEnoughToRun bounds the work a fuzz iteration spends on a spec it was handed.
-func smallEnoughToRun(s Spec) bool { return s.TotalMACs() < 1e6 && s.TotalParams() < 1e5 }
 
 // FuzzSpecJSON: a spec the decoder accepts is valid, survives a round trip through its JSON
 // unchanged, and (when small) builds a model whose forward pass runs.
 func FuzzSpecJSON(f *testing.F) {
-	for _, s := range []Spec{tinySpec(f), gradSpec(f, "gap"), gradSpec(f, "fc")} {
+	for _, s := range []nin.Spec{nintest.TinySpec(f), nintest.GradSpec(f, "gap"), nintest.GradSpec(f, "fc")} {
 		b, err := json.Marshal(s)
 		if err != nil {
 			f.Fatal(err)
@@ -27,7 +23,7 @@ func FuzzSpecJSON(f *testing.F) {
 	}
 	f.Add([]byte(`{"name": "b", "input": [8, 8, 1], "classes": 2, "blocks": [{"out": [4, 2], "kernel": 3, "pad": 1, "pool": "global"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var s Spec
+		var s nin.Spec
 		if json.Unmarshal(b, &s) != nil {
 			return
 		}
@@ -38,21 +34,21 @@ func FuzzSpecJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back Spec
+		var back nin.Spec
 		if err := json.Unmarshal(again, &back); err != nil {
 			t.Fatalf("its own JSON is refused: %v\n%s", err, again)
 		}
 		if !reflect.DeepEqual(s, back) {
 			t.Fatalf("round trip changed the spec:\n%+v\n%+v", s, back)
 		}
-		if !smallEnoughToRun(s) {
+		if !nintest.SmallEnoughToRun(s) {
 			return
 		}
-		m, err := NewModel(s, NumberedClasses(s.Classes), Preprocess{Kind: PreScale})
+		m, err := nin.NewModel(s, nin.NumberedClasses(s.Classes), nin.Preprocess{Kind: nin.PreScale})
 		if err != nil {
 			t.Fatalf("valid spec, no model: %v", err)
 		}
-		if got := len(NewRunner(m, 1, 1).Forward(make([]float32, s.Input.Size()), 1)); got != s.Classes {
+		if got := len(nin.NewRunner(m, 1, 1).Forward(make([]float32, s.Input.Size()), 1)); got != s.Classes {
 			t.Fatalf("%d scores, want %d", got, s.Classes)
 		}
 	})
@@ -61,8 +57,8 @@ func FuzzSpecJSON(f *testing.F) {
 // FuzzModelFromFile: whatever a float model file holds, loading it is an error or a model
 // whose file encodes back to the same bytes and whose forward pass runs.
 func FuzzModelFromFile(f *testing.F) {
-	for _, s := range []Spec{tinySpec(f), gradSpec(f, "fc")} {
-		m := randomModel(f, s, 3)
+	for _, s := range []nin.Spec{nintest.TinySpec(f), nintest.GradSpec(f, "fc")} {
+		m := nintest.RandomModel(f, s, 3)
 		file, err := m.File()
 		if err != nil {
 			f.Fatal(err)
@@ -74,7 +70,7 @@ func FuzzModelFromFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m, err := FromFile(dec)
+		m, err := nin.FromFile(dec)
 		if err != nil {
 			return
 		}
@@ -87,7 +83,7 @@ func FuzzModelFromFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("its own encoding does not decode: %v", err)
 		}
-		m2, err := FromFile(dec2)
+		m2, err := nin.FromFile(dec2)
 		if err != nil {
 			t.Fatalf("its own encoding does not load: %v", err)
 		}
@@ -95,50 +91,8 @@ func FuzzModelFromFile(f *testing.F) {
 		if !slices.Equal(enc, file2.Encode()) {
 			t.Fatal("encode → load → encode changed the bytes")
 		}
-		if smallEnoughToRun(m.Spec) {
-			NewRunner(m, 1, 1).Forward(make([]float32, m.Spec.Input.Size()), 1)
-		}
-	})
-}
-
-// FuzzCheckpoint: a damaged checkpoint is refused or resumes into a trainer that can take a
-// step and save itself again.
-func FuzzCheckpoint(f *testing.F) {
-	s := gradSpec(f, "gap")
-	data := synthData(s, 4, 1)
-	opt := DefaultTrainOptions()
-	opt.Batch, opt.BN = 2, true
-	tr := newTestTrainer(f, s, data, opt, 1)
-	dir := f.TempDir()
-	path := filepath.Join(dir, "seed.ckpt")
-	if err := tr.SaveCheckpoint(path); err != nil {
-		f.Fatal(err)
-	}
-	seed, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		dec, err := safetensors.Decode(b)
-		if err != nil {
-			return
-		}
-		tr, err := trainerFromFile(dec, 1)
-		if err != nil {
-			return
-		}
-		if !smallEnoughToRun(tr.Model.Spec) || tr.Opt.Batch > 8 || tr.Model.Spec.Input != s.Input || tr.Model.Spec.Classes != s.Classes {
-			return
-		}
-		// One step at most: cancel as soon as the first completes.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		if _, _, err := tr.TrainEpoch(ctx, data, func(Progress) { cancel() }); err != nil {
-			return
-		}
-		if err := tr.SaveCheckpoint(filepath.Join(t.TempDir(), "again.ckpt")); err != nil {
-			t.Fatalf("a resumed trainer cannot save: %v", err)
+		if nintest.SmallEnoughToRun(m.Spec) {
+			nin.NewRunner(m, 1, 1).Forward(make([]float32, m.Spec.Input.Size()), 1)
 		}
 	})
 }

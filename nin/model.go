@@ -65,6 +65,8 @@ func (m *Model) InitHe(seed uint64) {
 	}
 }
 
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
 // NumberedClasses names classes "0", "1", ... for data sets without names.
 func NumberedClasses(n int) []string {
 	c := make([]string, n)

@@ -1,4 +1,4 @@
-package nin
+package nin_test
 
 import (
 	"math"
@@ -7,17 +7,20 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/nintest"
 )
 
 func TestModelFileRoundTrip(t *testing.T) {
-	s := tinySpec(t)
-	m := randomModel(t, s, 5)
-	m.Pre = FitMeanStd(make([]uint8, 2*s.Input.Size()), 2, s.Input)
+	s := nintest.TinySpec(t)
+	m := nintest.RandomModel(t, s, 5)
+	m.Pre = nin.Preprocess{Kind: nin.PreMeanStd, Mean: []float32{0.49, 0.48, 0.45}, Std: []float32{0.25, 0.24, 0.26}}
 	path := filepath.Join(t.TempDir(), "m.safetensors")
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	back, err := Load(path)
+	back, err := nin.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +47,17 @@ func TestModelFileRoundTrip(t *testing.T) {
 	}
 	f, _ := m.File()
 	f.Metadata["format_version"] = "99"
-	if _, err := FromFile(f); err == nil || !strings.Contains(err.Error(), "version") {
+	if _, err := nin.FromFile(f); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Errorf("future format version: %v", err)
 	}
 	f.Metadata["format_version"] = "1"
 	m.Weights[1][7] = float32(math.NaN())
 	f, _ = m.File()
-	if _, err := FromFile(f); err == nil || !strings.Contains(err.Error(), "NaN") {
+	if _, err := nin.FromFile(f); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("a NaN weight: %v", err)
 	}
 	f.Tensors = f.Tensors[:len(f.Tensors)-1]
-	if _, err := FromFile(f); err == nil {
+	if _, err := nin.FromFile(f); err == nil {
 		t.Error("missing tensor accepted")
 	}
 }

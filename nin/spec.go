@@ -1,5 +1,12 @@
-// Package nin is the float32 Network In Network: its architecture as data, its layers, model
-// files, preprocessing and forward pass.
+// Package nin is the float32 Network In Network as every tool shares it: its architecture as
+// data (Spec), its layers and forward pass (Runner, and ForwardRef, the oracle the fast path
+// is tested against), model files (Model, reading and writing them), Softmax and TopK, and
+// the preprocessing as it is applied at inference (Preprocess, Preprocessor, GCN) and stored
+// in model files.
+//
+// Training, including fitting a preprocessing, is nin/train; importing Caffe weights is
+// caffe.Import. nin imports neither, so the edge runtime, which only reads model files and
+// runs them, links neither the trainer (nor gonum, which it needs) nor the Caffe decoder.
 //
 // The architecture is a Spec (JSON in every model file), so NIN-CIFAR10, NIN-CIFAR100,
 // NIN-SVHN and NIN-MNIST are four specs of one implementation. Tensors are NHWC float32;

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	_ "github.com/ninedge/ninedge/backends/cpu" // the backend the reports run on
+	"github.com/ninedge/ninedge/caffe/caffetest"
 	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/infer"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -25,9 +25,9 @@ func TestCIFAR10Int8Drop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("converts and evaluates the full CIFAR-10 test set")
 	}
-	m := pretrained.CIFAR10(t)
-	g := pretrained.CIFAR10Int8(t, 1000)
-	dir := datadir.Dir(t, "cifar10")
+	m := caffetest.CIFAR10(t)
+	g := caffetest.CIFAR10Int8(t, 1000)
+	dir := datasettest.Dir(t, "cifar10")
 	test, err := dataset.Load("cifar10", dir, "test", dataset.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestMNISTInt8Drop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := datadir.Dir(t, "mnist")
+	dir := datasettest.Dir(t, "mnist")
 	calib, err := dataset.Load("mnist", dir, "train", dataset.Options{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ step gofmt fmtcheck
 step vet go vet ./...
 step test go test -timeout 60m ./...
 step purego go test -tags purego "${kernels[@]}"
-step purego-nin go test -tags purego -short ./nin/  # the Go twins of the trainer's AVX2 helpers
+step purego-nin go test -tags purego -short ./nin/...  # ./nin/train/: the Go twins of the trainer's AVX2 helpers
 step opencl env CGO_CFLAGS=-DCL_TARGET_OPENCL_VERSION=120 bash -c 'go vet -tags opencl ./backends/opencl/ && go test -tags opencl -timeout 60m ./backends/opencl/'
 step vulkan bash -c 'go vet -tags vulkan ./backends/vulkan/ ./shaders/ ./cmd/ninedge/ && go test -tags vulkan -timeout 60m ./backends/vulkan/'
 step spirv-fresh go test -count=1 -run TestSPIRVFresh ./shaders/
@@ -37,7 +37,7 @@ step build-arm64 env CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./...
 step build-armv7 env CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build ./...
 step qemu-arm64-a72 env QEMU_CPU=cortex-a72 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static "${kernels[@]}"
 step qemu-arm64-a76 env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static "${kernels[@]}"
-step qemu-arm64-nin env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static -run "Spec|Forward|Model|InvSqrt|Preprocess" ./nin/
+step qemu-arm64-nin env QEMU_CPU=cortex-a76 CGO_ENABLED=0 GOARCH=arm64 go test -short -timeout 30m -exec qemu-aarch64-static -run "Spec|Forward|Model|InvSqrt|Preprocess" ./nin/ ./nin/train/
 step qemu-armv7 env CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -short -timeout 30m -exec qemu-arm-static "${kernels[@]}"
 
 echo

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
+	"github.com/ninedge/ninedge/caffe/caffetest"
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -317,8 +317,8 @@ func CIFAR10(t *testing.T, dev backends.Device) {
 	if testing.Short() {
 		t.Skip("imports and converts the CIFAR-10 model (minutes the first time)")
 	}
-	g := pretrained.CIFAR10Int8(t, 64)
-	test, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "test", dataset.Options{Limit: 8})
+	g := caffetest.CIFAR10Int8(t, 64)
+	test, err := dataset.Load("cifar10", datasettest.Dir(t, "cifar10"), "test", dataset.Options{Limit: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/image/draw"
 
+	"github.com/ninedge/ninedge/caffe/caffetest"
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
-	"github.com/ninedge/ninedge/internal/pretrained"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 )
 
 // TestStreamCIFAR10 plays CIFAR-10 test images as a 30 fps camera (640×480 MJPEG on a pipe,
@@ -27,11 +27,11 @@ func TestStreamCIFAR10(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: imports and converts the CIFAR-10 model")
 	}
-	set, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "test", dataset.Options{Limit: 300})
+	set, err := dataset.Load("cifar10", datasettest.Dir(t, "cifar10"), "test", dataset.Options{Limit: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := pretrained.CIFAR10Int8(t, 100)
+	g := caffetest.CIFAR10Int8(t, 100)
 	path := filepath.Join(t.TempDir(), "cifar10-int8.safetensors")
 	if err := g.Save(path); err != nil {
 		t.Fatal(err)

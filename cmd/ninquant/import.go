@@ -8,6 +8,7 @@ import (
 	"github.com/ninedge/ninedge/caffe"
 	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/train"
 )
 
 func importCaffe(e *cli.Env, args []string) error {
@@ -58,9 +59,9 @@ func importCaffe(e *cli.Env, args []string) error {
 	switch *pre {
 	case nin.PreGCNZCA:
 		fmt.Fprintf(e.Stderr, "fitting GCN (scale %g) + ZCA (bias %g) on %d %s %s images...\n", *gcnScale, *zcaBias, set.N, data.Name, data.Split)
-		p, err = nin.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, threads)
+		p, err = train.FitGCNZCA(set.Images, set.N, spec.Input, *gcnScale, *zcaBias, threads)
 	case nin.PreMeanStd:
-		p = nin.FitMeanStd(set.Images, set.N, spec.Input)
+		p = train.FitMeanStd(set.Images, set.N, spec.Input)
 	case nin.PreScale:
 		p = nin.Preprocess{Kind: nin.PreScale}
 	default:
@@ -69,7 +70,7 @@ func importCaffe(e *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := nin.ImportCaffe(net, spec, classes, p)
+	m, err := caffe.Import(net, spec, classes, p)
 	if err != nil {
 		return err
 	}

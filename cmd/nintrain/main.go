@@ -23,6 +23,7 @@ import (
 	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/nin"
+	nintrain "github.com/ninedge/ninedge/nin/train"
 )
 
 const prog = "nintrain"
@@ -39,7 +40,7 @@ type config struct {
 	augment, preprocess, head, steps                   string
 	headDropout                                        float64
 	limit, testLimit, threads                          int
-	opt                                                nin.TrainOptions
+	opt                                                nintrain.TrainOptions
 }
 
 // runFlags are the flags that a resumed run takes from its checkpoint instead.
@@ -47,7 +48,7 @@ var runFlags = []string{"arch", "batch", "lr", "momentum", "wd", "schedule", "st
 	"bias-lr-mult", "last-lr-mult", "bn", "augment", "preprocess", "head", "head-dropout", "seed"}
 
 func flags(e *cli.Env, c *config) *cli.FlagSet {
-	d := nin.DefaultTrainOptions()
+	d := nintrain.DefaultTrainOptions()
 	fs := cli.NewFlags(e, prog, prog+" --arch SPEC --dataset D --data DIR --epochs N [flags] -o OUT")
 	fs.StringVar(&c.arch, "arch", "", "architecture: "+strings.Join(nin.Builtins(), ", ")+", or a .json spec")
 	fs.StringVar(&c.name, "dataset", "", "data set: "+strings.Join(dataset.Names(), ", "))
@@ -110,8 +111,8 @@ func run(e *cli.Env, args []string) error {
 		return err
 	}
 
-	var t *nin.Trainer
-	var train, test nin.Data
+	var t *nintrain.Trainer
+	var train, test nintrain.Data
 	var err error
 	if c.resume != "" {
 		t, train, test, err = resume(&c, fs.FlagSet)
@@ -133,65 +134,65 @@ func or(s, def string) string {
 
 // start sets up a new run: spec, data, preprocessing fitted on the training split, He
 // initialisation from the seed.
-func start(c *config) (*nin.Trainer, nin.Data, nin.Data, error) {
+func start(c *config) (*nintrain.Trainer, nintrain.Data, nintrain.Data, error) {
 	if c.arch == "" {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--arch is required")
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--arch is required")
 	}
 	spec, err := nin.LoadSpec(c.arch, os.ReadFile)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("%v", err)
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
 	}
 	if spec, err = spec.WithHead(nin.Head{Kind: c.head, Dropout: c.headDropout}); err != nil {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--head: %v", err)
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--head: %v", err)
 	}
 	if c.opt.Steps, err = parseSteps(c.steps); err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
-	if len(c.opt.Steps) > 0 && c.opt.Schedule != nin.ScheduleStep {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--steps is for --schedule step")
+	if len(c.opt.Steps) > 0 && c.opt.Schedule != nintrain.ScheduleStep {
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--steps is for --schedule step")
 	}
 	if c.opt.Augment, err = resolveAugment(c.augment, c.name); err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	if err := c.opt.Validate(); err != nil {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("%v", err)
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
 	}
 	switch c.preprocess {
 	case nin.PreMeanStd, nin.PreScale, nin.PreGCNZCA:
 	default:
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
 	}
 	trainSet, train, test, err := load(c, spec.Input, spec.Classes)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	var pre nin.Preprocess
 	switch c.preprocess {
 	case nin.PreMeanStd:
-		pre = nin.FitMeanStd(train.Images, train.N, spec.Input)
+		pre = nintrain.FitMeanStd(train.Images, train.N, spec.Input)
 	case nin.PreScale:
 		pre = nin.Preprocess{Kind: nin.PreScale}
 	case nin.PreGCNZCA:
 		// The maxout/NIN recipe's constants: GCN to norm 55, ZCA eigenvalue bias 0.1.
-		if pre, err = nin.FitGCNZCA(train.Images, train.N, spec.Input, 55, 0.1, c.threads); err != nil {
-			return nil, nin.Data{}, nin.Data{}, err
+		if pre, err = nintrain.FitGCNZCA(train.Images, train.N, spec.Input, 55, 0.1, c.threads); err != nil {
+			return nil, nintrain.Data{}, nintrain.Data{}, err
 		}
 	}
 	m, err := nin.NewModel(spec, trainSet.Classes, pre)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	m.InitHe(c.opt.Seed)
-	t, err := nin.NewTrainer(m, c.opt, c.threads)
+	t, err := nintrain.NewTrainer(m, c.opt, c.threads)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("%v", err)
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
 	}
 	return t, train, test, nil
 }
 
 // resume reloads a checkpoint. Flags that define the run are refused rather than silently
 // ignored: the checkpoint's settings are what make the continuation exact.
-func resume(c *config, fs *pflag.FlagSet) (*nin.Trainer, nin.Data, nin.Data, error) {
+func resume(c *config, fs *pflag.FlagSet) (*nintrain.Trainer, nintrain.Data, nintrain.Data, error) {
 	var refused []string
 	for _, name := range runFlags {
 		if fs.Changed(name) {
@@ -199,38 +200,38 @@ func resume(c *config, fs *pflag.FlagSet) (*nin.Trainer, nin.Data, nin.Data, err
 		}
 	}
 	if len(refused) > 0 {
-		return nil, nin.Data{}, nin.Data{}, cli.Usagef("%s cannot change on --resume: the checkpoint holds the run's settings", strings.Join(refused, ", "))
+		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%s cannot change on --resume: the checkpoint holds the run's settings", strings.Join(refused, ", "))
 	}
-	t, err := nin.LoadCheckpoint(c.resume, c.threads)
+	t, err := nintrain.LoadCheckpoint(c.resume, c.threads)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	if fs.Changed("epochs") {
 		if c.opt.Epochs < t.State.Epoch {
-			return nil, nin.Data{}, nin.Data{}, cli.Usagef("--epochs %d: the checkpoint has %d epochs done", c.opt.Epochs, t.State.Epoch)
+			return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--epochs %d: the checkpoint has %d epochs done", c.opt.Epochs, t.State.Epoch)
 		}
 		t.Opt.Epochs = c.opt.Epochs
 		if err := t.Opt.Validate(); err != nil {
-			return nil, nin.Data{}, nin.Data{}, cli.Usagef("%v", err)
+			return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
 		}
 	}
 	c.opt = t.Opt
 	s := t.Model.Spec
 	trainSet, train, test, err := load(c, s.Input, s.Classes)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	if train.N != t.State.Images {
-		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("%s: the run trained on %d images, not %d (give the --limit it had)", c.resume, t.State.Images, train.N)
+		return nil, nintrain.Data{}, nintrain.Data{}, fmt.Errorf("%s: the run trained on %d images, not %d (give the --limit it had)", c.resume, t.State.Images, train.N)
 	}
 	if strings.Join(trainSet.Classes, "\n") != strings.Join(t.Model.Classes, "\n") {
-		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("%s: the run's classes differ from those of %s", c.resume, c.name)
+		return nil, nintrain.Data{}, nintrain.Data{}, fmt.Errorf("%s: the run's classes differ from those of %s", c.resume, c.name)
 	}
 	return t, train, test, nil
 }
 
 // load reads both splits and checks them against the network.
-func load(c *config, in nin.Shape, classes int) (*dataset.Set, nin.Data, nin.Data, error) {
+func load(c *config, in nin.Shape, classes int) (*dataset.Set, nintrain.Data, nintrain.Data, error) {
 	get := func(split string, limit int) (*dataset.Set, error) {
 		s, err := dataset.Load(c.name, c.data, split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: limit})
 		if err != nil {
@@ -246,16 +247,16 @@ func load(c *config, in nin.Shape, classes int) (*dataset.Set, nin.Data, nin.Dat
 	}
 	tr, err := get("train", c.limit)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	te, err := get("test", c.testLimit)
 	if err != nil {
-		return nil, nin.Data{}, nin.Data{}, err
+		return nil, nintrain.Data{}, nintrain.Data{}, err
 	}
 	if tr.N < c.opt.Batch {
-		return nil, nin.Data{}, nin.Data{}, fmt.Errorf("train split: %d images, fewer than one batch of %d", tr.N, c.opt.Batch)
+		return nil, nintrain.Data{}, nintrain.Data{}, fmt.Errorf("train split: %d images, fewer than one batch of %d", tr.N, c.opt.Batch)
 	}
-	data := func(s *dataset.Set) nin.Data { return nin.Data{Images: s.Images, Labels: s.Labels, N: s.N} }
+	data := func(s *dataset.Set) nintrain.Data { return nintrain.Data{Images: s.Images, Labels: s.Labels, N: s.N} }
 	return tr, data(tr), data(te), nil
 }
 
@@ -279,10 +280,10 @@ func resolveAugment(a, set string) (string, error) {
 	case "auto":
 		switch set {
 		case "cifar10", "cifar100", "folder":
-			return nin.AugmentCropFlip, nil
+			return nintrain.AugmentCropFlip, nil
 		}
-		return nin.AugmentNone, nil // digits: a flipped 2 is no 2
-	case nin.AugmentNone, nin.AugmentCropFlip:
+		return nintrain.AugmentNone, nil // digits: a flipped 2 is no 2
+	case nintrain.AugmentNone, nintrain.AugmentCropFlip:
 		return a, nil
 	}
 	return "", cli.Usagef("--augment %q: want auto, none or crop-flip", a)
@@ -292,7 +293,7 @@ func resolveAugment(a, set string) (string, error) {
 // once and again with its test accuracy, so a signal or failure in the test pass costs no
 // training; a signal stops training between two steps, or the test between two batches,
 // with the checkpoint on disk.
-func loop(e *cli.Env, c *config, t *nin.Trainer, train, test nin.Data) error {
+func loop(e *cli.Env, c *config, t *nintrain.Trainer, train, test nintrain.Data) error {
 	ctx := e.Ctx
 	if ctx.Err() != nil {
 		return stopSignal(ctx, "before training began")
@@ -349,7 +350,7 @@ func loop(e *cli.Env, c *config, t *nin.Trainer, train, test nin.Data) error {
 }
 
 // stopped saves the checkpoint of a run a signal stopped and ends with the signal's status.
-func stopped(ctx context.Context, c *config, t *nin.Trainer, where string) error {
+func stopped(ctx context.Context, c *config, t *nintrain.Trainer, where string) error {
 	if err := t.SaveCheckpoint(c.ckpt); err != nil {
 		return err
 	}
@@ -368,7 +369,7 @@ func stopSignal(ctx context.Context, what string) error {
 // writeLogs rewrites the metrics log and the curves from the history. A failure is a
 // warning, not the end of the run: the checkpoint carries the history, and the next epoch
 // (or the run's end) writes both again.
-func writeLogs(e *cli.Env, c *config, name string, h []nin.EpochMetrics) {
+func writeLogs(e *cli.Env, c *config, name string, h []nintrain.EpochMetrics) {
 	if err := writeMetrics(c.metrics, h); err != nil {
 		fmt.Fprintf(e.Stderr, "%s: warning: %v\n", prog, err)
 	}

@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/cmd/internal/cli"
-	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/nin"
+	nintrain "github.com/ninedge/ninedge/nin/train"
 )
 
 // TestMain lets a test run nintrain as a process, so that real signals reach it.
@@ -107,7 +108,7 @@ func TestBadInvocations(t *testing.T) {
 // second, and checks the files: the model loads, the log has one line per epoch, the plot
 // is a PNG.
 func TestTrainAndResume(t *testing.T) {
-	data := datadir.Dir(t, "mnist")
+	data := datasettest.Dir(t, "mnist")
 	dir := t.TempDir()
 	spec := smallSpec(t, dir)
 	out := filepath.Join(dir, "small.safetensors")
@@ -118,7 +119,7 @@ func TestTrainAndResume(t *testing.T) {
 	// As if a signal had stopped the first epoch's test pass: the checkpoint holds the
 	// epoch as untested, and the resumed run tests it before training on.
 	ckpt := filepath.Join(dir, "small.ckpt.safetensors")
-	tr, err := nin.LoadCheckpoint(ckpt, 0)
+	tr, err := nintrain.LoadCheckpoint(ckpt, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestTrainAndResume(t *testing.T) {
 	defer f.Close()
 	var epochs []int
 	for sc := bufio.NewScanner(f); sc.Scan(); {
-		var em nin.EpochMetrics
+		var em nintrain.EpochMetrics
 		if err := json.Unmarshal(sc.Bytes(), &em); err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +179,7 @@ func TestTimeLeft(t *testing.T) {
 		{30, 30, 999, 10, 120, "run ends in ~2m"}, // and the last test
 		{2, 3, 0, 0, 60, "lr 0.1"},                // no rate yet, no estimate
 	} {
-		got := newBar(tc.epoch, tc.epochs, 1000, tc.test).status(nin.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
+		got := newBar(tc.epoch, tc.epochs, 1000, tc.test).status(nintrain.Progress{Done: tc.done, Total: 1000, ImagesPerSec: tc.rate, LR: 0.1})
 		if !strings.HasSuffix(got, tc.want) {
 			t.Errorf("epoch %d/%d at %d images, %v/s: %q, want it to end in %q", tc.epoch, tc.epochs, tc.done, tc.rate, got, tc.want)
 		}
@@ -188,7 +189,7 @@ func TestTimeLeft(t *testing.T) {
 // TestSignalCheckpoints stops a run with SIGTERM after its first epoch: it exits with 143
 // (128 + SIGTERM) and leaves a checkpoint holding the tested epoch.
 func TestSignalCheckpoints(t *testing.T) {
-	data := datadir.Dir(t, "mnist")
+	data := datasettest.Dir(t, "mnist")
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data,
 		"--limit", "640", "--test-limit", "200", "--epochs", "1000", "--batch", "32", "-o", filepath.Join(dir, "small.safetensors"))
@@ -217,7 +218,7 @@ func TestSignalCheckpoints(t *testing.T) {
 	// Where it stopped depends on how soon the signal came (in epoch 2's training or test,
 	// on a loaded machine even later): the checkpoint holds every epoch trained, each
 	// tested but perhaps the last.
-	tr, err := nin.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
+	tr, err := nintrain.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/ninedge/ninedge/internal/atomicfile"
-	"github.com/ninedge/ninedge/nin"
+	nintrain "github.com/ninedge/ninedge/nin/train"
 )
 
 // bar shows an epoch's progress with the running loss, accuracy, speed and learning rate:
@@ -45,7 +45,7 @@ func newBar(epoch, epochs, total int, testSeconds float64) *bar {
 		progressbar.OptionClearOnFinish())}
 }
 
-func (b *bar) update(p nin.Progress) {
+func (b *bar) update(p nintrain.Progress) {
 	if b.b != nil {
 		b.b.Describe(b.what + " " + b.status(p))
 		_ = b.b.Set(p.Done)
@@ -61,7 +61,7 @@ func (b *bar) update(p nin.Progress) {
 // status is the running loss, accuracy, speed and learning rate, and the time the run needs:
 // the images left at this epoch's rate so far, and a test pass as long as the last one after
 // this epoch and each later one.
-func (b *bar) status(p nin.Progress) string {
+func (b *bar) status(p nintrain.Progress) string {
 	s := fmt.Sprintf("loss %.4f acc %.2f%% %.0f img/s lr %.3g", p.Loss, 100*p.Acc, p.ImagesPerSec, p.LR)
 	if p.ImagesPerSec > 0 {
 		train := float64(p.Total-p.Done+b.epochsAfter*p.Total) / p.ImagesPerSec
@@ -87,7 +87,7 @@ func (b *bar) finish() {
 
 // writeMetrics rewrites the whole log from the run's history, which the checkpoint carries,
 // so a resumed run's log has each epoch exactly once.
-func writeMetrics(path string, hist []nin.EpochMetrics) error {
+func writeMetrics(path string, hist []nintrain.EpochMetrics) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, h := range hist {
@@ -100,7 +100,7 @@ func writeMetrics(path string, hist []nin.EpochMetrics) error {
 }
 
 // writePlot draws the training loss above the train and test accuracy, per epoch.
-func writePlot(path, name string, hist []nin.EpochMetrics) error {
+func writePlot(path, name string, hist []nintrain.EpochMetrics) error {
 	loss, train, test := make(plotter.XYs, len(hist)), make(plotter.XYs, len(hist)), make(plotter.XYs, len(hist))
 	for i, h := range hist {
 		x := float64(h.Epoch)

@@ -1,20 +1,20 @@
-package nin
+package caffe
 
 import (
 	"fmt"
 
-	"github.com/ninedge/ninedge/caffe"
+	"github.com/ninedge/ninedge/nin"
 )
 
-// ImportCaffe copies the weights of a Caffe net into a model of the given spec, matching
-// layers by name (the built-in specs use the authors' names: conv1, cccp1, ...). Every
-// weighted layer of the spec must be found with exactly the expected shapes.
-func ImportCaffe(net *caffe.Net, spec Spec, classes []string, pre Preprocess) (*Model, error) {
-	m, err := NewModel(spec, classes, pre)
+// Import copies the weights of a Caffe net into a model of the given spec, matching layers
+// by name (the built-in specs use the authors' names: conv1, cccp1, ...). Every weighted
+// layer of the spec must be found with exactly the expected shapes.
+func Import(net *Net, spec nin.Spec, classes []string, pre nin.Preprocess) (*nin.Model, error) {
+	m, err := nin.NewModel(spec, classes, pre)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*caffe.Layer{}
+	byName := map[string]*Layer{}
 	for i := range net.Layers {
 		if len(net.Layers[i].Blobs) > 0 {
 			byName[net.Layers[i].Name] = &net.Layers[i]

@@ -1,7 +1,8 @@
-// Package datadir locates the real data sets that tests use. They live outside the project
-// (../shared/data beside the checkout, see that folder's README) and are never committed;
-// NINEDGE_DATA overrides the location.
-package datadir
+// Package datasettest locates the real data sets that tests use. They live outside the
+// project (../shared/data beside the checkout, see that folder's README) and are never
+// committed; NINEDGE_DATA overrides the location. It imports nothing of the project, so that
+// package dataset's own tests can use it.
+package datasettest
 
 import (
 	"os"

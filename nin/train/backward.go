@@ -1,22 +1,24 @@
-package nin
+package train
 
 import (
 	"math"
 
+	"github.com/ninedge/ninedge/internal/parallel"
 	"github.com/ninedge/ninedge/internal/sgemm"
+	"github.com/ninedge/ninedge/nin"
 )
 
-// The backward passes of the fast layers. They mirror layers.go: NHWC batches, convolution
-// gradients as GEMMs on the same im2col rows (recomputed chunk by chunk rather than stored,
-// since conv2's columns for a batch of 128 would take 300 MB), work split over images. Sums
-// over a batch are taken per image first and then added in image order, so a result never
-// depends on how many threads computed it.
+// The backward passes of nin's fast layers. They mirror its layers.go: NHWC batches,
+// convolution gradients as GEMMs on the same im2col rows (recomputed chunk by chunk rather
+// than stored, since conv2's columns for a batch of 128 would take 300 MB), work split over
+// images. Sums over a batch are taken per image first and then added in image order, so a
+// result never depends on how many threads computed it.
 
 // backwardColImages is how many images a chunk of convBackward holds: four times the
 // forward's, because the weight-gradient GEMM sums over the chunk's rows into one small
 // matrix, and a longer sum amortises writing that matrix back and packing its operands.
-func backwardColImages(l Layer, in, out Shape, batch int) int {
-	return min(batch, 4*colImages(l, in, out, batch))
+func backwardColImages(l nin.Layer, in, out nin.Shape, batch int) int {
+	return min(batch, 4*nin.ColImages(l, in, out, batch))
 }
 
 // convBackward takes dy, the gradient at the conv's output before bias and ReLU (the caller
@@ -24,7 +26,7 @@ func backwardColImages(l Layer, in, out Shape, batch int) int {
 // dx is non-nil, the gradient at the input. col is im2col scratch for backwardColImages
 // images (unused for pointwise convolutions); it also holds the column gradient, since a
 // chunk's columns are dead once its dw product is done. dwT is scratch of dw's size.
-func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float32, out Shape, dy, dw, dx, col, dwT []float32) {
+func convBackward(threads int, x []float32, n int, in nin.Shape, l nin.Layer, w []float32, out nin.Shape, dy, dw, dx, col, dwT []float32) {
 	kdim := l.Kernel * l.Kernel * in.C
 	pix := out.H * out.W
 	// When the kernel has at least as many rows as outputs, the weight gradient is computed
@@ -41,7 +43,7 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 			sgemm.Gemm(threads, true, false, kdim, l.Out, rows, cols, kdim, dyc, l.Out, beta, dw, l.Out)
 		}
 	}
-	if isPointwise(l) {
+	if nin.IsPointwise(l) {
 		wgrad(n*pix, x, dy, 0)
 		if dx != nil {
 			sgemm.Gemm(threads, false, true, n*pix, kdim, l.Out, dy, l.Out, w, l.Out, 0, dx, kdim)
@@ -50,8 +52,8 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 		chunk := backwardColImages(l, in, out, n)
 		for i0 := 0; i0 < n; i0 += chunk {
 			cnt := min(chunk, n-i0)
-			parallelFor(threads, cnt, func(i int) {
-				im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+			parallel.For(threads, cnt, func(i int) {
+				nin.Im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
 			})
 			dyc := dy[i0*pix*l.Out:]
 			beta := float32(1)
@@ -63,7 +65,7 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 				continue
 			}
 			sgemm.Gemm(threads, false, true, cnt*pix, kdim, l.Out, dyc, l.Out, w, l.Out, 0, col, kdim)
-			parallelFor(threads, cnt, func(i int) {
+			parallel.For(threads, cnt, func(i int) {
 				col2im(col[i*pix*kdim:], in, l, out, dx[(i0+i)*in.Size():][:in.Size()])
 			})
 		}
@@ -77,16 +79,16 @@ func convBackward(threads int, x []float32, n int, in Shape, l Layer, w []float3
 	}
 }
 
-// col2im is im2col's adjoint: it sums each column row's k×k×cin values back onto the input
-// pixels they were copied from, dropping those that fell on the padding.
-func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
+// col2im is nin.Im2col's adjoint: it sums each column row's k×k×cin values back onto the
+// input pixels they were copied from, dropping those that fell on the padding.
+func col2im(col []float32, in nin.Shape, l nin.Layer, out nin.Shape, dx []float32) {
 	clear(dx)
 	k, c := l.Kernel, in.C
 	rowLen := k * k * c
 	for oy := 0; oy < out.H; oy++ {
 		for ox := 0; ox < out.W; ox++ {
 			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
-			kx0, kx1, ix0 := kernelSpan(ox, l, in.W)
+			kx0, kx1, ix0 := nin.KernelSpan(ox, l, in.W)
 			if kx0 >= kx1 {
 				continue
 			}
@@ -106,7 +108,7 @@ func col2im(col []float32, in Shape, l Layer, out Shape, dx []float32) {
 // mask) and returns per-image channel sums of the result in part (n×c), the bias gradient
 // before its reduction. Fusing both keeps the largest tensors to one pass.
 func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []float64) {
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		p := part[img*c:][:c]
 		clear(p)
 		off := img * pix * c
@@ -122,27 +124,6 @@ func reluMaskSum(threads int, relu bool, y, dy []float32, n, pix, c int, part []
 	})
 }
 
-// reluMaskRowsGo is the contract of reluMaskRows: for each of rows rows of c channels, it
-// zeroes g where y is +0 (y ≥ 0, and +0 exactly where the ReLU clipped: the bits of y less
-// one are negative only then) and adds the result, widened, to p channel by channel.
-//
-// noinline: inlined, the copy of its loop that the compiler makes calls reluMask,
-// math.Float32bits and math.Float32frombits instead of inlining them (go1.26), which made the
-// loop three times slower.
-//
-//go:noinline
-func reluMaskRowsGo(y, g []float32, rows, c int, p []float64) {
-	p = p[:c]
-	for r := 0; r < rows; r++ {
-		gr := g[r*c:][:c]
-		for ch, v := range y[r*c:][:c] {
-			gm := reluMask(gr[ch], math.Float32frombits(math.Float32bits(v)-1))
-			gr[ch] = gm
-			p[ch] += float64(gm)
-		}
-	}
-}
-
 // reduceParts adds the n per-image rows of part (n×c) in image order into sum.
 func reduceParts(part []float64, n, c int, sum []float64) {
 	clear(sum)
@@ -155,7 +136,7 @@ func reduceParts(part []float64, n, c int, sum []float64) {
 
 // fcBackward writes the weight gradient and, when dx is non-nil, the input gradient of an fc
 // layer; the bias gradient is the column sum of dy, taken by the caller.
-func fcBackward(threads int, x []float32, n int, in Shape, l Layer, w, dy, dw, dx []float32) {
+func fcBackward(threads int, x []float32, n int, in nin.Shape, l nin.Layer, w, dy, dw, dx []float32) {
 	d := in.Size()
 	sgemm.Gemm(threads, true, false, d, l.Out, n, x, d, dy, l.Out, 0, dw, l.Out)
 	if dx != nil {
@@ -163,20 +144,20 @@ func fcBackward(threads int, x []float32, n int, in Shape, l Layer, w, dy, dw, d
 	}
 }
 
-// maxPoolTrain is poolForward for max pooling that also records, for every output, the index
-// within its image of the input that won (the first, on ties), so the backward pass can route
-// the gradient without searching again. The output is the winner's value: the same as
-// poolForward's max except where a window holds NaN (never a winner here) or both zeros.
-func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32, arg []int32) {
+// maxPoolTrain is nin's max pooling (nin.ForwardLayer) that also records, for every output,
+// the index within its image of the input that won (the first, on ties), so the backward pass
+// can route the gradient without searching again. The output is the winner's value: the same
+// as nin's max except where a window holds NaN (never a winner here) or both zeros.
+func maxPoolTrain(threads int, x []float32, n int, in nin.Shape, l nin.Layer, out nin.Shape, y []float32, arg []int32) {
 	c := in.C
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		xi := x[img*in.Size():][:in.Size()]
 		yi := y[img*out.Size():][:out.Size()]
 		ai := arg[img*out.Size():][:out.Size()]
 		for oy := 0; oy < out.H; oy++ {
-			y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+			y0, y1 := nin.PoolWindow(oy, l.Kernel, l.Stride, in.H)
 			for ox := 0; ox < out.W; ox++ {
-				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+				x0, x1 := nin.PoolWindow(ox, l.Kernel, l.Stride, in.W)
 				o := (oy*out.W + ox) * c
 				dst, idx := yi[o:][:c], ai[o:][:c]
 				// The first cell starts as the winner, so that every output has one.
@@ -199,39 +180,24 @@ func maxPoolTrain(threads int, x []float32, n int, in Shape, l Layer, out Shape,
 	})
 }
 
-// maxArgGo is the contract of maxArg: where src[ch] > dst[ch], dst[ch] = src[ch] and
-// idx[ch] = base + ch.
-func maxArgGo(dst []float32, idx []int32, src []float32, base int32) {
-	idx, src = idx[:len(dst)], src[:len(dst)]
-	for ch, v := range src {
-		// Written so that the compiler selects with conditional moves: which input wins is
-		// data, and a branch on it mispredicts.
-		j, d := idx[ch], dst[ch]
-		if v > d {
-			j, d = base+int32(ch), v
-		}
-		idx[ch], dst[ch] = j, d
-	}
-}
-
 // poolBackward writes dx for max pooling (each output's gradient to the input that won it) or
 // average pooling (spread evenly over the window's in-bounds cells, the forward's divisor).
-func poolBackward(threads int, n int, in Shape, l Layer, out Shape, dy []float32, arg []int32, dx []float32) {
+func poolBackward(threads int, n int, in nin.Shape, l nin.Layer, out nin.Shape, dy []float32, arg []int32, dx []float32) {
 	c := in.C
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		dxi := dx[img*in.Size():][:in.Size()]
 		dyi := dy[img*out.Size():][:out.Size()]
 		clear(dxi)
-		if l.Kind == MaxPool {
+		if l.Kind == nin.MaxPool {
 			for o, j := range arg[img*out.Size():][:out.Size()] {
 				dxi[j] += dyi[o]
 			}
 			return
 		}
 		for oy := 0; oy < out.H; oy++ {
-			y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+			y0, y1 := nin.PoolWindow(oy, l.Kernel, l.Stride, in.H)
 			for ox := 0; ox < out.W; ox++ {
-				x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+				x0, x1 := nin.PoolWindow(ox, l.Kernel, l.Stride, in.W)
 				g := dyi[(oy*out.W+ox)*c:][:c]
 				inv := 1 / float32((y1-y0)*(x1-x0))
 				for iy := y0; iy < y1; iy++ {
@@ -248,10 +214,10 @@ func poolBackward(threads int, n int, in Shape, l Layer, out Shape, dy []float32
 }
 
 // globalAvgBackward spreads each channel's gradient evenly over the map.
-func globalAvgBackward(threads int, n int, in Shape, dy, dx []float32) {
+func globalAvgBackward(threads int, n int, in nin.Shape, dy, dx []float32) {
 	pix, c := in.H*in.W, in.C
 	inv := 1 / float32(pix)
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		g := dy[img*c:][:c]
 		for p := 0; p < pix; p++ {
 			dst := dx[(img*pix+p)*c:][:c]
@@ -265,7 +231,7 @@ func globalAvgBackward(threads int, n int, in Shape, dy, dx []float32) {
 // mulInto sets dst = a·b elementwise: dropout's forward and backward, both with the mask.
 func mulInto(threads, n int, dst, a, b []float32) {
 	per := len(dst) / n
-	parallelFor(threads, n, func(img int) {
+	parallel.For(threads, n, func(img int) {
 		d := dst[img*per:][:per]
 		x, m := a[img*per:][:per], b[img*per:][:per]
 		for i := range d {

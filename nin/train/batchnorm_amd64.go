@@ -1,6 +1,6 @@
 //go:build !purego
 
-package nin
+package train
 
 import "golang.org/x/sys/cpu"
 

@@ -1,8 +1,10 @@
-package nin
+package train
 
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/ninedge/ninedge/nin"
 )
 
 // Augmentations.
@@ -40,7 +42,7 @@ func seedPCG(p *rand.PCG, seed uint64, stream, i, j uint64) {
 }
 
 // checkAugment validates an augmentation name against the input shape.
-func checkAugment(name string, in Shape) error {
+func checkAugment(name string, in nin.Shape) error {
 	switch name {
 	case AugmentNone:
 	case AugmentCropFlip:
@@ -55,7 +57,7 @@ func checkAugment(name string, in Shape) error {
 
 // cropFlip writes into dst the image src (HWC) padded with cropPad zero pixels on every side,
 // cropped back to its size at a random offset, and mirrored left to right half the time.
-func cropFlip(src []uint8, in Shape, p *rand.PCG, dst []uint8) {
+func cropFlip(src []uint8, in nin.Shape, p *rand.PCG, dst []uint8) {
 	u := p.Uint64()
 	const span = 2*cropPad + 1
 	dy := int(u&0xffff)%span - cropPad

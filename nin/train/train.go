@@ -1,4 +1,9 @@
-package nin
+// Package train trains a float32 NIN (a nin.Model) with SGD: the backward passes of nin's
+// layers, batch normalisation (folded into the convs when a model is exported), augmentation,
+// checkpoints that continue a run bit for bit, and the fitting of the preprocessing a model is
+// trained with (mean and std; GCN+ZCA, which needs gonum). nin applies a fitted preprocessing
+// and runs the forward pass without this package, so the edge runtime links none of it.
+package train
 
 import (
 	"context"
@@ -9,6 +14,9 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/ninedge/ninedge/internal/parallel"
+	"github.com/ninedge/ninedge/nin"
 )
 
 // Schedules.
@@ -119,7 +127,7 @@ type Data struct {
 	N      int
 }
 
-func (d Data) check(in Shape, classes int) error {
+func (d Data) check(in nin.Shape, classes int) error {
 	if d.N < 1 || len(d.Images) != d.N*in.Size() || len(d.Labels) != d.N {
 		return fmt.Errorf("data: %d images, %d bytes, %d labels for input %v", d.N, len(d.Images), len(d.Labels), in)
 	}
@@ -178,15 +186,15 @@ type param struct {
 // Trainer trains a Model with SGD. It owns every buffer a step needs, allocated once for its
 // batch size, so a step allocates nothing large.
 type Trainer struct {
-	Model   *Model // weights as trained, without BN folded in
+	Model   *nin.Model // weights as trained, without BN folded in
 	Opt     TrainOptions
 	Threads int
 	State   TrainState
 
 	bn     []*batchNorm // per layer, nil where no BN
 	params []param
-	shapes []Shape
-	pp     *Preprocessor
+	shapes []nin.Shape
+	pp     *nin.Preprocessor
 
 	raw    []uint8     // the batch's augmented pixels
 	x      []float32   // the batch preprocessed
@@ -202,14 +210,14 @@ type Trainer struct {
 	sum    []float64
 	perm   []int
 
-	folded *Model // the model with BN folded in, rebuilt by Export
-	runner *Runner
+	folded *nin.Model // the model with BN folded in, rebuilt by Export
+	runner *nin.Runner
 }
 
 // NewTrainer prepares m (initialised by the caller) for training with opt; threads ≤ 0 means
 // all cores. The trainer updates m's weights in place; with BN it zeroes the conv biases,
 // which BN makes redundant.
-func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
+func NewTrainer(m *nin.Model, opt TrainOptions, threads int) (*Trainer, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -231,7 +239,7 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 		mask: make([][]float32, len(s.Layers)),
 		raw:  make([]uint8, b*s.Input.Size()), x: make([]float32, b*s.Input.Size()),
 		labels: make([]int32, b)}
-	t.pp = NewPreprocessor(&m.Pre, s.Input, threads)
+	t.pp = nin.NewPreprocessor(&m.Pre, s.Input, threads)
 	last := -1
 	for i, l := range s.Layers {
 		if l.HasWeights() {
@@ -245,15 +253,15 @@ func NewTrainer(m *Model, opt TrainOptions, threads int) (*Trainer, error) {
 		gradLen = max(gradLen, b*out.Size())
 		partLen = max(partLen, b*out.C)
 		switch l.Kind {
-		case Conv:
+		case nin.Conv:
 			colLen = max(colLen, backwardColImages(l, in, out, b)*out.H*out.W*l.Kernel*l.Kernel*in.C)
 			if opt.BN {
 				t.bn[i] = newBatchNorm(l.Out, b)
 				t.pre[i] = make([]float32, b*out.Size())
 			}
-		case MaxPool:
+		case nin.MaxPool:
 			t.arg[i] = make([]int32, b*out.Size())
-		case Dropout:
+		case nin.Dropout:
 			t.mask[i] = make([]float32, b*out.Size())
 		}
 		if !l.HasWeights() {
@@ -369,7 +377,7 @@ func (t *Trainer) shuffle(n int) {
 func (t *Trainer) gather(data Data, idx []int) {
 	in := t.Model.Spec.Input
 	d := in.Size()
-	parallelFor(t.Threads, len(idx), func(i int) {
+	parallel.For(t.Threads, len(idx), func(i int) {
 		src, dst := data.Images[idx[i]*d:][:d], t.raw[i*d:][:d]
 		t.labels[i] = data.Labels[idx[i]]
 		if t.Opt.Augment == AugmentCropFlip {
@@ -415,25 +423,21 @@ func (t *Trainer) forward(n int) []float32 {
 		in, out := t.shapes[i], t.shapes[i+1]
 		x, y := t.input(i, n), t.acts[i][:n*out.Size()]
 		switch l.Kind {
-		case Conv:
+		case nin.Conv:
 			bn := t.bn[i]
 			if bn == nil {
-				convForward(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], out, y, t.col)
+				nin.ForwardLayer(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], out, y, t.col)
 				break
 			}
 			lin := l
 			lin.ReLU = false
-			convForward(t.Threads, x, n, in, lin, m.Weights[i], nil, out, t.pre[i], t.col)
+			nin.ForwardLayer(t.Threads, x, n, in, lin, m.Weights[i], nil, out, t.pre[i], t.col)
 			bn.forward(t.Threads, t.pre[i], n, out.H*out.W, l.ReLU, y)
-		case FC:
-			fcForward(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], y)
-		case MaxPool:
+		case nin.FC, nin.AvgPool, nin.GlobalAvg:
+			nin.ForwardLayer(t.Threads, x, n, in, l, m.Weights[i], m.Biases[i], out, y, t.col)
+		case nin.MaxPool:
 			maxPoolTrain(t.Threads, x, n, in, l, out, y, t.arg[i])
-		case AvgPool:
-			poolForward(t.Threads, x, n, in, l, out, y)
-		case GlobalAvg:
-			globalAvgForward(x, n, in, y)
-		case Dropout:
+		case nin.Dropout:
 			t.dropoutMask(i, n, l.Rate, out.Size())
 			mulInto(t.Threads, n, y, x, t.mask[i][:n*out.Size()])
 		}
@@ -447,7 +451,7 @@ func (t *Trainer) dropoutMask(i, n int, rate float64, size int) {
 	keepBits := math.Float32bits(float32(1 / (1 - rate)))
 	// A value is dropped when a uniform 64-bit draw falls below rate·2⁶⁴.
 	thr := uint64(rate * (1 << 63) * 2)
-	parallelFor(t.Threads, n, func(img int) {
+	parallel.For(t.Threads, n, func(img int) {
 		var p rand.PCG
 		seedPCG(&p, t.Opt.Seed, streamDropout, uint64(t.State.Step), uint64(i)<<32|uint64(img))
 		m := t.mask[i][img*size:][:size]
@@ -475,7 +479,7 @@ func (t *Trainer) backward(n int) {
 		}
 		x := t.input(i, n)
 		switch l.Kind {
-		case Conv, FC:
+		case nin.Conv, nin.FC:
 			pix := out.H * out.W
 			if bn := t.bn[i]; bn != nil {
 				p -= 3
@@ -484,26 +488,26 @@ func (t *Trainer) backward(n int) {
 				copy(t.params[p+2].g, bn.dbeta)
 			} else {
 				p -= 2
-				reluMaskSum(t.Threads, l.Kind == Conv && l.ReLU, t.acts[i], dy, n, pix, l.Out, t.part)
+				reluMaskSum(t.Threads, l.Kind == nin.Conv && l.ReLU, t.acts[i], dy, n, pix, l.Out, t.part)
 				reduceParts(t.part, n, l.Out, t.sum)
 				for j, v := range t.sum[:l.Out] {
 					t.params[p+1].g[j] = float32(v)
 				}
 			}
-			if l.Kind == Conv {
+			if l.Kind == nin.Conv {
 				convBackward(t.Threads, x, n, in, l, m.Weights[i], out, dy, t.params[p].g, dx, t.col, t.dwT)
 			} else {
 				fcBackward(t.Threads, x, n, in, l, m.Weights[i], dy, t.params[p].g, dx)
 			}
-		case MaxPool, AvgPool:
+		case nin.MaxPool, nin.AvgPool:
 			if dx != nil {
 				poolBackward(t.Threads, n, in, l, out, dy, t.arg[i], dx)
 			}
-		case GlobalAvg:
+		case nin.GlobalAvg:
 			if dx != nil {
 				globalAvgBackward(t.Threads, n, in, dy, dx)
 			}
-		case Dropout:
+		case nin.Dropout:
 			if dx != nil {
 				mulInto(t.Threads, n, dx, dy, t.mask[i][:n*out.Size()])
 			}
@@ -530,7 +534,7 @@ func (t *Trainer) update(lr float64) {
 // Export returns the model as inference sees it: BN folded into the convs with its running
 // statistics. The result shares nothing with the trainer's buffers, except that repeated
 // calls reuse one model, which each call overwrites.
-func (t *Trainer) Export() *Model {
+func (t *Trainer) Export() *nin.Model {
 	m := t.Model
 	if t.folded == nil {
 		f := *m
@@ -568,7 +572,7 @@ func (t *Trainer) Evaluate(ctx context.Context, data Data) (float64, error) {
 	m := t.Export()
 	b := t.Opt.Batch
 	if t.runner == nil {
-		t.runner = NewRunner(m, b, t.Threads)
+		t.runner = nin.NewRunner(m, b, t.Threads)
 	}
 	d, c := in.Size(), m.Spec.Classes
 	correct := 0

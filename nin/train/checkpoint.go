@@ -1,4 +1,4 @@
-package nin
+package train
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 
+	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/safetensors"
 )
 
@@ -83,8 +84,8 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	}
 	asModel := *f
 	asModel.Metadata = maps.Clone(f.Metadata)
-	asModel.Metadata["format"], asModel.Metadata["format_version"] = FormatFloat, fmt.Sprint(FormatVersion)
-	m, err := FromFile(&asModel)
+	asModel.Metadata["format"], asModel.Metadata["format_version"] = nin.FormatFloat, fmt.Sprint(nin.FormatVersion)
+	m, err := nin.FromFile(&asModel)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 		return nil, fmt.Errorf("metadata train: loss %v and seconds %v are not plausible for %d images", l, t.State.Seconds, t.State.Seen)
 	}
 	read := func(name string, dst []float32) error {
-		v, err := TensorF32(f, name, len(dst))
+		v, err := nin.TensorF32(f, name, len(dst))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 //go:build !amd64 || purego
 
-package nin
+package train
+
+// The complement of batchnorm_amd64.go (amd64 && !purego): only amd64 has these in assembly,
+// so arm64 is on this side of the tree's (amd64 || arm64) && !purego split.
 
 // Where Go's loops are all there is, the batch-norm passes are their Go contracts.
 

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package nin
+package train
 
 // cpuSeconds is unknown here; BenchmarkTrain then reports wall-clock figures only.
 func cpuSeconds() float64 { return 0 }

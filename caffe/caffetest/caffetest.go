@@ -1,8 +1,8 @@
-// Package pretrained gives tests the authors' CIFAR-10 NIN, imported from the shared
+// Package caffetest gives tests the authors' CIFAR-10 NIN, imported from the shared
 // caffemodel exactly as `ninquant import` does. Fitting its ZCA takes a while, so the imported
 // model is cached in the temporary folder, keyed by the inputs and a version that changes
 // with the recipe, and shared between test packages.
-package pretrained
+package caffetest
 
 import (
 	"crypto/sha256"
@@ -15,8 +15,9 @@ import (
 
 	"github.com/ninedge/ninedge/caffe"
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/dataset/datasettest"
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/train"
 	"github.com/ninedge/ninedge/quant"
 )
 
@@ -32,8 +33,8 @@ var (
 // CIFAR10 returns the imported model, or skips the test when the shared data is absent.
 func CIFAR10(t testing.TB) *nin.Model {
 	t.Helper()
-	pre := datadir.Dir(t, "pretrained")
-	data := datadir.Dir(t, "cifar10")
+	pre := datasettest.Dir(t, "pretrained")
+	data := datasettest.Dir(t, "cifar10")
 	once.Do(func() { model, errMsg = load(t, pre, data) })
 	if errMsg != "" {
 		t.Fatal(errMsg)
@@ -67,7 +68,7 @@ func load(t testing.TB, pre, data string) (*nin.Model, string) {
 func CIFAR10Int8(t testing.TB, calib int) *quant.Graph {
 	t.Helper()
 	m := CIFAR10(t)
-	set, err := dataset.Load("cifar10", datadir.Dir(t, "cifar10"), "train", dataset.Options{Limit: calib})
+	set, err := dataset.Load("cifar10", datasettest.Dir(t, "cifar10"), "train", dataset.Options{Limit: calib})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +95,11 @@ func Import(caffePath, cifarDir string) (*nin.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := nin.FitGCNZCA(set.Images, set.N, spec.Input, 55, 0.1, 0)
+	p, err := train.FitGCNZCA(set.Images, set.N, spec.Input, 55, 0.1, 0)
 	if err != nil {
 		return nil, err
 	}
-	return nin.ImportCaffe(net, spec, set.Classes, p)
+	return caffe.Import(net, spec, set.Classes, p)
 }
 
 func fileHash(path string) (string, error) {

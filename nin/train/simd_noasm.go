@@ -1,6 +1,9 @@
 //go:build !amd64 || purego
 
-package nin
+package train
+
+// The complement of simd_amd64.go (amd64 && !purego): only amd64 has these in assembly,
+// so arm64 is on this side of the tree's (amd64 || arm64) && !purego split.
 
 // reluMaskRows is reluMaskRowsGo: where Go's loops are all there is.
 func reluMaskRows(y, g []float32, rows, c int, p []float64) {

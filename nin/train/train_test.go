@@ -1,4 +1,4 @@
-package nin
+package train
 
 import (
 	"context"
@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/dataset"
-	"github.com/ninedge/ninedge/internal/datadir"
+	"github.com/ninedge/ninedge/dataset/datasettest"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/nintest"
 )
 
 // miniMNIST is a NIN a fortieth of nin-mnist's cost, so that a real training run fits in a
 // test.
-func miniMNIST(t testing.TB) Spec {
-	s, err := Expand("mini-mnist", Shape{28, 28, 1}, 10, []Block{
+func miniMNIST(t testing.TB) nin.Spec {
+	s, err := nin.Expand("mini-mnist", nin.Shape{H: 28, W: 28, C: 1}, 10, []nin.Block{
 		{Out: []int{16, 16}, Kernel: 5, Pad: 2, Pool: "max", Size: 3, Step: 2, Dropout: 0.25},
 		{Out: []int{32, 32}, Kernel: 3, Pad: 1, Pool: "max", Size: 3, Step: 2},
 		{Out: []int{32, 10}, Kernel: 3, Pad: 1, Pool: "global"},
@@ -29,15 +31,15 @@ func miniMNIST(t testing.TB) Spec {
 }
 
 func loadMNIST(t *testing.T, split string, limit int) Data {
-	set, err := dataset.Load("mnist", datadir.Dir(t, "mnist"), split, dataset.Options{Limit: limit})
+	set, err := dataset.Load("mnist", datasettest.Dir(t, "mnist"), split, dataset.Options{Limit: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Data{Images: set.Images, Labels: set.Labels, N: set.N}
 }
 
-func newTestTrainer(t testing.TB, s Spec, train Data, opt TrainOptions, threads int) *Trainer {
-	m, err := NewModel(s, NumberedClasses(s.Classes), FitMeanStd(train.Images, train.N, s.Input))
+func newTestTrainer(t testing.TB, s nin.Spec, train Data, opt TrainOptions, threads int) *Trainer {
+	m, err := nin.NewModel(s, nin.NumberedClasses(s.Classes), FitMeanStd(train.Images, train.N, s.Input))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestTrainMNIST(t *testing.T) {
 
 // synthData is n random images with labels that a network can learn: the class is which
 // quadrant is brightest.
-func synthData(s Spec, n int, seed uint64) Data {
+func synthData(s nin.Spec, n int, seed uint64) Data {
 	r := rand.New(rand.NewPCG(seed, 9))
 	in := s.Input
 	d := Data{Images: make([]uint8, n*in.Size()), Labels: make([]int32, n), N: n}
@@ -158,7 +160,7 @@ func trainEpochs(t *testing.T, tr *Trainer, data Data) {
 // TestResumeIsExact trains 2 epochs straight and compares with runs stopped and resumed
 // from a checkpoint: at the epoch boundary, and inside an epoch (as SIGINT does).
 func TestResumeIsExact(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	data := synthData(s, 43, 1) // 5 batches and 3 images left over
 	straight := newTestTrainer(t, s, data, resumeOptions(), 2)
 	trainEpochs(t, straight, data)
@@ -201,7 +203,7 @@ func TestResumeIsExact(t *testing.T) {
 // order, and the GEMM's sums do not depend on its split, so the thread count is not part of
 // what makes a run reproducible.
 func TestThreadsDoNotChangeResults(t *testing.T) {
-	s := gradSpec(t, "fc")
+	s := nintest.GradSpec(t, "fc")
 	data := synthData(s, 40, 2)
 	opt := resumeOptions()
 	opt.Epochs = 1
@@ -240,7 +242,7 @@ func TestRate(t *testing.T) {
 }
 
 func TestLRMultipliers(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	for _, bn := range []bool{false, true} {
 		opt := DefaultTrainOptions()
 		opt.BN = bn
@@ -266,7 +268,7 @@ func TestLRMultipliers(t *testing.T) {
 // TestCropFlip checks that each augmented image is the source shifted by at most 4 pixels
 // each way (zeros where it leaves), maybe mirrored, and that all 162 variants occur.
 func TestCropFlip(t *testing.T) {
-	in := Shape{6, 7, 2}
+	in := nin.Shape{H: 6, W: 7, C: 2}
 	src := make([]uint8, in.Size())
 	for i := range src {
 		src[i] = uint8(i + 1)
@@ -314,7 +316,7 @@ func TestCropFlip(t *testing.T) {
 }
 
 func TestCheckpointRejectsModelFile(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	tr := newTestTrainer(t, s, synthData(s, 8, 1), DefaultTrainOptions(), 1)
 	path := filepath.Join(t.TempDir(), "m.safetensors")
 	if err := tr.Export().Save(path); err != nil {
@@ -328,7 +330,7 @@ func TestCheckpointRejectsModelFile(t *testing.T) {
 // A checkpoint whose position lies beyond its epoch is damaged: resuming it is an error,
 // not an epoch of NaN metrics.
 func TestDamagedStateRefused(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	data := synthData(s, 8, 1)
 	opt := DefaultTrainOptions()
 	opt.Batch = 4
@@ -355,7 +357,7 @@ func BenchmarkTrain(b *testing.B) {
 			name += "-bn" // a sibling, not a sub-benchmark, so that -bench Train/nin-cifar10$ selects the plain one
 		}
 		b.Run(name, func(b *testing.B) {
-			s, err := LoadSpec(tc.arch, nil)
+			s, err := nin.LoadSpec(tc.arch, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -385,7 +387,7 @@ func BenchmarkTrain(b *testing.B) {
 // A run whose loss stops being finite ends at that step with an error that says so, instead
 // of training on NaN for the rest of the epoch and failing to write the checkpoint.
 func TestDivergedRunStops(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	data := synthData(s, 16, 1)
 	opt := DefaultTrainOptions()
 	opt.Batch, opt.LR, opt.Warmup, opt.Epochs = 4, 1e30, 0, 3
@@ -409,7 +411,7 @@ func TestDivergedRunStops(t *testing.T) {
 // would make the next checkpoint impossible to write, and an untested epoch is the one just
 // trained.
 func TestCheckpointImplausibleState(t *testing.T) {
-	s := gradSpec(t, "gap")
+	s := nintest.GradSpec(t, "gap")
 	tr := newTestTrainer(t, s, synthData(s, 8, 1), DefaultTrainOptions(), 1)
 	for _, tc := range []struct {
 		st   TrainState

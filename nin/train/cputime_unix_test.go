@@ -1,6 +1,6 @@
 //go:build unix
 
-package nin
+package train
 
 import "syscall"
 

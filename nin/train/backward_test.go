@@ -1,7 +1,6 @@
-package nin
+package train
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,32 +8,9 @@ import (
 	"testing"
 
 	"github.com/ninedge/ninedge/internal/sgemm"
+	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/nin/nintest"
 )
-
-// gradSpec is a tiny network with odd sizes that reaches every backward path: a padded 3×3
-// conv, a 1×1 conv, a ceil-mode max pool whose last window is clipped, dropout, an even 2×2
-// kernel with padding, an average pool with a clipped (smaller divisor) window, a stride-2
-// conv and the global pool; with head "fc", dropout and a fully connected classifier.
-func gradSpec(t testing.TB, head string) Spec {
-	const js = `{"name": "grad", "input": [8, 9, 2], "classes": 3, "layers": [
-		{"name": "conv1", "kind": "conv", "out": 4, "kernel": 3, "pad": 1, "relu": true},
-		{"name": "cccp1", "kind": "conv", "out": 5, "kernel": 1, "relu": true},
-		{"name": "pool1", "kind": "maxpool", "kernel": 3, "stride": 2},
-		{"name": "drop1", "kind": "dropout", "rate": 0.5},
-		{"name": "conv2", "kind": "conv", "out": 6, "kernel": 2, "pad": 1, "relu": true},
-		{"name": "pool2", "kind": "avgpool", "kernel": 2, "stride": 2},
-		{"name": "conv3", "kind": "conv", "out": 3, "kernel": 3, "pad": 1, "stride": 2, "relu": true},
-		{"name": "pool3", "kind": "globalavg"}]}`
-	var s Spec
-	if err := json.Unmarshal([]byte(js), &s); err != nil {
-		t.Fatal(err)
-	}
-	s, err := s.WithHead(Head{Kind: head, Dropout: 0.5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // oracle is the training-mode forward pass in float64 with direct loops: the loss as a
 // function of the parameters, for finite differences. It takes the trainer's parameters and
@@ -77,7 +53,7 @@ func (o *oracle) scores(n int) [][]float64 {
 			next[i] = make([]float64, out.Size())
 		}
 		switch l.Kind {
-		case Conv, FC:
+		case nin.Conv, nin.FC:
 			w := o.params[p]
 			var b []float64
 			if t.bn[li] == nil {
@@ -92,7 +68,7 @@ func (o *oracle) scores(n int) [][]float64 {
 			} else {
 				p += 2
 			}
-			if l.Kind == Conv && l.ReLU {
+			if l.Kind == nin.Conv && l.ReLU {
 				for _, a := range next {
 					for j, v := range a {
 						o.margin = min(o.margin, math.Abs(v))
@@ -100,17 +76,17 @@ func (o *oracle) scores(n int) [][]float64 {
 					}
 				}
 			}
-		case MaxPool, AvgPool:
+		case nin.MaxPool, nin.AvgPool:
 			for img := range n {
 				o.pool(l, in, out, acts[img], next[img])
 			}
-		case GlobalAvg:
+		case nin.GlobalAvg:
 			for img := range n {
 				for j, v := range acts[img] {
 					next[img][j%in.C] += v / float64(in.H*in.W)
 				}
 			}
-		case Dropout:
+		case nin.Dropout:
 			for img := range n {
 				for j, v := range acts[img] {
 					if !o.running {
@@ -125,8 +101,8 @@ func (o *oracle) scores(n int) [][]float64 {
 	return acts
 }
 
-func (o *oracle) linear(l Layer, in, out Shape, w, b, x, y []float64) {
-	if l.Kind == FC {
+func (o *oracle) linear(l nin.Layer, in, out nin.Shape, w, b, x, y []float64) {
+	if l.Kind == nin.FC {
 		for k := range l.Out {
 			for j, v := range x {
 				y[k] += v * w[j*l.Out+k]
@@ -162,7 +138,7 @@ func (o *oracle) linear(l Layer, in, out Shape, w, b, x, y []float64) {
 	}
 }
 
-func (o *oracle) batchNorm(bn *batchNorm, gamma, beta []float64, z [][]float64, out Shape) {
+func (o *oracle) batchNorm(bn *batchNorm, gamma, beta []float64, z [][]float64, out nin.Shape) {
 	c := out.C
 	for ch := range c {
 		mean, v := float64(bn.runMean[ch]), float64(bn.runVar[ch])
@@ -187,11 +163,11 @@ func (o *oracle) batchNorm(bn *batchNorm, gamma, beta []float64, z [][]float64, 
 	}
 }
 
-func (o *oracle) pool(l Layer, in, out Shape, x, y []float64) {
+func (o *oracle) pool(l nin.Layer, in, out nin.Shape, x, y []float64) {
 	for oy := range out.H {
-		y0, y1 := poolWindow(oy, l.Kernel, l.Stride, in.H)
+		y0, y1 := nin.PoolWindow(oy, l.Kernel, l.Stride, in.H)
 		for ox := range out.W {
-			x0, x1 := poolWindow(ox, l.Kernel, l.Stride, in.W)
+			x0, x1 := nin.PoolWindow(ox, l.Kernel, l.Stride, in.W)
 			for c := range in.C {
 				best, second, sum := math.Inf(-1), math.Inf(-1), 0.0
 				for iy := y0; iy < y1; iy++ {
@@ -205,7 +181,7 @@ func (o *oracle) pool(l Layer, in, out Shape, x, y []float64) {
 						}
 					}
 				}
-				if l.Kind == AvgPool {
+				if l.Kind == nin.AvgPool {
 					y[(oy*out.W+ox)*in.C+c] = sum / float64((y1-y0)*(x1-x0))
 					continue
 				}
@@ -235,11 +211,11 @@ func (o *oracle) loss(n int) float64 {
 	return l / float64(n)
 }
 
-// gradTrainer builds a trainer for gradSpec on a random batch of n images and runs one
+// gradTrainer builds a trainer for nintest.GradSpec on a random batch of n images and runs one
 // forward and backward pass (no update). The seed chooses weights, input and labels.
 func gradTrainer(t *testing.T, head string, bn bool, n int, seed uint64) *Trainer {
-	s := gradSpec(t, head)
-	m := randomModel(t, s, seed)
+	s := nintest.GradSpec(t, head)
+	m := nintest.RandomModel(t, s, seed)
 	opt := DefaultTrainOptions()
 	opt.Batch, opt.BN, opt.Seed = n, bn, seed
 	tr, err := NewTrainer(m, opt, 2)
@@ -347,7 +323,7 @@ func TestExportFoldsBN(t *testing.T) {
 	o := newOracle(tr)
 	o.running = true
 	want := o.scores(n)
-	got := NewRunner(tr.Export(), n, 1).Forward(tr.x, n)
+	got := nin.NewRunner(tr.Export(), n, 1).Forward(tr.x, n)
 	c := tr.Model.Spec.Classes
 	for i := range n {
 		for j := range c {
@@ -432,14 +408,14 @@ func TestMaxArg(t *testing.T) {
 // outputs) is bit for bit the direct product of the columns and dy.
 func TestConvWeightGradTurned(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, l := range []Layer{
-		{Kind: Conv, Kernel: 3, Pad: 1, Stride: 1, Out: 5},
-		{Kind: Conv, Kernel: 1, Stride: 1, Out: 7},
+	for _, l := range []nin.Layer{
+		{Kind: nin.Conv, Kernel: 3, Pad: 1, Stride: 1, Out: 5},
+		{Kind: nin.Conv, Kernel: 1, Stride: 1, Out: 7},
 	} {
-		in, n := Shape{6, 6, 8}, 3
-		out := Shape{6, 6, l.Out}
+		in, n := nin.Shape{H: 6, W: 6, C: 8}, 3
+		out := nin.Shape{H: 6, W: 6, C: l.Out}
 		kdim, pix := l.Kernel*l.Kernel*in.C, out.H*out.W
-		if !isPointwise(l) && backwardColImages(l, in, out, n) < n {
+		if !nin.IsPointwise(l) && backwardColImages(l, in, out, n) < n {
 			t.Fatal("the test needs one chunk")
 		}
 		x, dy := make([]float32, n*in.Size()), make([]float32, n*out.Size())
@@ -450,10 +426,10 @@ func TestConvWeightGradTurned(t *testing.T) {
 			dy[i] = float32(rng.NormFloat64())
 		}
 		cols := x
-		if !isPointwise(l) {
+		if !nin.IsPointwise(l) {
 			cols = make([]float32, n*pix*kdim)
 			for i := 0; i < n; i++ {
-				im2col(x[i*in.Size():], in, l, out, cols[i*pix*kdim:])
+				nin.Im2col(x[i*in.Size():], in, l, out, cols[i*pix*kdim:])
 			}
 		}
 		want := make([]float32, kdim*l.Out)
