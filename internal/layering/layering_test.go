@@ -1,0 +1,85 @@
+package layering
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ninedge/ninedge/"
+
+// floors is the drawing of docs/architecture.md: a package may import only packages on lower
+// floors. Keep both in step.
+var floors = map[string]int{
+	// 0: leaves, which import no package of this module.
+	"internal/atomicfile": 0, "internal/parallel": 0, "internal/sgemm": 0, "internal/u8vec": 0,
+	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0,
+	"internal/layering": 0,
+	// 1: the int8 kernels, the weight file format, the data set readers.
+	"internal/qgemm": 1, "safetensors": 1, "dataset": 1,
+	// 2: the float vocabulary: spec, layers, forward, model files.
+	"nin": 2,
+	// 3: what is built on it: the trainer, the int8 graph.
+	"nin/train": 3, "quant": 3, "nin/nintest": 3,
+	// 4: the backend contract; importers of other frameworks' models; test graphs.
+	"backends": 4, "caffe": 4, "onnx": 4, "quant/quanttest": 4,
+	// 5: the backends.
+	"backends/cpu": 5, "backends/opencl": 5, "backends/vulkan": 5, "caffe/caffetest": 5,
+	// 6: the runtime entry; the backends' conformance suite.
+	"infer": 6, "backends/backendtest": 6,
+	// 7: what runs models: camera streams, reports.
+	"stream": 7, "report": 7, "stream/streamtest": 7,
+	// 8: the HTTP server.
+	"server": 8,
+	// 9: the commands' shared skeleton, then the commands.
+	"cmd/internal/cli": 9,
+	"cmd/ninedge":      10, "cmd/ninquant": 10, "cmd/nintrain": 10,
+}
+
+// isTestHelper reports a package that only tests may import (besides other test helpers).
+func isTestHelper(pkg string) bool { return strings.HasSuffix(pkg, "test") }
+
+func TestImportFloors(t *testing.T) {
+	seen := map[string]bool{} // each finding once, whichever tags showed it
+	report := func(msg string) {
+		if !seen[msg] {
+			seen[msg] = true
+			t.Error(msg)
+		}
+	}
+	// Every build tag that adds imports: the GPU backends are cgo behind their tags.
+	for _, tags := range []string{"", "opencl vulkan"} {
+		cmd := exec.Command("go", "list", "-tags", tags, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", module+"...")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -tags %q: %v", tags, err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			pkg := strings.TrimPrefix(fields[0], module)
+			floor, ok := floors[pkg]
+			if !ok {
+				report("package " + pkg + " has no floor: add it to docs/architecture.md's drawing and to floors")
+				continue
+			}
+			for _, imp := range fields[1:] {
+				if !strings.HasPrefix(imp, module) {
+					continue
+				}
+				dep := strings.TrimPrefix(imp, module)
+				switch depFloor, known := floors[dep]; {
+				case !known:
+					// reported as a package of its own
+				case depFloor >= floor:
+					report(fmt.Sprintf("%s (floor %d) imports %s (floor %d): a package may import only lower floors", pkg, floor, dep, depFloor))
+				case isTestHelper(dep) && !isTestHelper(pkg):
+					report(pkg + " imports the test helper " + dep + " outside its tests")
+				}
+			}
+		}
+	}
+}
