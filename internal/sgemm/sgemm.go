@@ -43,6 +43,10 @@ type kernel struct {
 // this much work. Tests lower it to split small products.
 var minWork = 1 << 18
 
+// Kernel names the micro-kernel Gemm uses on this machine. Sums run in its order, so
+// results are bit-identical only between machines that use the same kernel.
+func Kernel() string { return kernels[0].name }
+
 // Gemm computes C = op(A)·op(B) + beta·C, op(X) = X or Xᵀ, using up to `threads` goroutines.
 // op(A) is m×k, op(B) is k×n, C is m×n; lda/ldb/ldc are row strides.
 //

@@ -242,8 +242,10 @@ func mulInto(threads, n int, dst, a, b []float32) {
 
 // softmaxCrossEntropy returns the summed cross-entropy of n rows of scores against labels and
 // the number of rows whose top score is the label, and writes the gradient of the mean loss
-// with respect to the scores into d.
-func softmaxCrossEntropy(scores []float32, labels []int32, n, classes int, d []float32) (loss float64, correct int) {
+// with respect to the scores into d. With smoothing ε the target is (1−ε) on the label and
+// ε/classes on every class: the loss is (1−ε)·nll(label) + ε·mean over classes of nll(class),
+// its gradient (p − target)/n.
+func softmaxCrossEntropy(scores []float32, labels []int32, n, classes int, smoothing float64, d []float32) (loss float64, correct int) {
 	for i := 0; i < n; i++ {
 		s := scores[i*classes:][:classes]
 		g := d[i*classes:][:classes]
@@ -262,11 +264,24 @@ func softmaxCrossEntropy(scores []float32, labels []int32, n, classes int, d []f
 			g[j] = float32(e)
 			sum += e
 		}
-		loss += math.Log(sum) - float64(s[labels[i]]-mx)
+		lse := math.Log(sum)
+		nll := lse - float64(s[labels[i]]-mx)
 		for j := range g {
 			g[j] = float32(float64(g[j]) / sum / float64(n))
 		}
-		g[labels[i]] -= 1 / float32(n)
+		if smoothing == 0 {
+			// Without smoothing, exactly the arithmetic of checkpoints from before it existed.
+			loss += nll
+			g[labels[i]] -= 1 / float32(n)
+			continue
+		}
+		var all float64
+		for j, v := range s {
+			all += lse - float64(v-mx)
+			g[j] = float32(float64(g[j]) - smoothing/float64(classes)/float64(n))
+		}
+		loss += (1-smoothing)*nll + smoothing*all/float64(classes)
+		g[labels[i]] = float32(float64(g[labels[i]]) - (1-smoothing)/float64(n))
 	}
 	return loss, correct
 }

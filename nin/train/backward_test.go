@@ -194,8 +194,10 @@ func (o *oracle) pool(l nin.Layer, in, out nin.Shape, x, y []float64) {
 	}
 }
 
-// loss is the mean softmax cross-entropy of the batch.
+// loss is the mean softmax cross-entropy of the batch against the labels, smoothed as the
+// trainer's options say.
 func (o *oracle) loss(n int) float64 {
+	eps := o.t.Opt.LabelSmoothing
 	var l float64
 	for i, s := range o.scores(n) {
 		mx := math.Inf(-1)
@@ -206,18 +208,26 @@ func (o *oracle) loss(n int) float64 {
 		for _, v := range s {
 			sum += math.Exp(v - mx)
 		}
-		l += math.Log(sum) + mx - s[o.t.labels[i]]
+		lse := math.Log(sum) + mx
+		for j, v := range s {
+			q := eps / float64(len(s))
+			if j == int(o.t.labels[i]) {
+				q += 1 - eps
+			}
+			l += q * (lse - v)
+		}
 	}
 	return l / float64(n)
 }
 
 // gradTrainer builds a trainer for nintest.GradSpec on a random batch of n images and runs one
 // forward and backward pass (no update). The seed chooses weights, input and labels.
-func gradTrainer(t *testing.T, head string, bn bool, n int, seed uint64) *Trainer {
+func gradTrainer(t *testing.T, head string, bn bool, smoothing float64, n int, seed uint64) *Trainer {
 	s := nintest.GradSpec(t, head)
 	m := nintest.RandomModel(t, s, seed)
 	opt := DefaultTrainOptions()
-	opt.Batch, opt.BN, opt.Seed = n, bn, seed
+	opt.Batch, opt.BN, opt.LabelSmoothing, opt.Seed = n, bn, smoothing, seed
+	opt.EMA = 0 // the tests set γ and β after NewTrainer; an average would start from the old ones
 	tr, err := NewTrainer(m, opt, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +248,7 @@ func gradTrainer(t *testing.T, head string, bn bool, n int, seed uint64) *Traine
 		}
 	}
 	scores := tr.forward(n)
-	softmaxCrossEntropy(scores, tr.labels, n, s.Classes, tr.grad[0])
+	softmaxCrossEntropy(scores, tr.labels, n, s.Classes, smoothing, tr.grad[0])
 	tr.backward(n)
 	return tr
 }
@@ -253,14 +263,15 @@ func TestGradients(t *testing.T) {
 		h = 1e-6
 	)
 	for _, tc := range []struct {
-		head string
-		bn   bool
-	}{{"gap", false}, {"gap", true}, {"fc", false}, {"fc", true}} {
-		t.Run(fmt.Sprintf("%s/bn=%v", tc.head, tc.bn), func(t *testing.T) {
+		head      string
+		bn        bool
+		smoothing float64
+	}{{"gap", false, 0}, {"gap", true, 0}, {"fc", false, 0}, {"fc", true, 0}, {"gap", true, 0.2}, {"fc", false, 0.2}} {
+		t.Run(fmt.Sprintf("%s/bn=%v/smoothing=%v", tc.head, tc.bn, tc.smoothing), func(t *testing.T) {
 			var tr *Trainer
 			var o *oracle
 			for seed := uint64(1); ; seed++ {
-				tr = gradTrainer(t, tc.head, tc.bn, n, seed)
+				tr = gradTrainer(t, tc.head, tc.bn, tc.smoothing, n, seed)
 				o = newOracle(tr)
 				o.loss(n)
 				if o.margin > 100*h {
@@ -300,7 +311,7 @@ func TestGradients(t *testing.T) {
 func checkLossMatches(t *testing.T, tr *Trainer, o *oracle, n int) {
 	t.Helper()
 	scores := tr.forward(n)
-	loss, _ := softmaxCrossEntropy(scores, tr.labels, n, tr.Model.Spec.Classes, make([]float32, len(scores)))
+	loss, _ := softmaxCrossEntropy(scores, tr.labels, n, tr.Model.Spec.Classes, tr.Opt.LabelSmoothing, make([]float32, len(scores)))
 	if want := o.loss(n); math.Abs(loss/float64(n)-want) > 1e-5*(1+want) {
 		t.Fatalf("forward loss %v, oracle %v", loss/float64(n), want)
 	}
@@ -310,7 +321,7 @@ func checkLossMatches(t *testing.T, tr *Trainer, o *oracle, n int) {
 // computes what the network with explicit BN computes in eval mode.
 func TestExportFoldsBN(t *testing.T) {
 	const n = 3
-	tr := gradTrainer(t, "gap", true, n, 5)
+	tr := gradTrainer(t, "gap", true, 0, n, 5)
 	r := rand.New(rand.NewPCG(5, 3))
 	for _, b := range tr.bn {
 		if b != nil {

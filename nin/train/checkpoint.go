@@ -15,15 +15,19 @@ import (
 // metadata key "train" (options and state as JSON) and tensors for everything else a run
 // carries: "<layer>.bn.{gamma,beta,running_mean,running_var}" and "<param>.momentum".
 // Random choices are functions of the seed and the state's counters (see augment.go), so
-// these are all it takes to continue bit for bit.
+// these are all it takes to continue bit for bit. Version 2 adds options (see TrainOptions)
+// and, with EMA on, "<tensor>.ema" for each averaged tensor; a version 1 checkpoint reads as
+// a version 2 one with those options off, and continues exactly as before. Version 1
+// readers refuse version 2, whose options they would silently drop.
 const (
 	FormatCheckpoint  = "ninedge-checkpoint"
-	CheckpointVersion = 1
+	CheckpointVersion = 2
 )
 
 type checkpointMeta struct {
-	Options TrainOptions `json:"options"`
-	State   TrainState   `json:"state"`
+	Options TrainOptions    `json:"options"`
+	State   TrainState      `json:"state"`
+	Run     json.RawMessage `json:"run,omitempty"`
 }
 
 // SaveCheckpoint writes the trainer's full state atomically.
@@ -32,7 +36,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	meta, err := json.Marshal(checkpointMeta{Options: t.Opt, State: t.State})
+	meta, err := json.Marshal(checkpointMeta{Options: t.Opt, State: t.State, Run: t.Run})
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -51,6 +55,11 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	}
 	for _, p := range t.params {
 		f.Tensors = append(f.Tensors, safetensors.F32(p.name+".momentum", []int{len(p.v)}, p.v))
+	}
+	if t.avg != nil {
+		for _, p := range t.avg.pairs {
+			f.Tensors = append(f.Tensors, safetensors.F32(p.name, []int{len(p.avg)}, p.avg))
+		}
 	}
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -75,8 +84,8 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	if got := f.Metadata["format"]; got != FormatCheckpoint {
 		return nil, fmt.Errorf("format is %q, want %q", got, FormatCheckpoint)
 	}
-	if v := f.Metadata["format_version"]; v != fmt.Sprint(CheckpointVersion) {
-		return nil, fmt.Errorf("checkpoint version %q not supported (want %d)", v, CheckpointVersion)
+	if v := f.Metadata["format_version"]; v != "1" && v != fmt.Sprint(CheckpointVersion) {
+		return nil, fmt.Errorf("checkpoint version %q not supported (want 1 to %d)", v, CheckpointVersion)
 	}
 	var meta checkpointMeta
 	if err := json.Unmarshal([]byte(f.Metadata["train"]), &meta); err != nil {
@@ -93,7 +102,7 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.State = meta.State
+	t.State, t.Run = meta.State, meta.Run
 	if t.State.Epoch < 0 || t.State.Pos < 0 || t.State.Seen < 0 {
 		return nil, fmt.Errorf("metadata train: bad position %+v", t.State)
 	}
@@ -130,6 +139,13 @@ func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	for _, p := range t.params {
 		if err := read(p.name+".momentum", p.v); err != nil {
 			return nil, err
+		}
+	}
+	if t.avg != nil {
+		for _, p := range t.avg.pairs {
+			if err := read(p.name, p.avg); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return t, nil

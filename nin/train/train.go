@@ -7,6 +7,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/bits"
@@ -21,7 +22,8 @@ import (
 
 // Schedules.
 const (
-	ScheduleCosine = "cosine" // half a cosine from the base rate down to 0 over the run
+	ScheduleCosine = "cosine" // half a cosine from the base rate down to LR·EndLR over the run
+	ScheduleLinear = "linear" // a straight line from the base rate down to LR·EndLR over the run
 	ScheduleStep   = "step"   // the base rate multiplied by Gamma at each of Steps
 )
 
@@ -44,13 +46,34 @@ type TrainOptions struct {
 	BN         bool    `json:"bn"`
 	Augment    string  `json:"augment"`
 	Seed       uint64  `json:"seed"`
+
+	// Added after the first checkpoints: each is off at its zero value, which is what an
+	// older checkpoint's JSON (without the key) decodes to, so such a run continues exactly
+	// as it began.
+
+	// EndLR is where the cosine and linear decays end, as a fraction of LR: the run's last
+	// step runs at LR·EndLR instead of wasting itself at rate 0.
+	EndLR    float64 `json:"end_lr,omitempty"`
+	Nesterov bool    `json:"nesterov,omitempty"`
+	// LabelSmoothing spreads this much of each target's probability evenly over all classes.
+	LabelSmoothing float64 `json:"label_smoothing,omitempty"`
+	// EMA is the per-step decay of an exponential moving average of the weights (and of the
+	// BN parameters and running statistics), which is what Evaluate and Export then use.
+	EMA float64 `json:"ema,omitempty"`
+	// Freeze keeps the first Freeze layers with weights fixed (fine-tuning).
+	Freeze int `json:"freeze,omitempty"`
 }
 
-// DefaultTrainOptions are the defaults of nintrain: SGD with momentum 0.9, cosine decay and
-// the authors' rate multipliers; BN and augmentation are choices the caller makes.
+// DefaultTrainOptions is the "fast" recipe for a new run from scratch, after the CIFAR-10
+// speed-run records (David Page's ResNet-9, Keller Jordan's airbench): batch norm after every
+// conv, SGD with Nesterov momentum 0.9 at a peak rate of 0.1 for batch 128 (Page's 0.4 at
+// 512, scaled linearly), a linear warm-up over a fifth of the run then a linear decay,
+// label smoothing and an average of the weights, over 15 epochs. Augmentation is the
+// caller's choice: it depends on the data.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{Batch: 128, Epochs: 10, LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
-		Schedule: ScheduleCosine, Gamma: 0.1, BiasLRMult: 2, LastLRMult: 0.1,
+	return TrainOptions{Batch: 128, Epochs: 15, LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4,
+		Schedule: ScheduleLinear, Warmup: 3, EndLR: 0.01, Gamma: 0.1, BiasLRMult: 1, LastLRMult: 1,
+		BN: true, Nesterov: true, LabelSmoothing: 0.1, EMA: 0.999,
 		Augment: AugmentNone, Seed: 1}
 }
 
@@ -75,6 +98,14 @@ func (o TrainOptions) Validate() error {
 	// no NaN or Inf, so a bad one would fail the first checkpoint after an epoch's work.
 	case math.IsNaN(o.Gamma) || math.IsInf(o.Gamma, 0):
 		return fmt.Errorf("gamma %v is not finite", o.Gamma)
+	case !(o.EndLR >= 0 && o.EndLR <= 1):
+		return fmt.Errorf("end rate %v not in [0, 1] (a fraction of the base rate)", o.EndLR)
+	case !(o.LabelSmoothing >= 0 && o.LabelSmoothing < 1):
+		return fmt.Errorf("label smoothing %v not in [0, 1)", o.LabelSmoothing)
+	case !(o.EMA >= 0 && o.EMA < 1):
+		return fmt.Errorf("EMA decay %v not in [0, 1)", o.EMA)
+	case o.Freeze < 0:
+		return fmt.Errorf("freeze %d < 0", o.Freeze)
 	}
 	for _, s := range o.Steps {
 		if !(s > 0) || math.IsInf(s, 0) {
@@ -82,13 +113,13 @@ func (o TrainOptions) Validate() error {
 		}
 	}
 	switch o.Schedule {
-	case ScheduleCosine:
+	case ScheduleCosine, ScheduleLinear:
 	case ScheduleStep:
 		if !(o.Gamma > 0 && o.Gamma <= 1) {
 			return fmt.Errorf("step schedule: gamma %v not in (0, 1]", o.Gamma)
 		}
 	default:
-		return fmt.Errorf("unknown schedule %q (%s, %s)", o.Schedule, ScheduleCosine, ScheduleStep)
+		return fmt.Errorf("unknown schedule %q (%s, %s, %s)", o.Schedule, ScheduleLinear, ScheduleCosine, ScheduleStep)
 	}
 	return nil
 }
@@ -100,10 +131,14 @@ func (o TrainOptions) Rate(e float64) float64 {
 	if e < o.Warmup {
 		return r * e / o.Warmup
 	}
+	p := min((e-o.Warmup)/(float64(o.Epochs)-o.Warmup), 1)
+	end := r * o.EndLR
 	switch o.Schedule {
 	case ScheduleCosine:
-		p := min((e-o.Warmup)/(float64(o.Epochs)-o.Warmup), 1)
-		return r * 0.5 * (1 + math.Cos(math.Pi*p))
+		// With EndLR 0 (older checkpoints) this is r·½(1 + cos πp) to the last bit.
+		return end + (r-end)*0.5*(1+math.Cos(math.Pi*p))
+	case ScheduleLinear:
+		return r - (r-end)*p
 	default:
 		steps := o.Steps
 		if len(steps) == 0 {
@@ -166,6 +201,10 @@ type TrainState struct {
 	// Untested is an epoch trained but not yet tested: the checkpoint is written as soon as
 	// an epoch ends, so a signal or failure in the test pass costs no training.
 	Untested *EpochMetrics `json:"untested,omitempty"`
+	// LossStart is the mean loss per image of the run's first steps and LossRecent a running
+	// average of it since (see watchLoss); both 0 in runs begun before they were kept.
+	LossStart  float64 `json:"loss_start,omitempty"`
+	LossRecent float64 `json:"loss_recent,omitempty"`
 }
 
 // Progress reports a training step to a progress display.
@@ -190,6 +229,9 @@ type Trainer struct {
 	Opt     TrainOptions
 	Threads int
 	State   TrainState
+	// Run is the caller's own record of the run (nintrain's data set, paths and limits),
+	// kept in checkpoints verbatim so that a resumed run needs nothing but the checkpoint.
+	Run json.RawMessage
 
 	bn     []*batchNorm // per layer, nil where no BN
 	params []param
@@ -209,6 +251,8 @@ type Trainer struct {
 	part   []float64
 	sum    []float64
 	perm   []int
+
+	avg *average // the weights' moving average (Opt.EMA), nil when off
 
 	folded *nin.Model // the model with BN folded in, rebuilt by Export
 	runner *nin.Runner
@@ -240,11 +284,15 @@ func NewTrainer(m *nin.Model, opt TrainOptions, threads int) (*Trainer, error) {
 		raw:  make([]uint8, b*s.Input.Size()), x: make([]float32, b*s.Input.Size()),
 		labels: make([]int32, b)}
 	t.pp = nin.NewPreprocessor(&m.Pre, s.Input, threads)
-	last := -1
+	last, weighted, k := -1, 0, 0
 	for i, l := range s.Layers {
 		if l.HasWeights() {
 			last = i
+			weighted++
 		}
+	}
+	if opt.Freeze >= weighted {
+		return nil, fmt.Errorf("freeze %d: the network has %d layers with weights, and the last must train", opt.Freeze, weighted)
 	}
 	colLen, gradLen, partLen, wLen := 0, b*s.Input.Size(), 0, 0
 	for i, l := range s.Layers {
@@ -272,6 +320,9 @@ func NewTrainer(m *nin.Model, opt TrainOptions, threads int) (*Trainer, error) {
 		if i == last {
 			lrMul, biasMul = opt.LastLRMult, opt.LastLRMult
 		}
+		if k++; k <= opt.Freeze {
+			lrMul, biasMul = 0, 0
+		}
 		t.params = append(t.params, newParam(l.Name+".weight", m.Weights[i], lrMul, 1))
 		if bn := t.bn[i]; bn != nil {
 			// BN's mean subtraction cancels the conv bias, which stays at zero; β takes its place.
@@ -287,6 +338,9 @@ func NewTrainer(m *nin.Model, opt TrainOptions, threads int) (*Trainer, error) {
 	t.dwT = make([]float32, wLen)
 	t.part = make([]float64, partLen)
 	t.sum = make([]float64, partLen/b)
+	if opt.EMA > 0 {
+		t.avg = newAverage(m, t.bn)
+	}
 	return t, nil
 }
 
@@ -339,8 +393,10 @@ func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progr
 		lr = t.Opt.Rate(float64(st.Epoch) + float64(st.Pos+1)/float64(spe))
 		loss, correct, ok := t.step(lr)
 		if !ok {
-			return EpochMetrics{}, false, fmt.Errorf("train: epoch %d, step %d of %d: the loss is %v: the run diverged (train again with a lower learning rate or a longer warm-up)",
-				st.Epoch+1, st.Pos+1, spe, loss)
+			return EpochMetrics{}, false, &DivergedError{Epoch: st.Epoch + 1, Step: st.Pos + 1, Steps: spe, Loss: loss, LR: lr, BN: t.Opt.BN}
+		}
+		if err := t.watchLoss(loss/float64(b), lr, spe); err != nil {
+			return EpochMetrics{}, false, err
 		}
 		st.Step++
 		st.Loss += loss
@@ -399,12 +455,15 @@ func (t *Trainer) step(lr float64) (loss float64, correct int, ok bool) {
 	n := t.Opt.Batch
 	scores := t.forward(n)
 	s := t.Model.Spec
-	loss, correct = softmaxCrossEntropy(scores, t.labels, n, s.Classes, t.grad[0])
+	loss, correct = softmaxCrossEntropy(scores, t.labels, n, s.Classes, t.Opt.LabelSmoothing, t.grad[0])
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, correct, false
 	}
 	t.backward(n)
 	t.update(lr)
+	if t.avg != nil {
+		t.avg.update(t.Threads, t.Opt.EMA, t.State.Step)
+	}
 	return loss, correct, true
 }
 
@@ -517,25 +576,43 @@ func (t *Trainer) backward(n int) {
 }
 
 // update takes one SGD step: v ← μ·v + g + λ·w, w ← w − lr·v (PyTorch's form, in which the
-// momentum buffer does not scale with the learning rate).
+// momentum buffer does not scale with the learning rate), or with Nesterov momentum
+// w ← w − lr·(g + λ·w + μ·v), PyTorch's form of it too.
 func (t *Trainer) update(lr float64) {
 	mu := float32(t.Opt.Momentum)
 	for _, p := range t.params {
+		if p.lrMul == 0 {
+			continue // frozen: weight decay without a rate would not move it either
+		}
 		rate := float32(lr * p.lrMul)
 		wd := float32(t.Opt.WeightDecay * p.wdMul)
+		if !t.Opt.Nesterov {
+			for j, g := range p.g {
+				v := mu*p.v[j] + g + wd*p.w[j]
+				p.v[j] = v
+				p.w[j] -= rate * v
+			}
+			continue
+		}
 		for j, g := range p.g {
-			v := mu*p.v[j] + g + wd*p.w[j]
+			d := g + wd*p.w[j]
+			v := mu*p.v[j] + d
 			p.v[j] = v
-			p.w[j] -= rate * v
+			p.w[j] -= rate * (d + mu*v)
 		}
 	}
 }
 
 // Export returns the model as inference sees it: BN folded into the convs with its running
-// statistics. The result shares nothing with the trainer's buffers, except that repeated
-// calls reuse one model, which each call overwrites.
+// statistics, and the weights' moving average in place of the weights when Opt.EMA is on.
+// The result shares nothing with the trainer's buffers, except that repeated calls reuse
+// one model, which each call overwrites.
 func (t *Trainer) Export() *nin.Model {
 	m := t.Model
+	weights, biases, bns := m.Weights, m.Biases, t.bn
+	if t.avg != nil {
+		weights, biases, bns = t.avg.weights, t.avg.biases, t.avg.bn
+	}
 	if t.folded == nil {
 		f := *m
 		f.Weights = make([][]float32, len(m.Weights))
@@ -548,16 +625,16 @@ func (t *Trainer) Export() *nin.Model {
 		}
 		t.folded = &f
 	}
-	for i, bn := range t.bn {
-		if m.Weights[i] == nil {
+	for i, bn := range bns {
+		if weights[i] == nil {
 			continue
 		}
 		if bn == nil {
-			copy(t.folded.Weights[i], m.Weights[i])
-			copy(t.folded.Biases[i], m.Biases[i])
+			copy(t.folded.Weights[i], weights[i])
+			copy(t.folded.Biases[i], biases[i])
 			continue
 		}
-		bn.fold(m.Weights[i], m.Biases[i], t.folded.Weights[i], t.folded.Biases[i])
+		bn.fold(weights[i], biases[i], t.folded.Weights[i], t.folded.Biases[i])
 	}
 	return t.folded
 }

@@ -59,7 +59,8 @@ func TestTrainMNIST(t *testing.T) {
 	}
 	train, test := loadMNIST(t, "train", 3200), loadMNIST(t, "test", 1000)
 	opt := DefaultTrainOptions()
-	opt.Batch, opt.Epochs, opt.BN, opt.LR, opt.LastLRMult = 32, 3, true, 0.1, 1
+	opt.Batch, opt.Epochs, opt.Warmup = 32, 3, 0.5
+	opt.LabelSmoothing = 0 // its floor (about 0.5 for ten classes) would hide how far the loss falls
 	tr := newTestTrainer(t, miniMNIST(t), train, opt, 0)
 	var losses []float64
 	prev := 0.0
@@ -143,6 +144,16 @@ func sameState(t *testing.T, a, b *Trainer) {
 			t.Fatalf("layer %d: BN running statistics differ", i)
 		}
 	}
+	if (a.avg == nil) != (b.avg == nil) {
+		t.Fatal("one trainer keeps an average of the weights, the other not")
+	}
+	if a.avg != nil {
+		for i, p := range a.avg.pairs {
+			if !slices.Equal(p.avg, b.avg.pairs[i].avg) {
+				t.Fatalf("%s differs", p.name)
+			}
+		}
+	}
 	if a.State.Step != b.State.Step || a.State.Epoch != b.State.Epoch {
 		t.Fatalf("states differ: %+v vs %+v", a.State, b.State)
 	}
@@ -216,6 +227,9 @@ func TestThreadsDoNotChangeResults(t *testing.T) {
 
 func TestRate(t *testing.T) {
 	cos := TrainOptions{LR: 0.1, Epochs: 10, Schedule: ScheduleCosine, Warmup: 2}
+	cosEnd := cos
+	cosEnd.EndLR = 0.01
+	lin := TrainOptions{LR: 0.1, Epochs: 15, Schedule: ScheduleLinear, Warmup: 3, EndLR: 0.01}
 	step := TrainOptions{LR: 0.1, Epochs: 8, Schedule: ScheduleStep, Gamma: 0.1}
 	steps := step
 	steps.Steps = []float64{3}
@@ -229,6 +243,11 @@ func TestRate(t *testing.T) {
 		{"warm-up end", cos, 2, 0.1},
 		{"cosine middle", cos, 6, 0.05},
 		{"cosine end", cos, 10, 0},
+		{"cosine end, end rate", cosEnd, 10, 0.001},
+		{"cosine middle, end rate", cosEnd, 6, 0.0505},
+		{"linear warm-up end", lin, 3, 0.1},
+		{"linear middle", lin, 9, 0.0505},
+		{"linear last step", lin, 15, 0.001},
 		{"step before", step, 3.9, 0.1},
 		{"last step of epoch 4", step, 4, 0.1}, // e is a step's end
 		{"first step of epoch 5", step, 4.01, 0.01},
@@ -245,7 +264,7 @@ func TestLRMultipliers(t *testing.T) {
 	s := nintest.GradSpec(t, "gap")
 	for _, bn := range []bool{false, true} {
 		opt := DefaultTrainOptions()
-		opt.BN = bn
+		opt.BN, opt.BiasLRMult, opt.LastLRMult = bn, 2, 0.1
 		tr := newTestTrainer(t, s, synthData(s, 8, 1), opt, 1)
 		got := map[string][2]float64{}
 		for _, p := range tr.params {
