@@ -31,6 +31,8 @@
 //     so that label numbers agree between the splits); images are read in name order and
 //     fitted to Options.Size by imageio.Fitter, the same centre crop and resize the camera
 //     path uses. Names starting with a dot are ignored, as are files of other extensions.
+//     Without split subfolders, Options.Holdout sets a fraction of each class aside as the
+//     test split.
 //
 // The data files of cifar10, cifar100, mnist and svhn may also be gzipped, with .gz
 // appended to their names. Colour images are RGB in that channel order.
@@ -76,6 +78,11 @@ type Options struct {
 	// Limit keeps only the first Limit images of the split, in file order (0: all). Later
 	// files are then not read at all, which makes quick experiments quick.
 	Limit int
+	// Holdout, for a folder set without train and test subfolders, is the fraction of each
+	// class's images that make up the test split, the rest being the train split; which
+	// ones is a function of Seed alone. 0 makes both splits the whole folder.
+	Holdout float64
+	Seed    uint64
 }
 
 // maxSetBytes bounds Images: 4 GiB, or what one slice can hold on a 32-bit board. Sizes
@@ -131,6 +138,8 @@ func (opt Options) check(split string) error {
 		return fmt.Errorf("Options.Channels %d: want 0, 1 or 3", opt.Channels)
 	case opt.Limit < 0:
 		return fmt.Errorf("Options.Limit %d is negative", opt.Limit)
+	case !(opt.Holdout >= 0 && opt.Holdout < 1):
+		return fmt.Errorf("Options.Holdout %v not in [0, 1)", opt.Holdout)
 	case opt.Size[0] < 0 || opt.Size[1] < 0 || (opt.Size[0] == 0) != (opt.Size[1] == 0):
 		return fmt.Errorf("Options.Size %v: want two positive sizes, or zero", opt.Size)
 	case opt.Size[0] > imageio.MaxSide || opt.Size[1] > imageio.MaxSide:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,6 +41,7 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 		return nil, err
 	}
 	var files []folderImage
+	held := opt.Holdout > 0 && root == "."
 	for i, class := range classes {
 		entries, err := os.ReadDir(filepath.Join(dir, root, class))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -47,11 +50,16 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
+		var class []folderImage
 		for _, e := range entries { // sorted by name
 			if e.Type().IsRegular() && imageio.IsImageName(e.Name()) {
-				files = append(files, folderImage{filepath.Join(root, class, e.Name()), int32(i)})
+				class = append(class, folderImage{filepath.Join(root, classes[i], e.Name()), int32(i)})
 			}
 		}
+		if held {
+			class = holdout(class, split, opt.Holdout, opt.Seed, uint64(i))
+		}
+		files = append(files, class...)
 	}
 	if opt.Limit > 0 && len(files) > opt.Limit {
 		files = files[:opt.Limit]
@@ -68,6 +76,30 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 		s.Labels[i] = f.label
 	}
 	return s, fitAll(dir, files, s)
+}
+
+// holdout returns the images of one class that belong to split: a shuffle seeded by seed
+// and the class number puts ⌈frac·n⌉ of them in the test split, the rest in train, each
+// kept in name order. A class of two or more images keeps at least one on each side; a
+// single image trains, since a class the network never sees cannot be learnt.
+func holdout(files []folderImage, split string, frac float64, seed, class uint64) []folderImage {
+	n := len(files)
+	k := 0
+	if n >= 2 {
+		k = min(max(int(math.Ceil(frac*float64(n))), 1), n-1)
+	}
+	order := rand.New(rand.NewPCG(seed, class)).Perm(n)
+	test := make([]bool, n)
+	for _, j := range order[:k] {
+		test[j] = true
+	}
+	var out []folderImage
+	for j, f := range files {
+		if test[j] == (split == "test") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // folderClasses returns the class names of a folder set and the folder, relative to dir,

@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -161,4 +162,48 @@ func TestFolderErrors(t *testing.T) {
 			t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 		}
 	})
+}
+
+// A folder without splits gets a held-out test split: per class, the same images for the
+// same seed, disjoint from train, together all of them.
+func TestFolderHoldout(t *testing.T) {
+	dir := t.TempDir()
+	for c, class := range []string{"a", "b"} {
+		for i := range 10 {
+			writeFile(t, dir, fmt.Sprintf("%s/%02d.pgm", class, i), []byte(fmt.Sprintf("P5 1 1 255\n%c", rune(c*10+i))))
+		}
+	}
+	writeFile(t, dir, "c/only.pgm", []byte("P5 1 1 255\n\x63"))
+	load := func(split string, seed uint64) []uint8 {
+		s, err := Load("folder", dir, split, Options{Size: [2]int{1, 1}, Channels: 1, Holdout: 0.2, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range s.Labels {
+			want := int32(s.Images[i]) / 10
+			if s.Images[i] == 99 {
+				want = 2
+			}
+			if l != want {
+				t.Fatalf("%s: image %d labelled %d, want %d", split, s.Images[i], l, want)
+			}
+		}
+		return s.Images
+	}
+	train, test := load("train", 1), load("test", 1)
+	if len(test) != 4 || len(train) != 17 {
+		t.Fatalf("%d train and %d test images, want 17 (8+8+the single c) and 4", len(train), len(test))
+	}
+	all := slices.Sorted(slices.Values(slices.Concat(train, test)))
+	for i, v := range all[:20] {
+		if int(v) != i {
+			t.Fatalf("train and test together are %v", all)
+		}
+	}
+	if !slices.Equal(load("test", 1), test) {
+		t.Error("the same seed gives another split")
+	}
+	if slices.Equal(load("test", 2), test) {
+		t.Error("another seed gives the same split")
+	}
 }
