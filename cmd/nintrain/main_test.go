@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,7 +130,8 @@ func TestTrainAndResume(t *testing.T) {
 	if err := tr.SaveCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(testEnv(), append([]string{"--resume", ckpt, "--epochs", "2"}, args...)); err != nil {
+	// --resume alone: the data set, its folder, the limits and the outputs are the run's.
+	if err := run(testEnv(), []string{"--resume", ckpt, "--epochs", "2"}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := nin.Load(out)
@@ -187,12 +189,49 @@ func TestTimeLeft(t *testing.T) {
 }
 
 // TestSignalCheckpoints stops a run with SIGTERM after its first epoch: it exits with 143
-// (128 + SIGTERM) and leaves a checkpoint holding the tested epoch.
+// (128 + SIGTERM) and leaves a checkpoint holding the tested epoch. The command the message
+// prints to continue, run as printed, resumes the run.
 func TestSignalCheckpoints(t *testing.T) {
 	data := datasettest.Dir(t, "mnist")
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data,
+	stderr := runUntilEpoch(t, "--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data,
 		"--limit", "640", "--test-limit", "200", "--epochs", "1000", "--batch", "32", "-o", filepath.Join(dir, "small.safetensors"))
+	// Where it stopped depends on how soon the signal came (in epoch 2's training or test,
+	// on a loaded machine even later): the checkpoint holds every epoch trained, each
+	// tested but perhaps the last.
+	ckpt := filepath.Join(dir, "small.ckpt.safetensors")
+	tr, err := nintrain.LoadCheckpoint(ckpt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untested := 0
+	if tr.State.Untested != nil {
+		untested = 1
+	}
+	if st := tr.State; st.Epoch < 1 || st.Epoch != len(st.History)+untested {
+		t.Errorf("checkpoint at epoch %d with %d tested and %d untested", st.Epoch, len(st.History), untested)
+	}
+	_, cont, _ := strings.Cut(stderr, "continue with: ")
+	cont, _, _ = strings.Cut(cont, ")")
+	words := strings.Fields(cont)
+	if want := []string{"nintrain", "--resume", ckpt}; !slices.Equal(words, want) {
+		t.Fatalf("continue with %q, want %q; stderr:\n%s", words, want, stderr)
+	}
+	runUntilEpoch(t, words[1:]...)
+	again, err := nintrain.LoadCheckpoint(ckpt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State.Epoch <= tr.State.Epoch || len(again.State.History) < len(tr.State.History) {
+		t.Errorf("the resumed run went from epoch %d to %d", tr.State.Epoch, again.State.Epoch)
+	}
+}
+
+// runUntilEpoch runs nintrain as a process with args, sends it SIGTERM once it prints an
+// epoch's result, checks that it exits with 143, and returns its stderr.
+func runUntilEpoch(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "NINTRAIN_RUN_MAIN=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -206,7 +245,7 @@ func TestSignalCheckpoints(t *testing.T) {
 	kill := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
 	defer kill.Stop()
 	sc := bufio.NewScanner(out)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "epoch 1/1000:") {
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "epoch ") {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	io.Copy(io.Discard, out)
@@ -215,18 +254,54 @@ func TestSignalCheckpoints(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 143 || !strings.Contains(stderr.String(), "terminated: stopped") {
 		t.Fatalf("exit %v, want status 143; stderr:\n%s", err, stderr.String())
 	}
-	// Where it stopped depends on how soon the signal came (in epoch 2's training or test,
-	// on a loaded machine even later): the checkpoint holds every epoch trained, each
-	// tested but perhaps the last.
-	tr, err := nintrain.LoadCheckpoint(filepath.Join(dir, "small.ckpt.safetensors"), 0)
+	return stderr.String()
+}
+
+// The model is the run's product: a checkpoint that cannot be written once training is over
+// (a full disk, a folder gone) is a warning, and the model is written all the same.
+func TestModelWrittenWithoutCheckpoint(t *testing.T) {
+	data := datasettest.Dir(t, "mnist")
+	dir := t.TempDir()
+	c := config{arch: smallSpec(t, dir), preprocess: nin.PreMeanStd, head: "gap", augment: "auto",
+		opt: nintrain.DefaultTrainOptions(),
+		run: runInfo{Dataset: "mnist", Data: data, Limit: 320, TestLimit: 100, Threads: 2,
+			Out: filepath.Join(dir, "m.safetensors"), Checkpoint: filepath.Join(dir, "gone", "m.ckpt.safetensors"),
+			Metrics: filepath.Join(dir, "m.jsonl"), Plot: filepath.Join(dir, "m.png")}}
+	c.opt.Epochs, c.opt.Batch, c.opt.Warmup = 1, 32, 0.2
+	tr, train, test, err := start(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	untested := 0
-	if tr.State.Untested != nil {
-		untested = 1
+	var stderr bytes.Buffer
+	e := testEnv()
+	e.Stderr = &stderr
+	if err := loop(e, &c, tr, train, test); err != nil {
+		t.Fatal(err)
 	}
-	if st := tr.State; st.Epoch < 1 || st.Epoch != len(st.History)+untested {
-		t.Errorf("checkpoint at epoch %d with %d tested and %d untested", st.Epoch, len(st.History), untested)
+	if _, err := nin.Load(c.run.Out); err != nil {
+		t.Errorf("no model: %v", err)
 	}
+	if !strings.Contains(stderr.String(), "not the last checkpoint") {
+		t.Errorf("no warning: %q", stderr.String())
+	}
+	// Before the last epoch, the same failure stops the run: it could not be continued.
+	c.opt.Epochs = 2
+	if tr, train, test, err = start(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := loop(e, &c, tr, train, test); err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("a run that cannot checkpoint went on: %v", err)
+	}
+}
+
+// A loss that explodes stops the run with its likely cause and a way out.
+func TestExplodingLossStops(t *testing.T) {
+	data := datasettest.Dir(t, "mnist")
+	dir := t.TempDir()
+	err := run(testEnv(), []string{"--arch", smallSpec(t, dir), "--dataset", "mnist", "--data", data, "--limit", "1920",
+		"--test-limit", "100", "--epochs", "1", "--batch", "32", "--bn=false", "--lr", "3", "-o", filepath.Join(dir, "m.safetensors")})
+	if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "--bn") {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(err)
 }

@@ -80,6 +80,24 @@ func LoadCheckpoint(path string, threads int) (*Trainer, error) {
 	return t, nil
 }
 
+// CheckpointRun returns the caller's record of the run (Trainer.Run) that a checkpoint
+// holds, nil for checkpoints written without one, so that a caller can learn the run's
+// settings before it builds the trainer.
+func CheckpointRun(path string) (json.RawMessage, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if got := f.Metadata["format"]; got != FormatCheckpoint {
+		return nil, fmt.Errorf("checkpoint %s: format is %q, want %q", path, got, FormatCheckpoint)
+	}
+	var meta checkpointMeta
+	if err := json.Unmarshal([]byte(f.Metadata["train"]), &meta); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: metadata train: %w", path, err)
+	}
+	return meta.Run, nil
+}
+
 func trainerFromFile(f *safetensors.File, threads int) (*Trainer, error) {
 	if got := f.Metadata["format"]; got != FormatCheckpoint {
 		return nil, fmt.Errorf("format is %q, want %q", got, FormatCheckpoint)

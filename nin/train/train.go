@@ -413,7 +413,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, data Data, progress func(Progr
 		ImagesPerSec: float64(st.Seen) / st.Seconds}
 	st.Epoch++
 	st.Pos, st.Loss, st.Correct, st.Seen, st.Seconds = 0, 0, 0, 0, 0
-	return em, true, nil
+	return em, true, t.checkLearning(em, spe)
 }
 
 // shuffle sets perm to this epoch's order of the n training images.
