@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -137,6 +138,23 @@ func TestFreeze(t *testing.T) {
 			t.Errorf("%s: moved %v, frozen %v", p.name, moved, frozen)
 		}
 	}
+	// The backward pass stops below the first layer that trains, with the same gradients.
+	full := opt
+	full.Freeze = 0
+	grads := func(o TrainOptions) *Trainer {
+		tr := newTestTrainer(t, s, data, o, 1)
+		tr.gather(data, []int{0, 1, 2, 3, 4, 5, 6, 7})
+		scores := tr.forward(o.Batch)
+		softmaxCrossEntropy(scores, tr.labels, o.Batch, s.Classes, o.LabelSmoothing, tr.grad[0])
+		tr.backward(o.Batch)
+		return tr
+	}
+	a, b := grads(opt), grads(full)
+	for i := 4; i < len(a.params); i++ {
+		if !slices.Equal(a.params[i].g, b.params[i].g) {
+			t.Errorf("%s: gradient differs with the first layers frozen", a.params[i].name)
+		}
+	}
 	opt.Freeze = 4 // GradSpec has 4 layers with weights
 	if _, err := NewTrainer(nintest.RandomModel(t, s, 1), opt, 1); err == nil {
 		t.Error("freezing every layer accepted")
@@ -190,5 +208,38 @@ func TestLabelSmoothingLoss(t *testing.T) {
 		if math.Abs(float64(v)-want) > 1e-6 {
 			t.Errorf("gradient %d = %v, want %v", j, v, want)
 		}
+	}
+}
+
+// TestRetarget: every layer but the classifier is kept; the classifier has one output per
+// new class, and the model runs.
+func TestRetarget(t *testing.T) {
+	s := nintest.GradSpec(t, "gap")
+	m := nintest.RandomModel(t, s, 1)
+	r, err := Retarget(m, []string{"car", "porch"}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Spec.Classes != 2 || !slices.Equal(r.Classes, []string{"car", "porch"}) || r.Spec.Layers[6].Out != 2 || m.Spec.Layers[6].Out != 3 {
+		t.Fatalf("retargeted spec: %d classes %v, last conv %d outputs (original %d)", r.Spec.Classes, r.Classes, r.Spec.Layers[6].Out, m.Spec.Layers[6].Out)
+	}
+	for i := range 6 {
+		if !slices.Equal(r.Weights[i], m.Weights[i]) || !slices.Equal(r.Biases[i], m.Biases[i]) {
+			t.Errorf("layer %d changed", i)
+		}
+	}
+	if len(r.Weights[6]) != 3*3*6*2 {
+		t.Errorf("classifier has %d weights", len(r.Weights[6]))
+	}
+	tr, err := NewTrainer(r, resumeOptions(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := synthData(r.Spec, 16, 1)
+	for i := range data.Labels {
+		data.Labels[i] %= 2
+	}
+	if _, err := tr.Evaluate(context.Background(), data); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -73,7 +73,7 @@ type TrainOptions struct {
 func DefaultTrainOptions() TrainOptions {
 	return TrainOptions{Batch: 128, Epochs: 15, LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4,
 		Schedule: ScheduleLinear, Warmup: 3, EndLR: 0.01, Gamma: 0.1, BiasLRMult: 1, LastLRMult: 1,
-		BN: true, Nesterov: true, LabelSmoothing: 0.1, EMA: 0.999,
+		BN: true, Nesterov: true, LabelSmoothing: 0.1, EMA: 0.998,
 		Augment: AugmentNone, Seed: 1}
 }
 
@@ -252,7 +252,8 @@ type Trainer struct {
 	sum    []float64
 	perm   []int
 
-	avg *average // the weights' moving average (Opt.EMA), nil when off
+	avg       *average // the weights' moving average (Opt.EMA), nil when off
+	trainFrom int      // the first layer that trains: the layers below it are frozen
 
 	folded *nin.Model // the model with BN folded in, rebuilt by Export
 	runner *nin.Runner
@@ -322,6 +323,7 @@ func NewTrainer(m *nin.Model, opt TrainOptions, threads int) (*Trainer, error) {
 		}
 		if k++; k <= opt.Freeze {
 			lrMul, biasMul = 0, 0
+			t.trainFrom = i + 1
 		}
 		t.params = append(t.params, newParam(l.Name+".weight", m.Weights[i], lrMul, 1))
 		if bn := t.bn[i]; bn != nil {
@@ -528,12 +530,13 @@ func (t *Trainer) backward(n int) {
 	m := t.Model
 	g, other := t.grad[0], t.grad[1]
 	p := len(t.params)
-	for i := len(m.Spec.Layers) - 1; i >= 0; i-- {
+	// Frozen layers need no gradient, and the layers below them none either.
+	for i := len(m.Spec.Layers) - 1; i >= t.trainFrom; i-- {
 		l := m.Spec.Layers[i]
 		in, out := t.shapes[i], t.shapes[i+1]
 		dy := g[:n*out.Size()]
 		var dx []float32
-		if i > 0 {
+		if i > t.trainFrom {
 			dx = other[:n*in.Size()]
 		}
 		x := t.input(i, n)
