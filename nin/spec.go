@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -451,5 +452,23 @@ func (s Spec) WithHead(h Head) (Spec, error) {
 		}
 		out.Layers = append(out.Layers, l)
 	}
+	return out, out.Validate()
+}
+
+// WithClasses returns the spec with k classes: its classifier, the last layer with weights
+// (cccp6 in NIN, or the fc head), gets k outputs.
+func (s Spec) WithClasses(k int) (Spec, error) {
+	last := -1
+	for i, l := range s.Layers {
+		if l.HasWeights() {
+			last = i
+		}
+	}
+	if last < 0 {
+		return Spec{}, fmt.Errorf("spec %s: no layer with weights to classify", s.Name)
+	}
+	out := s
+	out.Layers = slices.Clone(s.Layers)
+	out.Layers[last].Out, out.Classes = k, k
 	return out, out.Validate()
 }

@@ -141,3 +141,23 @@ func TestSpecCostBounds(t *testing.T) {
 		}
 	}
 }
+
+// WithClasses resizes the classifier, the last layer with weights, whatever the head.
+func TestWithClasses(t *testing.T) {
+	for _, head := range []string{"gap", "fc"} {
+		s, err := LoadSpec("nin-cifar10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err = s.WithHead(Head{Kind: head}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.WithClasses(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh := got.Shapes(); got.Classes != 3 || sh[len(sh)-1].C != 3 || s.Classes != 10 {
+			t.Errorf("%s: %d classes, output %v; the original now has %d", head, got.Classes, sh[len(sh)-1], s.Classes)
+		}
+	}
+}

@@ -279,6 +279,10 @@ func newModel(c *config) (*nin.Model, error) {
 			return nil, err
 		}
 	}
+	// The architecture's class count is a default: a folder has as many as it has folders.
+	if spec, err = spec.WithClasses(len(set.Classes)); err != nil {
+		return nil, err
+	}
 	m, err := nin.NewModel(spec, set.Classes, pre)
 	if err != nil {
 		return nil, err

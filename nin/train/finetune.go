@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/ninedge/ninedge/nin"
 )
@@ -12,23 +11,19 @@ import (
 // one output per class and fresh He-normal weights from seed. Fine-tuning then starts from
 // m's features and preprocessing.
 func Retarget(m *nin.Model, classes []string, seed uint64) (*nin.Model, error) {
-	s := m.Spec
-	last := -1
-	for i, l := range s.Layers {
-		if l.HasWeights() {
-			last = i
-		}
+	s, err := m.Spec.WithClasses(len(classes))
+	if err != nil {
+		return nil, fmt.Errorf("retarget: %w", err)
 	}
-	if last < 0 {
-		return nil, fmt.Errorf("retarget %s: no layer with weights", s.Name)
-	}
-	s.Layers = slices.Clone(s.Layers)
-	s.Layers[last].Out, s.Classes = len(classes), len(classes)
 	out, err := nin.NewModel(s, classes, m.Pre)
 	if err != nil {
-		return nil, fmt.Errorf("retarget %s: %w", m.Spec.Name, err)
+		return nil, fmt.Errorf("retarget: %w", err)
 	}
 	out.InitHe(seed)
+	last := len(m.Weights) - 1
+	for m.Weights[last] == nil {
+		last--
+	}
 	for i := range last {
 		if m.Weights[i] != nil {
 			copy(out.Weights[i], m.Weights[i])
