@@ -13,9 +13,10 @@ const (
 	lossStartSteps = 5   // the run's first steps, whose mean loss is its start: before a rate too high has done harm
 	lossRise       = 3.0 // a running loss this many times the start means the run blew up
 	lossSmoothing  = 0.9 // weight of the running loss's past: about the last 10 steps count
-	// An epoch ending after this many steps of the run with a train accuracy below 1.5× chance
-	// and a loss above 0.9·log(classes), that of scores that ignore the image, has learnt
-	// nothing; fewer steps say too little.
+	// An epoch ending after the warm-up and after this many steps of the run, with a train
+	// accuracy below 1.5× chance and a loss above 0.9·log(classes), that of scores that
+	// ignore the image, has learnt nothing; fewer steps, or the small rates of a warm-up,
+	// say too little.
 	stallSteps = 50
 )
 
@@ -70,7 +71,7 @@ func (t *Trainer) watchLoss(perImage, lr float64, spe int) error {
 // checkLearning fails when the epoch just ended learnt nothing (see stallSteps).
 func (t *Trainer) checkLearning(em EpochMetrics, spe int) error {
 	k := float64(t.Model.Spec.Classes)
-	if t.State.Step < stallSteps || em.TrainAcc >= 1.5/k || em.TrainLoss <= 0.9*math.Log(k) {
+	if t.State.Step < stallSteps || float64(em.Epoch) <= t.Opt.Warmup || em.TrainAcc >= 1.5/k || em.TrainLoss <= 0.9*math.Log(k) {
 		return nil
 	}
 	return &DivergedError{Epoch: em.Epoch, Step: spe, Steps: spe, Loss: em.TrainLoss, LR: t.Opt.LR, BN: t.Opt.BN, Acc: em.TrainAcc, Stalled: true}
