@@ -243,3 +243,31 @@ func TestRetarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An epoch at chance level past the warm-up stops the run; early ones say too little.
+func TestChanceLevelStops(t *testing.T) {
+	s := nintest.GradSpec(t, "gap") // 3 classes: chance 1/3, log 3 = 1.10
+	opt := resumeOptions()
+	opt.Warmup = 1
+	tr := newTestTrainer(t, s, synthData(s, 8, 1), opt, 1)
+	stalled := EpochMetrics{Epoch: 2, TrainAcc: 0.34, TrainLoss: 1.2}
+	for _, tc := range []struct {
+		name string
+		step int64
+		em   EpochMetrics
+		stop bool
+	}{
+		{"chance level", 100, stalled, true},
+		{"too few steps", 40, stalled, false},
+		{"in the warm-up", 100, EpochMetrics{Epoch: 1, TrainAcc: 0.34, TrainLoss: 1.2}, false},
+		{"learning", 100, EpochMetrics{Epoch: 2, TrainAcc: 0.6, TrainLoss: 1.2}, false},
+		{"loss falling", 100, EpochMetrics{Epoch: 2, TrainAcc: 0.34, TrainLoss: 0.9}, false},
+	} {
+		tr.State.Step = tc.step
+		err := tr.checkLearning(tc.em, 10)
+		var d *DivergedError
+		if stop := errors.As(err, &d) && d.Stalled; stop != tc.stop {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -147,14 +147,19 @@ func CheckThreads(n int) error {
 type DataFlags struct {
 	Name, Dir, Split string
 	Limit            int
+	Holdout          float64
+	Seed             uint64
 }
 
-// Add registers --dataset, --data, --split and --limit.
+// Add registers --dataset, --data, --split, --limit, and --holdout and --seed, which
+// reproduce the split nintrain held out of a folder without train and test subfolders.
 func (d *DataFlags) Add(fs *pflag.FlagSet, split string) {
 	fs.StringVar(&d.Name, "dataset", "", "data set: "+strings.Join(dataset.Names(), ", "))
 	fs.StringVar(&d.Dir, "data", "", "folder holding the data set files")
 	fs.StringVar(&d.Split, "split", split, "train or test")
 	fs.IntVar(&d.Limit, "limit", 0, "use only the first N images (0: all)")
+	fs.Float64Var(&d.Holdout, "holdout", 0, "--dataset folder without train/test subfolders: the --holdout of the nintrain run, whose held-out images are then the test split and the rest the train split (0: both are the whole folder)")
+	fs.Uint64Var(&d.Seed, "seed", 1, "with --holdout: the --seed of the nintrain run")
 }
 
 // Load reads the data set, fitted to the given input shape for image folders.
@@ -165,7 +170,8 @@ func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
 	if d.Limit < 0 {
 		return nil, Usagef("--limit %d: want 0 (all) or more", d.Limit)
 	}
-	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit})
+	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit,
+		Holdout: d.Holdout, Seed: d.Seed})
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +216,7 @@ func CheckOutputs(inputs []string, outputs ...string) error {
 	}
 	return nil
 }
+
 // absPath is path made absolute, or path itself where the working folder is unknown.
 func absPath(path string) string {
 	if abs, err := filepath.Abs(path); err == nil {
