@@ -69,9 +69,6 @@ var runFlags = []string{"arch", "init", "batch", "lr", "momentum", "nesterov", "
 	"warmup", "end-lr", "label-smoothing", "ema", "freeze", "bias-lr-mult", "last-lr-mult", "bn", "augment",
 	"preprocess", "head", "head-dropout", "seed"}
 
-// sameData are the flags a resumed run may repeat but not change: they define its data.
-var sameData = []string{"dataset", "limit", "test-limit", "holdout"}
-
 func flags(e *cli.Env, c *config) *cli.FlagSet {
 	d := nintrain.DefaultTrainOptions()
 	fs := cli.NewFlags(e, prog, prog+" --arch SPEC --dataset D --data DIR [flags] -o OUT\n"+

@@ -130,7 +130,12 @@ func TestTrainAndResume(t *testing.T) {
 	if err := tr.SaveCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	// --resume alone: the data set, its folder, the limits and the outputs are the run's.
+	// The data cannot change under a run; repeating it is harmless.
+	if err := run(testEnv(), []string{"--resume", ckpt, "--limit", "320"}); !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--limit") {
+		t.Errorf("a resumed run took another --limit: %v", err)
+	}
+	// --resume alone (but --epochs): the data set, its folder, the limits and the outputs are
+	// the run's.
 	if err := run(testEnv(), []string{"--resume", ckpt, "--epochs", "2"}); err != nil {
 		t.Fatal(err)
 	}

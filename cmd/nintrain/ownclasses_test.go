@@ -55,9 +55,31 @@ func TestOwnClasses(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "../ninquant", "../ninedge").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// Calibrated on the images it trained on, evaluated on those it held out, as nintrain split
+	// them (--holdout 0.2 and --seed 1, its defaults).
+	heldOut := []string{"--dataset", "folder", "--data", photos, "--holdout", "0.2", "--seed", "1"}
 	q := filepath.Join(dir, "ft-int8.safetensors")
-	if out, err := exec.Command(filepath.Join(bin, "ninquant"), "convert", "--model", ft, "--dataset", "folder", "--data", photos, "-o", q).CombinedOutput(); err != nil {
+	if out, err := exec.Command(filepath.Join(bin, "ninquant"), append([]string{"convert", "--model", ft, "-o", q}, heldOut...)...).CombinedOutput(); err != nil {
 		t.Fatalf("ninquant convert: %v\n%s", err, out)
+	}
+	eval := func(model string) float64 {
+		out, err := exec.Command(filepath.Join(bin, "ninquant"), append([]string{"eval", "--model", model, "--backend", "cpu", "--json"}, heldOut...)...).Output()
+		if err != nil {
+			t.Fatalf("ninquant eval %s: %v", model, err)
+		}
+		var r struct {
+			N    int     `json:"n"`
+			Top1 float64 `json:"top1"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil || r.N != 90 {
+			t.Fatalf("ninquant eval %s: %q (%v), want 90 images", model, out, err)
+		}
+		return r.Top1
+	}
+	floatAcc, int8Acc := eval(ft), eval(q)
+	t.Logf("ninquant eval on the held-out images: float %.2f%%, int8 %.2f%%", 100*floatAcc, 100*int8Acc)
+	if floatAcc != ftAcc || int8Acc < floatAcc-0.05 {
+		t.Errorf("held out: float %.2f%% (nintrain said %.2f%%), int8 %.2f%%", 100*floatAcc, 100*ftAcc, 100*int8Acc)
 	}
 	out, err := exec.Command(filepath.Join(bin, "ninedge"), "classify", "--model", q, "--backend", "cpu", "--json", filepath.Join(photos, "ship")).Output()
 	if err != nil {
