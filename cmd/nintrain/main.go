@@ -326,6 +326,8 @@ func resume(c *config, fs *pflag.FlagSet) (*nintrain.Trainer, error) {
 			return nil, cli.Usagef("%s holds no run settings (an older checkpoint): give --dataset, --data, -o and the --limit it had", c.resume)
 		}
 	} else {
+		// Into a zero record, not over the flags' defaults: a value the JSON leaves out is 0.
+		c.run = runInfo{}
 		if err := json.Unmarshal(raw, &c.run); err != nil {
 			return nil, fmt.Errorf("%s: run settings: %w", c.resume, err)
 		}

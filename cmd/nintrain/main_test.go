@@ -139,6 +139,19 @@ func TestTrainAndResume(t *testing.T) {
 	if err := run(testEnv(), []string{"--resume", ckpt, "--epochs", "2"}); err != nil {
 		t.Fatal(err)
 	}
+	// The record stays the run's: no flag default creeps in where the JSON leaves a zero out.
+	raw, err := nintrain.CheckpointRun(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec runInfo
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if want := (runInfo{Dataset: "mnist", Data: data, Limit: 640, TestLimit: 200, Out: out, Checkpoint: ckpt,
+		Metrics: filepath.Join(dir, "small.metrics.jsonl"), Plot: filepath.Join(dir, "small.png")}); rec != want {
+		t.Errorf("run record after resuming %+v, want %+v", rec, want)
+	}
 	m, err := nin.Load(out)
 	if err != nil {
 		t.Fatal(err)
