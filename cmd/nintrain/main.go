@@ -194,6 +194,9 @@ func checkNew(c *config, fs *pflag.FlagSet) error {
 		return cli.Usagef("--arch (a new network) or --init (a trained one to fine-tune) is required")
 	case c.init != "" && (fs.Changed("arch") || fs.Changed("head") || fs.Changed("preprocess")):
 		return cli.Usagef("--init takes the architecture and preprocessing of its model: no --arch, --head or --preprocess")
+	case c.init != "" && fs.Changed("bn") && c.opt.BN:
+		// BN would replace the conv biases, into which the model's own BN is folded.
+		return cli.Usagef("--init fine-tunes without batch norm: the model's is folded into its convs (no --bn)")
 	case c.init == "" && c.opt.Freeze > 0:
 		return cli.Usagef("--freeze is for fine-tuning (--init)")
 	case c.opt.Schedule != nintrain.ScheduleStep && !(c.opt.EndLR > 0):

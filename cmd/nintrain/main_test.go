@@ -88,6 +88,12 @@ func TestBadInvocations(t *testing.T) {
 		{"metrics where the model goes", append(base, "--metrics", out), true, "two outputs"},
 		{"unknown data set", []string{"--arch", "nin-mnist", "--dataset", "imagenet", "--data", dir, "-o", out}, false, "imagenet"},
 		{"resume changes lr", append(base, "--resume", notCkpt, "--lr", "0.3"), true, "--lr"},
+		{"last step at rate 0", append(base, "--end-lr", "0"), true, "--end-lr"},
+		{"holdout of all", append(base, "--holdout", "1"), true, "--holdout"},
+		{"freeze from scratch", append(base, "--freeze", "2"), true, "--freeze"},
+		{"init and arch", []string{"--init", notCkpt, "--arch", "nin-mnist", "--dataset", "folder", "--data", dir, "-o", out}, true, "--init"},
+		{"init and bn", []string{"--init", notCkpt, "--bn", "--dataset", "folder", "--data", dir, "-o", out}, true, "--bn"},
+		{"no arch nor init", []string{"--dataset", "mnist", "--data", dir, "-o", out}, true, "--arch"},
 		{"resume from junk", []string{"--dataset", "mnist", "--data", dir, "-o", out, "--resume", notCkpt}, false, "junk"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
