@@ -218,90 +218,102 @@ func checkNew(c *config, fs *pflag.FlagSet) error {
 // initialisation from the seed; or, with --init, the model to fine-tune with a new
 // classifier.
 func start(c *config) (*nintrain.Trainer, nintrain.Data, nintrain.Data, error) {
-	var err error
-	if c.opt.Steps, err = parseSteps(c.steps); err != nil {
-		return nil, nintrain.Data{}, nintrain.Data{}, err
-	}
-	if len(c.opt.Steps) > 0 && c.opt.Schedule != nintrain.ScheduleStep {
-		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--steps is for --schedule step")
-	}
-	if c.opt.Augment, err = resolveAugment(c.augment, c.run.Dataset); err != nil {
-		return nil, nintrain.Data{}, nintrain.Data{}, err
-	}
-	if err := c.opt.Validate(); err != nil {
-		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
-	}
-	var m *nin.Model
-	if c.init != "" {
-		m, err = fineTuneModel(c)
-	} else {
-		m, err = newModel(c)
-	}
+	t, train, test, err := newTrainer(c)
 	if err != nil {
 		return nil, nintrain.Data{}, nintrain.Data{}, err
+	}
+	if err := check(c, t, train); err != nil {
+		return nil, nintrain.Data{}, nintrain.Data{}, err
+	}
+	return t, data(train), data(test), nil
+}
+
+func newTrainer(c *config) (*nintrain.Trainer, *dataset.Set, *dataset.Set, error) {
+	var err error
+	if c.opt.Steps, err = parseSteps(c.steps); err != nil {
+		return nil, nil, nil, err
+	}
+	if len(c.opt.Steps) > 0 && c.opt.Schedule != nintrain.ScheduleStep {
+		return nil, nil, nil, cli.Usagef("--steps is for --schedule step")
+	}
+	if c.opt.Augment, err = resolveAugment(c.augment, c.run.Dataset); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := c.opt.Validate(); err != nil {
+		return nil, nil, nil, cli.Usagef("%v", err)
+	}
+	var m *nin.Model
+	var spec nin.Spec
+	if c.init != "" {
+		if m, err = nin.Load(c.init); err != nil {
+			return nil, nil, nil, err
+		}
+		spec = m.Spec
+	} else if spec, err = newSpec(c); err != nil {
+		return nil, nil, nil, err
+	}
+	train, test, err := loadSplits(c, spec.Input)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if m != nil {
+		m, err = nintrain.Retarget(m, train.Classes, c.opt.Seed)
+	} else {
+		m, err = newModel(c, spec, train)
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	t, err := nintrain.NewTrainer(m, c.opt, c.run.Threads)
 	if err != nil {
-		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
+		return nil, nil, nil, cli.Usagef("%v", err)
 	}
-	train, test, err := reload(c, t)
-	return t, train, test, err
+	return t, train, test, nil
 }
 
-// newModel is a network of --arch with the preprocessing fitted on the training split and
-// He-normal weights.
-func newModel(c *config) (*nin.Model, error) {
+// newSpec is --arch with --head.
+func newSpec(c *config) (nin.Spec, error) {
 	spec, err := nin.LoadSpec(c.arch, os.ReadFile)
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
+		return nin.Spec{}, cli.Usagef("%v", err)
 	}
 	if spec, err = spec.WithHead(nin.Head{Kind: c.head, Dropout: c.headDropout}); err != nil {
-		return nil, cli.Usagef("--head: %v", err)
+		return nin.Spec{}, cli.Usagef("--head: %v", err)
 	}
 	switch c.preprocess {
 	case nin.PreMeanStd, nin.PreScale, nin.PreGCNZCA:
 	default:
-		return nil, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
+		return nin.Spec{}, cli.Usagef("--preprocess %q: want meanstd, gcn-zca or scale", c.preprocess)
 	}
-	set, err := loadSplit(c, "train", spec.Input, 0)
-	if err != nil {
-		return nil, err
-	}
+	return spec, nil
+}
+
+// newModel is a network of spec with a classifier for train's classes, the preprocessing
+// fitted on train and He-normal weights.
+func newModel(c *config, spec nin.Spec, train *dataset.Set) (*nin.Model, error) {
 	var pre nin.Preprocess
+	var err error
 	switch c.preprocess {
 	case nin.PreMeanStd:
-		pre = nintrain.FitMeanStd(set.Images, set.N, spec.Input)
+		pre = nintrain.FitMeanStd(train.Images, train.N, spec.Input)
 	case nin.PreScale:
 		pre = nin.Preprocess{Kind: nin.PreScale}
 	case nin.PreGCNZCA:
 		// The maxout/NIN recipe's constants: GCN to norm 55, ZCA eigenvalue bias 0.1.
-		if pre, err = nintrain.FitGCNZCA(set.Images, set.N, spec.Input, 55, 0.1, c.run.Threads); err != nil {
+		if pre, err = nintrain.FitGCNZCA(train.Images, train.N, spec.Input, 55, 0.1, c.run.Threads); err != nil {
 			return nil, err
 		}
 	}
 	// The architecture's class count is a default: a folder has as many as it has folders.
-	if spec, err = spec.WithClasses(len(set.Classes)); err != nil {
+	if spec, err = spec.WithClasses(len(train.Classes)); err != nil {
 		return nil, err
 	}
-	m, err := nin.NewModel(spec, set.Classes, pre)
+	m, err := nin.NewModel(spec, train.Classes, pre)
 	if err != nil {
 		return nil, err
 	}
 	m.InitHe(c.opt.Seed)
 	return m, nil
-}
-
-// fineTuneModel is --init's model with a classifier for the data set's classes.
-func fineTuneModel(c *config) (*nin.Model, error) {
-	m, err := nin.Load(c.init)
-	if err != nil {
-		return nil, err
-	}
-	set, err := loadSplit(c, "train", m.Spec.Input, 1) // the class names only
-	if err != nil {
-		return nil, err
-	}
-	return nintrain.Retarget(m, set.Classes, c.opt.Seed)
 }
 
 // resume reloads a checkpoint and takes the run's settings from it. Flags that define the
@@ -376,41 +388,57 @@ func resume(c *config, fs *pflag.FlagSet) (*nintrain.Trainer, error) {
 	return t, nil
 }
 
-// reload reads the data of a run whose trainer exists and checks it against the trainer.
+// reload reads the data of a resumed run and checks it against the trainer.
 func reload(c *config, t *nintrain.Trainer) (nintrain.Data, nintrain.Data, error) {
-	s := t.Model.Spec
-	trainSet, err := loadSplit(c, "train", s.Input, c.run.Limit)
+	train, test, err := loadSplits(c, t.Model.Spec.Input)
 	if err != nil {
 		return nintrain.Data{}, nintrain.Data{}, err
 	}
-	testSet, err := loadSplit(c, "test", s.Input, c.run.TestLimit)
-	if err != nil {
+	if err := check(c, t, train); err != nil {
 		return nintrain.Data{}, nintrain.Data{}, err
 	}
-	if trainSet.N < c.opt.Batch {
-		return nintrain.Data{}, nintrain.Data{}, fmt.Errorf("train split: %d images, fewer than one batch of %d", trainSet.N, c.opt.Batch)
-	}
-	if n := t.State.Images; n != 0 && trainSet.N != n {
-		return nintrain.Data{}, nintrain.Data{}, fmt.Errorf("%s: the run trained on %d images, not %d (give the --limit it had)", c.resume, n, trainSet.N)
-	}
-	if !slices.Equal(trainSet.Classes, t.Model.Classes) {
-		return nintrain.Data{}, nintrain.Data{}, fmt.Errorf("the run's classes differ from those of %s in %s", c.run.Dataset, c.run.Data)
-	}
-	data := func(s *dataset.Set) nintrain.Data { return nintrain.Data{Images: s.Images, Labels: s.Labels, N: s.N} }
-	return data(trainSet), data(testSet), nil
+	return data(train), data(test), nil
 }
 
-// loadSplit reads one split of the run's data set for a network of input in.
-func loadSplit(c *config, split string, in nin.Shape, limit int) (*dataset.Set, error) {
-	s, err := dataset.Load(c.run.Dataset, c.run.Data, split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C,
-		Limit: limit, Holdout: c.run.Holdout, Seed: c.opt.Seed})
-	if err != nil {
-		return nil, fmt.Errorf("%s split: %w", split, err)
+// check makes sure that the training split fits the trainer: a batch at least, the run's
+// number of images, its classes.
+func check(c *config, t *nintrain.Trainer, train *dataset.Set) error {
+	if train.N < t.Opt.Batch {
+		return fmt.Errorf("train split: %d images, fewer than one batch of %d", train.N, t.Opt.Batch)
 	}
-	if s.H != in.H || s.W != in.W || s.C != in.C {
-		return nil, fmt.Errorf("%s split: %dx%dx%d images, the network wants %v", split, s.H, s.W, s.C, in)
+	if n := t.State.Images; n != 0 && train.N != n {
+		return fmt.Errorf("%s: the run trained on %d images, not %d (give the --limit it had)", c.resume, n, train.N)
 	}
-	return s, nil
+	if !slices.Equal(train.Classes, t.Model.Classes) {
+		return fmt.Errorf("the run's classes differ from those of %s in %s", c.run.Dataset, c.run.Data)
+	}
+	return nil
+}
+
+func data(s *dataset.Set) nintrain.Data {
+	return nintrain.Data{Images: s.Images, Labels: s.Labels, N: s.N}
+}
+
+// loadSplits reads both splits of the run's data set for a network of input in.
+func loadSplits(c *config, in nin.Shape) (train, test *dataset.Set, err error) {
+	load := func(split string, limit int) (*dataset.Set, error) {
+		s, err := dataset.Load(c.run.Dataset, c.run.Data, split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C,
+			Limit: limit, Holdout: c.run.Holdout, Seed: c.opt.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("%s split: %w", split, err)
+		}
+		if s.H != in.H || s.W != in.W || s.C != in.C {
+			return nil, fmt.Errorf("%s split: %dx%dx%d images, the network wants %v", split, s.H, s.W, s.C, in)
+		}
+		return s, nil
+	}
+	if train, err = load("train", c.run.Limit); err != nil {
+		return nil, nil, err
+	}
+	if test, err = load("test", c.run.TestLimit); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
 }
 
 func parseSteps(s string) ([]float64, error) {
