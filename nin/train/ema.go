@@ -12,7 +12,7 @@ import (
 // averaged with the weights (as timm's ModelEmaV2 averages buffers) rather than taken from
 // the live network: the averaged weights sit where the live ones were over the last
 // 1/(1−decay) steps, and so do the statistics averaged over the same steps, whereas the live
-// running statistics follow only the last few dozen steps' weights.
+// running statistics (momentum 0.1) follow only about the last ten steps' weights.
 type average struct {
 	weights, biases [][]float32  // per layer, as in nin.Model
 	bn              []*batchNorm // per layer: γ, β and the running statistics only
