@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ninedge/ninedge/quant"
 )
@@ -45,7 +46,8 @@ type Options struct {
 // Device runs graphs.
 type Device interface {
 	Info() DeviceInfo
-	// Prepare compiles the graph for batches of up to batch images.
+	// Prepare compiles the graph for batches of up to batch images. It refuses a graph feature
+	// the backend cannot run with an error that matches ErrUnsupported.
 	Prepare(g *quant.Graph, batch int) (Plan, error)
 }
 
@@ -58,7 +60,16 @@ type Plan interface {
 	// Trace runs one image and writes every node's output into acts[i] (sized
 	// Nodes[i].Out.Size(); the last node writes only sums). It is for tests and --verify.
 	Trace(in []uint8, acts [][]uint8, sums []int32) error
+	// Close frees the plan's memory and device objects. Closing twice is harmless; every
+	// other call afterwards returns an error that matches ErrClosed.
 	Close() error
+}
+
+// Profiler is implemented by plans that can time each node: `ninedge bench` uses it for its
+// per-layer table.
+type Profiler interface {
+	// Profile runs like Run and adds each node's wall time to perNode.
+	Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error
 }
 
 var registry = map[string]Backend{}
@@ -94,20 +105,6 @@ func NewTraceBuffers(g *quant.Graph) [][]uint8 {
 		}
 	}
 	return acts
-}
-
-// CheckTraceBuffers checks that acts has one buffer per node, each large enough for the
-// node's output, as Trace requires.
-func CheckTraceBuffers(g *quant.Graph, acts [][]uint8) error {
-	if len(acts) < len(g.Nodes) {
-		return fmt.Errorf("trace: %d buffers for %d nodes", len(acts), len(g.Nodes))
-	}
-	for i, n := range g.Nodes {
-		if n.Op != quant.OpGlobalAvg && len(acts[i]) < n.Out.Size() {
-			return fmt.Errorf("trace: buffer %d (%s) has %d bytes, the node writes %d", i, n.Name, len(acts[i]), n.Out.Size())
-		}
-	}
-	return nil
 }
 
 // Compare runs the reference executor and the plan on one image and returns an error naming

@@ -71,10 +71,7 @@ type job struct {
 }
 
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("cpu: batch %d", batch)
-	}
-	if err := g.Validate(); err != nil {
+	if err := backends.CheckPrepare(g, batch); err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	p := &Plan{g: g, batch: batch, threads: d.threads, packed: make([]*qgemm.Packed, len(g.Nodes)), acts: make([][]uint8, len(g.Nodes))}
@@ -121,14 +118,11 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, 
 // run runs the graph; with perNode it also adds each node's wall time there (Profile).
 func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) error {
 	if p.closed {
-		return fmt.Errorf("cpu: plan is closed")
-	}
-	if n < 1 || n > p.batch {
-		return fmt.Errorf("cpu: batch of %d images, prepared for 1..%d", n, p.batch)
+		return fmt.Errorf("cpu: %w", backends.ErrClosed)
 	}
 	g := p.g
-	if len(in) < n*g.Spec.Input.Size() || len(sums) < n*len(g.Classes) {
-		return fmt.Errorf("cpu: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	if err := backends.CheckRun(g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	cur := in
 	for i := range g.Nodes {

@@ -140,7 +140,7 @@ func TestRequantizeKernel(t *testing.T) {
 func TestMatchesReference(t *testing.T) {
 	d := device(t)
 	backendtest.MatchesReference(t, d, backendtest.Options{
-		FloatRefusal: "is kept in float; use the cpu backend",
+		RefusesFloat: true,
 		Variants: []backendtest.Variant{
 			{Name: "native", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) { return d.prepare(g, batch, "") }},
 			{Name: "portable", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) {

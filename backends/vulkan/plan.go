@@ -97,10 +97,7 @@ func (b *buffer) bytes() []byte { return unsafe.Slice((*byte)(b.host), b.size) }
 // the recorded command buffers. A conv node kept in float is refused: those run on the CPU
 // backend.
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("vulkan: batch %d", batch)
-	}
-	if err := g.Validate(); err != nil {
+	if err := backends.CheckPrepare(g, batch); err != nil {
 		return nil, fmt.Errorf("vulkan: %w", err)
 	}
 	if uint64(batch) > uint64(d.limits.maxGroupsYZ) {
@@ -119,7 +116,8 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	}
 	for i := range g.Nodes {
 		if n := &g.Nodes[i]; n.Float {
-			return nil, fmt.Errorf("vulkan: node %s is kept in float; the Vulkan backend runs integer nodes only (use --backend cpu for mixed graphs)", n.Name)
+			return nil, fmt.Errorf("vulkan: %w", backends.Unsupported(n.Name,
+				"node %s is kept in float; the Vulkan backend runs integer nodes only (use --backend cpu for mixed graphs)"))
 		}
 	}
 	p := &Plan{dev: d, g: g, batch: batch}

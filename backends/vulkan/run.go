@@ -10,6 +10,7 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 
+	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/quant"
 )
 
@@ -32,13 +33,12 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 func (p *Plan) check(in []uint8, n int, sums []int32) error {
 	switch {
 	case p.closed:
-		return errors.New("vulkan: plan is closed")
+		return fmt.Errorf("vulkan: %w", backends.ErrClosed)
 	case p.broken != nil:
 		return fmt.Errorf("vulkan: plan unusable after an earlier failure: %w", p.broken)
-	case n < 1 || n > p.batch:
-		return fmt.Errorf("vulkan: batch of %d images, prepared for 1..%d", n, p.batch)
-	case len(in) < n*p.g.Spec.Input.Size() || len(sums) < n*len(p.g.Classes):
-		return fmt.Errorf("vulkan: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	}
+	if err := backends.CheckRun(p.g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	return nil
 }
@@ -135,13 +135,8 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 	if err := p.check(in, 1, sums); err != nil {
 		return err
 	}
-	if len(acts) < len(p.stages) {
-		return fmt.Errorf("vulkan: %d trace buffers for %d nodes", len(acts), len(p.stages))
-	}
-	for i, s := range p.stages {
-		if s.node.Op != quant.OpGlobalAvg && len(acts[i]) < s.node.Out.Size() {
-			return fmt.Errorf("vulkan: trace buffer of node %s holds %d bytes, needs %d", s.node.Name, len(acts[i]), s.node.Out.Size())
-		}
+	if err := backends.CheckTraceBuffers(p.g, acts); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	p.load(in, 1)
 	if err := p.submit(2, waitLimit(1)); err != nil {
@@ -168,8 +163,8 @@ func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration)
 	if p.queries == vk.NullQueryPool {
 		return errors.New("vulkan: the device's compute queue has no timestamp queries")
 	}
-	if len(perNode) < len(p.stages) {
-		return fmt.Errorf("vulkan: %d profile slots for %d nodes", len(perNode), len(p.stages))
+	if err := backends.CheckTimings(p.g, perNode); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	if err := p.Run(in, n, sums); err != nil {
 		return err

@@ -42,7 +42,7 @@ func TestDevices(t *testing.T) {
 // batched Runs of every size give each image's reference sums. Graphs with a layer kept in
 // float are refused.
 func TestMatchesReference(t *testing.T) {
-	backendtest.MatchesReference(t, device(t), backendtest.Options{FloatRefusal: "float"})
+	backendtest.MatchesReference(t, device(t), backendtest.Options{RefusesFloat: true})
 }
 
 // requantGraph is one 1×1 conv with zero weights, so that output channel o's accumulator is
