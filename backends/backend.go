@@ -72,6 +72,21 @@ type Profiler interface {
 	Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error
 }
 
+// KernelProfiler is a Profiler whose plan runs each convolution on a named CPU kernel whose
+// arithmetic ceiling can be measured (the CPU backend's plan): `ninedge bench` names each
+// layer's kernel and says how much of the peak the network reached.
+type KernelProfiler interface {
+	Profiler
+	// Kernels names the distinct kernels of the plan's convolutions, in node order, joined by "+".
+	Kernels() string
+	// Kernel names the kernel that runs node i, "" where none does (pools, layers kept in float).
+	Kernel(i int) string
+	// Peak measures the multiply-adds per second that the plan's threads reach together running
+	// the named kernel's multiply-accumulate instructions on registers only, for about d; 0 for
+	// a kernel without a meaningful peak (the portable Go one) or one this CPU does not run.
+	Peak(kernel string, d time.Duration) float64
+}
+
 var registry = map[string]Backend{}
 
 // Register makes a backend available by name; backends register themselves in init, those

@@ -8,8 +8,6 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -245,26 +243,6 @@ func (p *Plan) floatConv(n *quant.Node, j job, out []uint8) {
 		}
 		n.FloatConv(j.in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
 	}
-}
-
-// Kernel names the qgemm kernel that runs node i ("" for pools and float convolutions).
-func (p *Plan) Kernel(i int) string {
-	if p.packed[i] == nil {
-		return ""
-	}
-	return p.packed[i].Kernel()
-}
-
-// Kernels lists the distinct qgemm kernels of the plan's convolutions, in node order, joined
-// by "+".
-func (p *Plan) Kernels() string {
-	var names []string
-	for i := range p.packed {
-		if k := p.Kernel(i); k != "" && !slices.Contains(names, k) {
-			names = append(names, k)
-		}
-	}
-	return strings.Join(names, "+")
 }
 
 // Trace implements backends.Plan.
