@@ -9,13 +9,6 @@ import (
 	"github.com/ninedge/ninedge/quant"
 )
 
-// Profiler is implemented by plans that can time each node: `ninedge bench` uses it for its
-// per-layer table.
-type Profiler interface {
-	// Profile runs like Run and adds each node's wall time to perNode.
-	Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error
-}
-
 // Choice is the outcome of Open: the plan, its device, and why it was chosen.
 type Choice struct {
 	Plan   Plan

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ninedge/ninedge/backends/backendtest"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
+
+// BenchmarkRun times the CIFAR-10-shaped graph as the GPU backends' benchmarks do.
+func BenchmarkRun(b *testing.B) { backendtest.BenchRun(b, NewDevice(0)) }
 
 // BenchmarkNIN runs nin-cifar10 (222.5 M multiply-adds per image) in float32 (nin.Runner on
 // the SGEMM) and in int8 (this backend, 8- and 7-bit weights) in one run, so their ratio is what int8 buys on this

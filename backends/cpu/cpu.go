@@ -8,8 +8,6 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,10 +69,7 @@ type job struct {
 }
 
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("cpu: batch %d", batch)
-	}
-	if err := g.Validate(); err != nil {
+	if err := backends.CheckPrepare(g, batch); err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	p := &Plan{g: g, batch: batch, threads: d.threads, packed: make([]*qgemm.Packed, len(g.Nodes)), acts: make([][]uint8, len(g.Nodes))}
@@ -121,14 +116,11 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, 
 // run runs the graph; with perNode it also adds each node's wall time there (Profile).
 func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) error {
 	if p.closed {
-		return fmt.Errorf("cpu: plan is closed")
-	}
-	if n < 1 || n > p.batch {
-		return fmt.Errorf("cpu: batch of %d images, prepared for 1..%d", n, p.batch)
+		return fmt.Errorf("cpu: %w", backends.ErrClosed)
 	}
 	g := p.g
-	if len(in) < n*g.Spec.Input.Size() || len(sums) < n*len(g.Classes) {
-		return fmt.Errorf("cpu: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	if err := backends.CheckRun(g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	cur := in
 	for i := range g.Nodes {
@@ -251,26 +243,6 @@ func (p *Plan) floatConv(n *quant.Node, j job, out []uint8) {
 		}
 		n.FloatConv(j.in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
 	}
-}
-
-// Kernel names the qgemm kernel that runs node i ("" for pools and float convolutions).
-func (p *Plan) Kernel(i int) string {
-	if p.packed[i] == nil {
-		return ""
-	}
-	return p.packed[i].Kernel()
-}
-
-// Kernels lists the distinct qgemm kernels of the plan's convolutions, in node order, joined
-// by "+".
-func (p *Plan) Kernels() string {
-	var names []string
-	for i := range p.packed {
-		if k := p.Kernel(i); k != "" && !slices.Contains(names, k) {
-			names = append(names, k)
-		}
-	}
-	return strings.Join(names, "+")
 }
 
 // Trace implements backends.Plan.
