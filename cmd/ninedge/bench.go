@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
-	"github.com/ninedge/ninedge/backends/cpu"
 	"github.com/ninedge/ninedge/cmd/internal/cli"
-	"github.com/ninedge/ninedge/internal/qgemm"
 	"github.com/ninedge/ninedge/quant"
 )
 
@@ -77,8 +75,8 @@ func bench(e *cli.Env, args []string) error {
 
 	r := benchJSON{Model: g.Spec.Name, Backend: dev.Backend, Device: dev.Name, Threads: dev.Threads,
 		Batch: batch, Runs: *runs, MACs: g.Spec.TotalMACs()}
-	if cp, ok := plan.(*cpu.Plan); ok {
-		r.Kernel = cp.Kernels()
+	if kp, ok := plan.(backends.KernelProfiler); ok {
+		r.Kernel = kp.Kernels()
 	}
 	images := make([]uint8, batch*g.Spec.Input.Size())
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -148,8 +146,8 @@ func median(x []float64) float64 {
 
 // nodeKernel names the CPU backend's GEMM kernel for node i ("" elsewhere).
 func nodeKernel(p backends.Profiler, i int) string {
-	if cp, ok := p.(*cpu.Plan); ok {
-		return cp.Kernel(i)
+	if kp, ok := p.(backends.KernelProfiler); ok {
+		return kp.Kernel(i)
 	}
 	return ""
 }
@@ -184,23 +182,23 @@ func profile(p backends.Profiler, g *quant.Graph, in []uint8, batch, runs int, s
 
 // measurePeak measures the arithmetic ceiling of a CPU plan: each conv node's kernel runs its
 // multiply-accumulate instructions on registers only, on the plan's threads at once
-// (qgemm.Peak), and the network's peak is its conv work done at those rates. nil for other
+// (KernelProfiler.Peak), and the network's peak is its conv work done at those rates. nil for other
 // backends and for the portable Go kernel, which has no meaningful peak.
 func measurePeak(plan backends.Plan, g *quant.Graph, threads int) *peak {
-	cp, ok := plan.(*cpu.Plan)
+	kp, ok := plan.(backends.KernelProfiler)
 	if !ok {
 		return nil
 	}
 	p := &peak{Threads: threads, GMACs: map[string]float64{}}
 	var macs, seconds float64
 	for i, n := range g.Nodes {
-		k := cp.Kernel(i)
+		k := kp.Kernel(i)
 		if k == "" {
 			continue
 		}
 		rate, seen := p.GMACs[k]
 		if !seen {
-			rate = qgemm.Peak(k, threads, 200*time.Millisecond) / 1e9
+			rate = kp.Peak(k, 200*time.Millisecond) / 1e9
 			p.GMACs[k] = rate
 		}
 		if rate == 0 {
