@@ -224,8 +224,10 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	if in < 0 {
 		return refuse("reads no activation: only ops between the image input and the output are supported, with constant weights")
 	}
-	if name := n.GetInput()[in]; name != im.cur {
-		return refuse("reads %q, an earlier activation than the previous layer's output %q: only a chain of layers is supported (no branches or skip connections)", name, im.cur)
+	for _, name := range n.GetInput() {
+		if _, ok := im.acts[name]; ok && name != im.cur {
+			return refuse("reads %q, an earlier activation than the previous layer's output %q: only a chain of layers is supported (no branches or skip connections)", name, im.cur)
+		}
 	}
 	next, err := op(im, n, im.acts[im.cur])
 	if err != nil {

@@ -66,6 +66,13 @@ func needVector(x act) error {
 // window reads the attributes that convolutions and pools share and returns nin's one
 // kernel size, stride and padding; kernel is the weights' kernel size, 0 for pools.
 func window(a attrs, kernel int) (k, stride, pad int, err error) {
+	ap, err := a.str("auto_pad", "NOTSET")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if ap != "NOTSET" && ap != "VALID" {
+		return 0, 0, 0, refuse("auto_pad %s: give explicit pads", ap)
+	}
 	ks, err := a.ints("kernel_shape", nil)
 	if err != nil {
 		return 0, 0, 0, err
@@ -105,13 +112,8 @@ func window(a attrs, kernel int) (k, stride, pad int, err error) {
 	if len(p) != 4 || p[0] != p[1] || p[0] != p[2] || p[0] != p[3] || p[0] < 0 || p[0] > maxDim {
 		return 0, 0, 0, refuse("pads %v: nin pads all four sides alike", p)
 	}
-	switch ap, err := a.str("auto_pad", "NOTSET"); {
-	case err != nil:
-		return 0, 0, 0, err
-	case ap == "VALID" && p[0] != 0:
+	if ap == "VALID" && p[0] != 0 {
 		return 0, 0, 0, fmt.Errorf("auto_pad VALID with pads %v", p)
-	case ap != "NOTSET" && ap != "VALID":
-		return 0, 0, 0, refuse("auto_pad %s: give explicit pads", ap)
 	}
 	return k, int(s[0]), int(p[0]), nil
 }
