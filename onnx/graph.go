@@ -22,6 +22,15 @@ type act struct {
 	dims []int
 }
 
+// String is the activation's ONNX shape, with N for the batch.
+func (a act) String() string {
+	s := "[N"
+	for _, d := range a.dims {
+		s += fmt.Sprintf(", %d", d)
+	}
+	return s + "]"
+}
+
 func (a act) isMap() bool {
 	return len(a.dims) == 3 && a.dims[0] == a.in.C && a.dims[1] == a.in.H && a.dims[2] == a.in.W
 }
@@ -220,8 +229,7 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	if !ok {
 		return refuse("op %s is not supported", n.GetOpType())
 	}
-	in := im.actInput(n)
-	if in < 0 {
+	if im.actInput(n) < 0 {
 		return refuse("reads no activation: only ops between the image input and the output are supported, with constant weights")
 	}
 	for _, name := range n.GetInput() {
@@ -233,7 +241,7 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	if next.in.Size() > maxActivation {
+	if int64(next.in.H)*int64(next.in.W)*int64(next.in.C) > maxActivation {
 		return refuse("output %v is larger than nin accepts", next.in)
 	}
 	im.cur = out

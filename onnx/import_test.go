@@ -391,7 +391,7 @@ func TestRefused(t *testing.T) {
 		}, `attribute "storage_order" is not supported`, true},
 		{"GlobalAveragePool of a flattened tensor", 13, func(m *onnxpb.ModelProto) {
 			insertAfter(m, "relu2", "Flatten", nil)
-		}, `node "gap" (GlobalAveragePool): the input is [N [27]], not an image map`, true},
+		}, `node "gap" (GlobalAveragePool): the input is [N, 27], not an image map`, true},
 		// Pass-through ops.
 		{"Dropout in training mode", 13, func(m *onnxpb.ModelProto) {
 			tm := &onnxpb.TensorProto{Name: proto.String("tm"), DataType: proto.Int32(int32(onnxpb.TensorProto_BOOL)), Int32Data: []int32{1}}
@@ -442,18 +442,18 @@ func TestRefused(t *testing.T) {
 			replaceNode(m, "flat")
 			nodeNamed(m, "soft").Input[0] = "g"
 			setAttr(m, "soft", aInt("axis", -1))
-		}, "axis -1 of [N [3 1 1]] is not the class scores", true},
+		}, "axis -1 of [N, 3, 1, 1] is not the class scores", true},
 		{"Softmax over the batch", 13, func(m *onnxpb.ModelProto) { setAttr(m, "soft", aInt("axis", 0)) }, "axis 0", true},
 		{"Softmax axis 2 before opset 13", 11, func(m *onnxpb.ModelProto) {
 			replaceNode(m, "flat")
 			nodeNamed(m, "soft").Input[0] = "g"
 			setAttr(m, "soft", aInt("axis", 2))
-		}, "axis 2 of [N [3 1 1]] is not the class scores", true},
+		}, "axis 2 of [N, 3, 1, 1] is not the class scores", true},
 		// Fully connected.
 		{"Gemm on a map", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)))
 			replaceNode(m, "flat", node("fc", "Gemm", []string{"g", "B"}, "f"))
-		}, `node "fc" (Gemm): the input is [N [3 1 1]], not flattened`, true},
+		}, `node "fc" (Gemm): the input is [N, 3, 1, 1], not flattened`, true},
 		{"Gemm transA", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)))
 			insertAfter(m, "flat", "Gemm", []string{"B"}, aInt("transA", 1))
@@ -509,11 +509,32 @@ func TestRefused(t *testing.T) {
 func insertBN(m *onnxpb.ModelProto, after string, c int) {
 	m.Graph.Initializer = append(m.Graph.Initializer,
 		f32("gamma", []int64{int64(c)}, ramp(c, 1)), f32("beta", []int64{int64(c)}, ramp(c, 0.1)),
-		f32("mean", []int64{int64(c)}, ramp(c, 0.1)), f32("var", []int64{int64(c)}, scaled(ramp(c, 0), 0)))
+		f32("mean", []int64{int64(c)}, ramp(c, 0.05)), f32("var", []int64{int64(c)}, scaled(ramp(c, 0), 0)))
 	for i := range c {
 		initNamed(m, "var").FloatData[i] = 1 + float32(i)/4
 	}
 	insertAfter(m, after, "BatchNormalization", []string{"gamma", "beta", "mean", "var"}, aFloat("epsilon", 1e-5))
+}
+
+// TestSharedWeights: folding batch norm into one convolution leaves another that reads the
+// same weight tensor as it was.
+func TestSharedWeights(t *testing.T) {
+	m := tiny(13)
+	insertBN(m, "conv1", 4)
+	m.Graph.Initializer = append(m.Graph.Initializer, f32("w1b", []int64{4, 4, 1, 1}, ramp(16, 0.5)))
+	insertAfter(m, "relu1", "Conv", []string{"w1b", "b1"}, aInts("kernel_shape", 1, 1))
+	nodeNamed(m, "conv1").Input[2] = "b1"
+	got, err := importProto(m, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second convolution (cccp1) reads b1 unfolded.
+	if b, want := got.Biases[1], ramp(4, 0.1); !reflect.DeepEqual(b, want) {
+		t.Fatalf("shared bias %v, want %v", b, want)
+	}
+	if got.Biases[0][0] == ramp(4, 0.1)[0] {
+		t.Fatal("batch norm not folded into conv1")
+	}
 }
 
 func TestOptions(t *testing.T) {

@@ -51,14 +51,14 @@ func (im *importer) addLayer(l nin.Layer, w, b []float32, x act) (act, error) {
 
 func needMap(x act) error {
 	if !x.isMap() {
-		return refuse("the input is [N %v], not an image map [N, C, H, W]", x.dims)
+		return refuse("the input is %v, not an image map [N, C, H, W]", x)
 	}
 	return nil
 }
 
 func needVector(x act) error {
 	if len(x.dims) != 1 {
-		return refuse("the input is [N %v], not flattened to [N, D]", x.dims)
+		return refuse("the input is %v, not flattened to [N, D]", x)
 	}
 	return nil
 }
@@ -631,7 +631,7 @@ func (im *importer) softmax(n *onnxpb.NodeProto, x act) (act, error) {
 		return act{}, refuse("supported only as the graph's last op (nin models output the scores; softmax is applied when labelling)")
 	}
 	if ax == 0 || (im.opset >= 13 && x.dims[ax-1] != x.in.Size()) || (im.opset < 13 && ax != 1) {
-		return act{}, refuse("axis %d of [N %v] is not the class scores", v, x.dims)
+		return act{}, refuse("axis %d of %v is not the class scores", v, x)
 	}
 	return x, nil
 }

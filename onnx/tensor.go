@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/ninedge/ninedge/onnx/onnxpb"
 )
@@ -80,7 +81,8 @@ func floats(t *onnxpb.TensorProto) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := t.GetFloatData()
+	// A copy: folding batch norm scales it in place, and a tensor may feed several nodes.
+	v := slices.Clone(t.GetFloatData())
 	if raw {
 		v = make([]float32, n)
 		for i := range v {
