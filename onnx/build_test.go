@@ -1,7 +1,6 @@
 package onnx
 
 import (
-	"encoding/binary"
 	"math"
 	"slices"
 
@@ -19,15 +18,6 @@ func f32(name string, dims []int64, v []float32) *onnxpb.TensorProto {
 		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), FloatData: v}
 }
 
-// f32raw is f32 with the values in raw_data, as PyTorch writes them.
-func f32raw(name string, dims []int64, v []float32) *onnxpb.TensorProto {
-	t := f32(name, dims, nil)
-	for _, x := range v {
-		t.RawData = binary.LittleEndian.AppendUint32(t.RawData, math.Float32bits(x))
-	}
-	return t
-}
-
 func i64(name string, v ...int64) *onnxpb.TensorProto {
 	return &onnxpb.TensorProto{Name: proto.String(name), Dims: []int64{int64(len(v))},
 		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: v}
@@ -40,14 +30,6 @@ func ramp(n int, scale float32) []float32 {
 		v[i] = scale * float32(math.Sin(float64(i)*0.7+0.3))
 	}
 	return v
-}
-
-func aInts(name string, v ...int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
-}
-
-func aInt(name string, v int64) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
 }
 
 func aFloat(name string, v float32) *onnxpb.AttributeProto {
@@ -66,20 +48,6 @@ func node(name, op string, in []string, out string, a ...*onnxpb.AttributeProto)
 	return &onnxpb.NodeProto{Name: proto.String(name), OpType: proto.String(op), Input: in, Output: []string{out}, Attribute: a}
 }
 
-func valueInfo(name string, elem onnxpb.TensorProto_DataType, dims ...*onnxpb.TensorShapeProto_Dimension) *onnxpb.ValueInfoProto {
-	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{
-		Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
-			ElemType: proto.Int32(int32(elem)), Shape: &onnxpb.TensorShapeProto{Dim: dims}}}}}
-}
-
-func dv(v int64) *onnxpb.TensorShapeProto_Dimension {
-	return &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: v}}
-}
-
-func dp(p string) *onnxpb.TensorShapeProto_Dimension {
-	return &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: p}}
-}
-
 // tiny is a valid NIN in small: x [N, 2, 6, 6] -> conv 3×3 pad 1 (4) -> Relu -> MaxPool 2/2
 // -> conv 1×1 (3) -> Relu -> GlobalAveragePool -> Flatten -> Softmax -> y.
 func tiny(opset int64) *onnxpb.ModelProto {
@@ -89,23 +57,23 @@ func tiny(opset int64) *onnxpb.ModelProto {
 		Graph: &onnxpb.GraphProto{
 			Name: proto.String("tiny"),
 			Node: []*onnxpb.NodeProto{
-				node("conv1", "Conv", []string{"x", "w1", "b1"}, "c1", aInts("kernel_shape", 3, 3), aInts("pads", 1, 1, 1, 1), aInts("strides", 1, 1)),
+				node("conv1", "Conv", []string{"x", "w1", "b1"}, "c1", intsAttr("kernel_shape", 3, 3), intsAttr("pads", 1, 1, 1, 1), intsAttr("strides", 1, 1)),
 				node("relu1", "Relu", []string{"c1"}, "r1"),
-				node("pool1", "MaxPool", []string{"r1"}, "p1", aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)),
-				node("conv2", "Conv", []string{"p1", "w2", "b2"}, "c2", aInts("kernel_shape", 1, 1)),
+				node("pool1", "MaxPool", []string{"r1"}, "p1", intsAttr("kernel_shape", 2, 2), intsAttr("strides", 2, 2)),
+				node("conv2", "Conv", []string{"p1", "w2", "b2"}, "c2", intsAttr("kernel_shape", 1, 1)),
 				node("relu2", "Relu", []string{"c2"}, "r2"),
 				node("gap", "GlobalAveragePool", []string{"r2"}, "g"),
-				node("flat", "Flatten", []string{"g"}, "f", aInt("axis", 1)),
-				node("soft", "Softmax", []string{"f"}, "y", aInt("axis", 1)),
+				node("flat", "Flatten", []string{"g"}, "f", intAttr("axis", 1)),
+				node("soft", "Softmax", []string{"f"}, "y", intAttr("axis", 1)),
 			},
 			Initializer: []*onnxpb.TensorProto{
-				f32raw("w1", []int64{4, 2, 3, 3}, ramp(72, 0.4)),
+				floatTensor("w1", []int64{4, 2, 3, 3}, ramp(72, 0.4)),
 				f32("b1", []int64{4}, ramp(4, 0.1)),
-				f32raw("w2", []int64{3, 4, 1, 1}, ramp(12, 0.5)),
+				floatTensor("w2", []int64{3, 4, 1, 1}, ramp(12, 0.5)),
 				f32("b2", []int64{3}, ramp(3, 0.2)),
 			},
-			Input:  []*onnxpb.ValueInfoProto{valueInfo("x", onnxpb.TensorProto_FLOAT, dp("batch"), dv(2), dv(6), dv(6))},
-			Output: []*onnxpb.ValueInfoProto{valueInfo("y", onnxpb.TensorProto_FLOAT, dp("batch"), dv(3))},
+			Input:  []*onnxpb.ValueInfoProto{tensorInfo("x", dp("batch"), dv(2), dv(6), dv(6))},
+			Output: []*onnxpb.ValueInfoProto{tensorInfo("y", dp("batch"), dv(3))},
 		},
 	}
 }

@@ -81,9 +81,9 @@ func TestAccepted(t *testing.T) {
 			for _, t := range m.Graph.Initializer {
 				var d []*onnxpb.TensorShapeProto_Dimension
 				for _, x := range t.Dims {
-					d = append(d, dv(x))
+					d = append(d, dv(int(x)))
 				}
-				m.Graph.Input = append(m.Graph.Input, valueInfo(t.GetName(), onnxpb.TensorProto_FLOAT, d...))
+				m.Graph.Input = append(m.Graph.Input, tensorInfo(t.GetName(), d...))
 			}
 		}},
 		{"Reshape [0, -1]", 13, func(m *onnxpb.ModelProto) {
@@ -102,17 +102,17 @@ func TestAccepted(t *testing.T) {
 		{"x.view(x.size(0), -1), opset 11", 11, func(m *onnxpb.ModelProto) { viewBatch(m, 11) }},
 		{"x.view(x.size(0), -1), opset 13", 13, func(m *onnxpb.ModelProto) { viewBatch(m, 13) }},
 		{"Squeeze axes attribute", 11, func(m *onnxpb.ModelProto) {
-			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", aInts("axes", 3, 2)))
+			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", intsAttr("axes", 3, 2)))
 		}},
 		{"Squeeze axes input, negative", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, i64("axes", -1, -2))
 			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g", "axes"}, "f"))
 		}},
 		{"AveragePool over the whole map", 13, func(m *onnxpb.ModelProto) {
-			replaceNode(m, "gap", node("gap", "AveragePool", []string{"r2"}, "g", aInts("kernel_shape", 3, 3), aInt("count_include_pad", 1)))
+			replaceNode(m, "gap", node("gap", "AveragePool", []string{"r2"}, "g", intsAttr("kernel_shape", 3, 3), intAttr("count_include_pad", 1)))
 		}},
 		{"LogSoftmax, axis -1, opset 13", 13, func(m *onnxpb.ModelProto) {
-			replaceNode(m, "soft", node("soft", "LogSoftmax", []string{"f"}, "y", aInt("axis", -1)))
+			replaceNode(m, "soft", node("soft", "LogSoftmax", []string{"f"}, "y", intAttr("axis", -1)))
 		}},
 		{"Softmax on [N, C, 1, 1] over axis 1", 13, func(m *onnxpb.ModelProto) {
 			replaceNode(m, "flat")
@@ -123,16 +123,16 @@ func TestAccepted(t *testing.T) {
 			m.Graph.Output[0].Name = proto.String("f")
 		}},
 		{"MaxPool with ceil_mode and an Indices output unread", 13, func(m *onnxpb.ModelProto) {
-			setAttr(m, "pool1", aInt("ceil_mode", 1))
-			setAttr(m, "pool1", aInt("storage_order", 1))
+			setAttr(m, "pool1", intAttr("ceil_mode", 1))
+			setAttr(m, "pool1", intAttr("storage_order", 1))
 			nodeNamed(m, "pool1").Output = append(nodeNamed(m, "pool1").Output, "indices")
 		}},
 		{"explicit defaults", 13, func(m *onnxpb.ModelProto) {
-			setAttr(m, "conv1", aInt("group", 1))
-			setAttr(m, "conv1", aInts("dilations", 1, 1))
+			setAttr(m, "conv1", intAttr("group", 1))
+			setAttr(m, "conv1", intsAttr("dilations", 1, 1))
 			setAttr(m, "conv1", aStr("auto_pad", "NOTSET"))
 			setAttr(m, "conv2", aStr("auto_pad", "VALID"))
-			setAttr(m, "pool1", aInts("pads", 0, 0, 0, 0))
+			setAttr(m, "pool1", intsAttr("pads", 0, 0, 0, 0))
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -164,15 +164,15 @@ func viewBatch(m *onnxpb.ModelProto, opset int64) {
 	zero := i64("zero", 0)
 	zero.Dims = nil // a scalar index: Gather returns a scalar
 	m.Graph.Initializer = append(m.Graph.Initializer, zero, i64("minus1", -1), i64("axes0", 0))
-	unsq := node("unsq", "Unsqueeze", []string{"n"}, "n1", aInts("axes", 0))
+	unsq := node("unsq", "Unsqueeze", []string{"n"}, "n1", intsAttr("axes", 0))
 	if opset >= 13 {
 		unsq = node("unsq", "Unsqueeze", []string{"n", "axes0"}, "n1")
 	}
 	replaceNode(m, "flat",
 		node("shape", "Shape", []string{"g"}, "sh"),
-		node("gather", "Gather", []string{"sh", "zero"}, "n", aInt("axis", 0)),
+		node("gather", "Gather", []string{"sh", "zero"}, "n", intAttr("axis", 0)),
 		unsq,
-		node("concat", "Concat", []string{"n1", "minus1"}, "s", aInt("axis", 0)),
+		node("concat", "Concat", []string{"n1", "minus1"}, "s", intAttr("axis", 0)),
 		node("flat", "Reshape", []string{"g", "s"}, "f"))
 }
 
@@ -204,7 +204,7 @@ func TestGemmForms(t *testing.T) {
 		{"Gemm transB 0", []*onnxpb.TensorProto{f32("B", []int64{27, 5}, b), f32("C", []int64{5}, bias)},
 			head(node("fc", "Gemm", []string{"f", "B", "C"}, "y"))},
 		{"Gemm transB 1, bias [1, 5]", []*onnxpb.TensorProto{f32("B", []int64{5, 27}, bt), f32("C", []int64{1, 5}, bias)},
-			head(node("fc", "Gemm", []string{"f", "B", "C"}, "y", aInt("transB", 1)))},
+			head(node("fc", "Gemm", []string{"f", "B", "C"}, "y", intAttr("transB", 1)))},
 		{"Gemm alpha 2 beta 0.5", []*onnxpb.TensorProto{f32("B", []int64{27, 5}, half), f32("C", []int64{5}, scaled(bias, 2))},
 			head(node("fc", "Gemm", []string{"f", "B", "C"}, "y", aFloat("alpha", 2), aFloat("beta", 0.5)))},
 		{"MatMul + Add(bias, x)", []*onnxpb.TensorProto{f32("B", []int64{27, 5}, b), f32("C", []int64{5}, bias)},
@@ -276,23 +276,23 @@ func TestRefused(t *testing.T) {
 		{"Sigmoid", 13, func(m *onnxpb.ModelProto) { nodeNamed(m, "relu1").OpType = proto.String("Sigmoid") }, `node "relu1" (Sigmoid): op Sigmoid is not supported`, true},
 		{"custom domain", 13, func(m *onnxpb.ModelProto) { nodeNamed(m, "relu1").Domain = proto.String("com.example") }, `node "relu1" (Relu): domain "com.example"`, true},
 		{"unknown attribute", 13, func(m *onnxpb.ModelProto) { setAttr(m, "relu1", aFloat("alpha", 0.1)) }, `node "relu1" (Relu): attribute "alpha" is not supported`, true},
-		{"attribute of the wrong type", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", aInt("strides", 1)) }, `node "conv1" (Conv): attribute "strides" is INT, want INTS`, false},
+		{"attribute of the wrong type", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", intAttr("strides", 1)) }, `node "conv1" (Conv): attribute "strides" is INT, want INTS`, false},
 		{"Constant with sparse_value", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Node = append([]*onnxpb.NodeProto{node("k", "Constant", nil, "k", &onnxpb.AttributeProto{Name: proto.String("sparse_value"), Type: onnxpb.AttributeProto_SPARSE_TENSOR.Enum()})}, m.Graph.Node...)
 		}, `node "k" (Constant): attribute "sparse_value" is not supported`, true},
 		// Conv.
-		{"group 2", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv2", aInt("group", 2)) }, `node "conv2" (Conv): group 2`, true},
-		{"dilation", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", aInts("dilations", 2, 2)) }, "dilations [2 2]: nin has no dilation", true},
-		{"asymmetric pads", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", aInts("pads", 1, 1, 0, 0)) }, "pads [1 1 0 0]: nin pads all four sides alike", true},
-		{"two strides", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", aInts("strides", 1, 2)) }, "strides [1 2]", true},
+		{"group 2", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv2", intAttr("group", 2)) }, `node "conv2" (Conv): group 2`, true},
+		{"dilation", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", intsAttr("dilations", 2, 2)) }, "dilations [2 2]: nin has no dilation", true},
+		{"asymmetric pads", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", intsAttr("pads", 1, 1, 0, 0)) }, "pads [1 1 0 0]: nin pads all four sides alike", true},
+		{"two strides", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", intsAttr("strides", 1, 2)) }, "strides [1 2]", true},
 		{"auto_pad SAME_UPPER", 13, func(m *onnxpb.ModelProto) {
 			setAttr(m, "conv1", aStr("auto_pad", "SAME_UPPER"))
-			setAttr(m, "conv1", aInts("pads"))
+			setAttr(m, "conv1", intsAttr("pads"))
 		}, "auto_pad SAME_UPPER", true},
-		{"kernel_shape differs from weights", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", aInts("kernel_shape", 5, 5)) }, "does not fit the weights' kernel 3", false},
+		{"kernel_shape differs from weights", 13, func(m *onnxpb.ModelProto) { setAttr(m, "conv1", intsAttr("kernel_shape", 5, 5)) }, "does not fit the weights' kernel 3", false},
 		{"non-square kernel", 13, func(m *onnxpb.ModelProto) {
 			initNamed(m, "w1").Dims = []int64{4, 2, 9, 1}
-			setAttr(m, "conv1", aInts("kernel_shape", 9, 1))
+			setAttr(m, "conv1", intsAttr("kernel_shape", 9, 1))
 		}, "kernel 9x1: nin convolutions are square", true},
 		{"1-D conv", 13, func(m *onnxpb.ModelProto) { initNamed(m, "w1").Dims = []int64{4, 2, 9} }, "only 2-D convolutions", true},
 		{"weights computed from the input", 13, func(m *onnxpb.ModelProto) { nodeNamed(m, "conv1").Input[1] = "x" }, `weight "x" is not a constant`, true},
@@ -302,7 +302,7 @@ func TestRefused(t *testing.T) {
 			w := initNamed(m, "w1")
 			w.Dims, w.RawData = []int64{4, 2, 65, 65}, nil
 			w.FloatData = make([]float32, 4*2*65*65)
-			setAttr(m, "conv1", aInts("kernel_shape", 65, 65))
+			setAttr(m, "conv1", intsAttr("kernel_shape", 65, 65))
 			m.Graph.Input[0].Type.GetTensorType().Shape.Dim[2] = dv(70)
 			m.Graph.Input[0].Type.GetTensorType().Shape.Dim[3] = dv(70)
 		}, "as a nin conv layer", true},
@@ -363,31 +363,31 @@ func TestRefused(t *testing.T) {
 		{"BatchNormalization after Relu", 13, func(m *onnxpb.ModelProto) { insertBN(m, "relu1", 4) }, "must directly follow a Conv", true},
 		{"BatchNormalization in training mode", 14, func(m *onnxpb.ModelProto) {
 			insertBN(m, "conv1", 4)
-			setAttr(m, "BatchNormalization", aInt("training_mode", 1))
+			setAttr(m, "BatchNormalization", intAttr("training_mode", 1))
 		}, "training_mode 1", true},
 		{"BatchNormalization of the wrong width", 13, func(m *onnxpb.ModelProto) { insertBN(m, "conv1", 3) }, "scale dims [3] for 4 channels", false},
 		{"Relu after a pool", 13, func(m *onnxpb.ModelProto) { insertAfter(m, "pool1", "Relu", nil) }, `node "Relu" (Relu): Relu must follow a Conv`, true},
 		{"Relu twice", 13, func(m *onnxpb.ModelProto) { insertAfter(m, "relu1", "Relu", nil) }, "Relu must follow a Conv", true},
 		// Pools.
-		{"MaxPool padding", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", aInts("pads", 1, 1, 1, 1)) }, "pads 1: nin pools take no padding", true},
-		{"MaxPool floor mode that drops a row", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", aInts("kernel_shape", 3, 3)) }, "ceil_mode false gives 2x2 from 6x6; nin's pool (Caffe's ceil mode) gives 3x3", true},
+		{"MaxPool padding", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("pads", 1, 1, 1, 1)) }, "pads 1: nin pools take no padding", true},
+		{"MaxPool floor mode that drops a row", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("kernel_shape", 3, 3)) }, "ceil_mode false gives 2x2 from 6x6; nin's pool (Caffe's ceil mode) gives 3x3", true},
 		{"MaxPool whose last ceil window starts outside", 13, func(m *onnxpb.ModelProto) {
-			setAttr(m, "pool1", aInts("kernel_shape", 1, 1))
-			setAttr(m, "pool1", aInts("strides", 3, 3))
-			setAttr(m, "pool1", aInt("ceil_mode", 1))
+			setAttr(m, "pool1", intsAttr("kernel_shape", 1, 1))
+			setAttr(m, "pool1", intsAttr("strides", 3, 3))
+			setAttr(m, "pool1", intAttr("ceil_mode", 1))
 		}, "ceil_mode true gives 2x2 from 6x6; nin's pool (Caffe's ceil mode) gives 3x3", true},
-		{"MaxPool dilation", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", aInts("dilations", 2, 2)) }, "nin has no dilation", true},
+		{"MaxPool dilation", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("dilations", 2, 2)) }, "nin has no dilation", true},
 		{"MaxPool without kernel_shape", 13, func(m *onnxpb.ModelProto) { nodeNamed(m, "pool1").Attribute = nil }, "no kernel_shape", false},
 		{"AveragePool count_include_pad over clipped windows", 13, func(m *onnxpb.ModelProto) {
 			n := nodeNamed(m, "pool1")
 			n.OpType = proto.String("AveragePool")
-			setAttr(m, "pool1", aInts("kernel_shape", 3, 3))
-			setAttr(m, "pool1", aInt("ceil_mode", 1))
-			setAttr(m, "pool1", aInt("count_include_pad", 1))
+			setAttr(m, "pool1", intsAttr("kernel_shape", 3, 3))
+			setAttr(m, "pool1", intAttr("ceil_mode", 1))
+			setAttr(m, "pool1", intAttr("count_include_pad", 1))
 		}, "count_include_pad 1 with windows that overhang the border", true},
 		{"AveragePool storage_order", 13, func(m *onnxpb.ModelProto) {
 			nodeNamed(m, "pool1").OpType = proto.String("AveragePool")
-			setAttr(m, "pool1", aInt("storage_order", 0))
+			setAttr(m, "pool1", intAttr("storage_order", 0))
 		}, `attribute "storage_order" is not supported`, true},
 		{"GlobalAveragePool of a flattened tensor", 13, func(m *onnxpb.ModelProto) {
 			insertAfter(m, "relu2", "Flatten", nil)
@@ -402,8 +402,8 @@ func TestRefused(t *testing.T) {
 			m.Graph.Initializer = append(m.Graph.Initializer, i64("pads", 0, 0, 1, 1, 0, 0, 1, 1))
 			insertAfter(m, "relu1", "Pad", []string{"pads"})
 		}, "pads [0 0 1 1 0 0 1 1]: only a Pad that pads nothing", true},
-		{"Flatten axis 0", 13, func(m *onnxpb.ModelProto) { setAttr(m, "flat", aInt("axis", 0)) }, `node "flat" (Flatten): axis 0`, true},
-		{"Flatten axis 2", 13, func(m *onnxpb.ModelProto) { setAttr(m, "flat", aInt("axis", 2)) }, "axis 2: only flattening to [N, D]", true},
+		{"Flatten axis 0", 13, func(m *onnxpb.ModelProto) { setAttr(m, "flat", intAttr("axis", 0)) }, `node "flat" (Flatten): axis 0`, true},
+		{"Flatten axis 2", 13, func(m *onnxpb.ModelProto) { setAttr(m, "flat", intAttr("axis", 2)) }, "axis 2: only flattening to [N, D]", true},
 		{"Reshape [1, -1] with a variable batch", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, i64("s", 1, -1))
 			replaceNode(m, "flat", node("flat", "Reshape", []string{"g", "s"}, "f"))
@@ -414,7 +414,7 @@ func TestRefused(t *testing.T) {
 		}, "shape [-1]", true},
 		{"Reshape [0, -1] with allowzero", 14, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, i64("s", 0, -1))
-			replaceNode(m, "flat", node("flat", "Reshape", []string{"g", "s"}, "f", aInt("allowzero", 1)))
+			replaceNode(m, "flat", node("flat", "Reshape", []string{"g", "s"}, "f", intAttr("allowzero", 1)))
 		}, "shape [0, -1]", true},
 		{"Reshape of a computed float", 13, func(m *onnxpb.ModelProto) {
 			replaceNode(m, "flat", node("flat", "Reshape", []string{"g", "b1"}, "f"))
@@ -423,14 +423,14 @@ func TestRefused(t *testing.T) {
 			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f"))
 		}, "no axes: which dimensions it removes would depend on the batch size", true},
 		{"Squeeze of the batch", 11, func(m *onnxpb.ModelProto) {
-			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", aInts("axes", 0, 2, 3)))
+			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", intsAttr("axes", 0, 2, 3)))
 		}, "the batch dimension cannot be squeezed", true},
 		{"Squeeze axes attribute at opset 13", 13, func(m *onnxpb.ModelProto) {
-			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", aInts("axes", 2, 3)))
+			replaceNode(m, "flat", node("flat", "Squeeze", []string{"g"}, "f", intsAttr("axes", 2, 3)))
 		}, `attribute "axes" is not supported`, true},
 		{"Gather on axis 1", 13, func(m *onnxpb.ModelProto) {
 			viewBatch(m, 13)
-			setAttr(m, "gather", aInt("axis", 1))
+			setAttr(m, "gather", intAttr("axis", 1))
 		}, `node "gather" (Gather): axis 1`, true},
 		{"Gather of an activation", 13, func(m *onnxpb.ModelProto) {
 			viewBatch(m, 13)
@@ -441,13 +441,13 @@ func TestRefused(t *testing.T) {
 		{"Softmax over a size-1 axis", 13, func(m *onnxpb.ModelProto) {
 			replaceNode(m, "flat")
 			nodeNamed(m, "soft").Input[0] = "g"
-			setAttr(m, "soft", aInt("axis", -1))
+			setAttr(m, "soft", intAttr("axis", -1))
 		}, "axis -1 of [N, 3, 1, 1] is not the class scores", true},
-		{"Softmax over the batch", 13, func(m *onnxpb.ModelProto) { setAttr(m, "soft", aInt("axis", 0)) }, "axis 0", true},
+		{"Softmax over the batch", 13, func(m *onnxpb.ModelProto) { setAttr(m, "soft", intAttr("axis", 0)) }, "axis 0", true},
 		{"Softmax axis 2 before opset 13", 11, func(m *onnxpb.ModelProto) {
 			replaceNode(m, "flat")
 			nodeNamed(m, "soft").Input[0] = "g"
-			setAttr(m, "soft", aInt("axis", 2))
+			setAttr(m, "soft", intAttr("axis", 2))
 		}, "axis 2 of [N, 3, 1, 1] is not the class scores", true},
 		// Fully connected.
 		{"Gemm on a map", 13, func(m *onnxpb.ModelProto) {
@@ -456,7 +456,7 @@ func TestRefused(t *testing.T) {
 		}, `node "fc" (Gemm): the input is [N, 3, 1, 1], not flattened`, true},
 		{"Gemm transA", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)))
-			insertAfter(m, "flat", "Gemm", []string{"B"}, aInt("transA", 1))
+			insertAfter(m, "flat", "Gemm", []string{"B"}, intAttr("transA", 1))
 		}, "transA 1", true},
 		{"Gemm bias [3, 3]", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)), f32("C", []int64{3, 3}, ramp(9, 1)))
@@ -522,7 +522,7 @@ func TestSharedWeights(t *testing.T) {
 	m := tiny(13)
 	insertBN(m, "conv1", 4)
 	m.Graph.Initializer = append(m.Graph.Initializer, f32("w1b", []int64{4, 4, 1, 1}, ramp(16, 0.5)))
-	insertAfter(m, "relu1", "Conv", []string{"w1b", "b1"}, aInts("kernel_shape", 1, 1))
+	insertAfter(m, "relu1", "Conv", []string{"w1b", "b1"}, intsAttr("kernel_shape", 1, 1))
 	nodeNamed(m, "conv1").Input[2] = "b1"
 	got, err := importProto(m, scale)
 	if err != nil {

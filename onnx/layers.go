@@ -324,23 +324,32 @@ func rowBias(t *onnxpb.TensorProto, out int) ([]float32, error) {
 	return nil, refuse("bias dims %v: want [%d], [1, %d] or one value", dims, out, out)
 }
 
+// hwcIndex maps each index of a map of shape in flattened in ONNX's CHW order to its index
+// in nin's HWC order.
+func hwcIndex(in nin.Shape) []int {
+	idx := make([]int, 0, in.Size())
+	for c := range in.C {
+		for y := range in.H {
+			for x := range in.W {
+				idx = append(idx, (y*in.W+x)*in.C+c)
+			}
+		}
+	}
+	return idx
+}
+
 // fcWeights reorders a [d, out] (or, transposed, [out, d]) matrix over the activation
-// flattened in ONNX's CHW order into nin's fc layout, [out][d] over the HWC order, times alpha.
+// flattened in CHW order into nin's fc layout, [out][d] over the HWC order, times alpha.
 func fcWeights(in nin.Shape, m []float32, out int, trans bool, alpha float32) []float32 {
 	d := in.Size()
 	w := make([]float32, out*d)
-	for o := range out {
-		for c := range in.C {
-			for y := range in.H {
-				for x := range in.W {
-					j := (c*in.H+y)*in.W + x
-					v := m[j*out+o]
-					if trans {
-						v = m[o*d+j]
-					}
-					w[o*d+(y*in.W+x)*in.C+c] = alpha * v
-				}
+	for j, h := range hwcIndex(in) {
+		for o := range out {
+			v := m[j*out+o]
+			if trans {
+				v = m[o*d+j]
 			}
+			w[o*d+h] = alpha * v
 		}
 	}
 	return w

@@ -14,6 +14,10 @@ against the exporter rather than against itself.
 fixtures.json holds, per model, the preprocessing (ninedge's JSON), uint8 HWC images and the
 PyTorch scores before any softmax. Every file passes onnx.checker (full_check).
 
+It also checks the other direction: export-tiny.onnx, written by the Go exporter
+(go test ./onnx -run ExportGolden -update), must pass onnx.checker, and PyTorch's functions,
+applied node by node with the file's attributes, must give the nin scores in export-tiny.json.
+
 Needs Debian's python3-torch and python3-onnx. Run from the repository root:
   /usr/bin/python3 scripts/onnx-fixtures.py
 """
@@ -25,6 +29,7 @@ import sys
 
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -197,6 +202,53 @@ def margin_ok(logits):
     assert bool((gap > 1e-3).all()), f"top-2 scores too close: {gap}"
 
 
+def run_onnx(m, x):
+    """Runs the ops ninedge's exporter writes, each as the PyTorch function with the node's
+    ONNX attributes (an interpreter for that subset only)."""
+    vals = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in m.graph.initializer}
+    vals[m.graph.input[0].name] = x
+    for n in m.graph.node:
+        a = {at.name: helper.get_attribute_value(at) for at in n.attribute}
+        x = vals[n.input[0]]
+        if n.op_type == "Conv":
+            pads = a["pads"]
+            assert len(set(pads)) == 1, pads
+            y = F.conv2d(x, vals[n.input[1]], vals[n.input[2]], stride=a["strides"], padding=pads[0])
+        elif n.op_type == "Relu":
+            y = F.relu(x)
+        elif n.op_type == "MaxPool":
+            y = F.max_pool2d(x, a["kernel_shape"], a["strides"], ceil_mode=bool(a.get("ceil_mode", 0)))
+        elif n.op_type == "AveragePool":
+            y = F.avg_pool2d(x, a["kernel_shape"], a["strides"], ceil_mode=bool(a.get("ceil_mode", 0)),
+                             count_include_pad=bool(a.get("count_include_pad", 0)))
+        elif n.op_type == "GlobalAveragePool":
+            y = x.mean((2, 3), keepdim=True)
+        elif n.op_type == "Flatten":
+            y = torch.flatten(x, a.get("axis", 1))
+        elif n.op_type == "Gemm":
+            assert a == {"transB": 1}, a
+            y = x @ vals[n.input[1]].T + vals[n.input[2]]
+        else:
+            sys.exit(f"{n.op_type}: not an op the exporter writes")
+        vals[n.output[0]] = y
+    return vals[m.graph.output[0].name]
+
+
+def check_export():
+    m = onnx.load(f"{OUT}/export-tiny.onnx")
+    onnx.checker.check_model(m, full_check=True)
+    with open(f"{OUT}/export-tiny.json") as f:
+        fx = json.load(f)
+    imgs = np.array(fx["images"], np.uint8).reshape(len(fx["images"]), *[
+        d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim[2:]], -1)
+    with torch.no_grad():
+        got = run_onnx(m, preprocess(fx["preprocess"], imgs))
+    want = torch.tensor(fx["scores"])
+    err = float((got - want).abs().max() / want.abs().max())
+    assert err < 1e-4 and bool((got.argmax(1) == want.argmax(1)).all()), (got, want)
+    print(f"export-tiny.onnx: onnx.checker passes; PyTorch on it vs nin: max relative error {err:.3g}")
+
+
 def main():
     torch.manual_seed(0)
     fixtures = []
@@ -229,6 +281,7 @@ def main():
     with open(f"{OUT}/fixtures.json", "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")
+    check_export()
 
 
 if __name__ == "__main__":
