@@ -3,6 +3,7 @@ package onnx
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -11,7 +12,8 @@ import (
 )
 
 // FuzzImport: any bytes give a model or an error, never a panic; a model is a valid spec
-// whose forward pass runs (when small enough to run here).
+// that exports and imports back unchanged, and whose forward pass runs (when small enough to
+// run here).
 func FuzzImport(f *testing.F) {
 	for _, opset := range []int64{MinOpset, 13, MaxOpset} {
 		m := tiny(opset)
@@ -39,6 +41,13 @@ func FuzzImport(f *testing.F) {
 		}
 		if err := m.Spec.Validate(); err != nil {
 			t.Fatalf("accepted an invalid spec: %v", err)
+		}
+		b2, err := Export(m)
+		if err != nil {
+			t.Fatalf("imported but cannot export: %v", err)
+		}
+		if back, err := ImportBytes(b2, scale); err != nil || !reflect.DeepEqual(back, m) {
+			t.Fatalf("export and import changed the model (%v)", err)
 		}
 		if m.Spec.TotalMACs() > 1e7 {
 			return
