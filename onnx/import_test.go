@@ -474,6 +474,11 @@ func TestRefused(t *testing.T) {
 		{"Add not after a MatMul", 13, func(m *onnxpb.ModelProto) {
 			insertAfter(m, "conv1", "Add", []string{"b1"})
 		}, `node "Add" (Add): Add is supported only as the bias of a MatMul or Gemm`, true},
+		{"Add without a bias", 13, func(m *onnxpb.ModelProto) {
+			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)))
+			insertAfter(m, "flat", "MatMul", []string{"B"})
+			insertAfter(m, "MatMul", "Add", []string{""})
+		}, `node "Add" (Add): no bias`, false},
 		{"Add of two activations", 13, func(m *onnxpb.ModelProto) {
 			m.Graph.Initializer = append(m.Graph.Initializer, f32("B", []int64{3, 3}, ramp(9, 1)))
 			insertAfter(m, "flat", "MatMul", []string{"B"})

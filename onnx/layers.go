@@ -440,6 +440,9 @@ func (im *importer) add(n *onnxpb.NodeProto, x act) (act, error) {
 		return act{}, refuse("Add is supported only as the bias of a MatMul or Gemm")
 	}
 	t, err := im.constInput(n, 1-im.actInput(n), "bias")
+	if err == nil && t == nil {
+		err = fmt.Errorf("no bias")
+	}
 	if err != nil {
 		return act{}, err
 	}

@@ -40,7 +40,7 @@ func checkStored(t *onnxpb.TensorProto) error {
 		}
 		return refuse("tensor %q keeps its data in an external file%s: save the model with its weights inside (onnx.save_model(..., save_as_external_data=False))", t.GetName(), loc)
 	}
-	if t.Segment != nil {
+	if t.GetSegment() != nil {
 		return refuse("tensor %q is a segment of a larger tensor", t.GetName())
 	}
 	return nil
