@@ -1,0 +1,60 @@
+package onnx
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ninedge/ninedge/nin"
+)
+
+// FuzzImport: any bytes give a model or an error, never a panic; a model is a valid spec
+// that exports and imports back unchanged, and whose forward pass runs (when small enough to
+// run here).
+func FuzzImport(f *testing.F) {
+	for _, opset := range []int64{MinOpset, 13, MaxOpset} {
+		m := tiny(opset)
+		if opset == 13 {
+			viewBatch(m, 13)
+		}
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, name := range []string{"tiny-bn.onnx", "tiny-gemm.onnx", "tiny-matmul.onnx"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ImportBytes(b, scale)
+		if err != nil {
+			return
+		}
+		if err := m.Spec.Validate(); err != nil {
+			t.Fatalf("accepted an invalid spec: %v", err)
+		}
+		b2, err := Export(m)
+		if err != nil {
+			t.Fatalf("imported but cannot export: %v", err)
+		}
+		if back, err := ImportBytes(b2, scale); err != nil || !reflect.DeepEqual(back, m) {
+			t.Fatalf("export and import changed the model (%v)", err)
+		}
+		if m.Spec.TotalMACs() > 1e7 {
+			return
+		}
+		outs := nin.ForwardRef(m, make([]float32, m.Spec.Input.Size()))
+		if got := len(outs[len(outs)-1]); got != m.Spec.Classes {
+			t.Fatalf("%d scores, want %d", got, m.Spec.Classes)
+		}
+	})
+}
