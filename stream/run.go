@@ -24,6 +24,9 @@ type Classifier interface {
 
 // Result is one classified frame: a line of `ninedge stream --json`.
 type Result struct {
+	// Camera names the source when a run has several (omitted for one, so that a single
+	// camera's lines stay as they always were).
+	Camera  string        `json:"camera,omitempty"`
 	Frame   int           `json:"frame"`
 	Time    time.Time     `json:"time"`
 	Top     []infer.Class `json:"top"`
@@ -33,9 +36,10 @@ type Result struct {
 
 // Counters are a run's totals, safe to read while it runs (for /metrics). Every frame the
 // source delivers is counted in Frames and ends as exactly one of Classified, Skipped or Bad
-// (it did not decode); Bad also counts damaged data the source skipped.
+// (it did not decode); Bad also counts damaged data the source skipped. Reconnects counts
+// the times a source that reconnects by itself (RTSP) lost its camera.
 type Counters struct {
-	Frames, Classified, Skipped, Bad atomic.Int64
+	Frames, Classified, Skipped, Bad, Reconnects atomic.Int64
 }
 
 // RunOptions configure Run.
@@ -47,15 +51,23 @@ type RunOptions struct {
 	Log io.Writer
 	// StatsEvery is the period of the stats line (0: only the final summary).
 	StatsEvery time.Duration
-	// Counters, when set, are updated as the run goes.
+	// Counters, when set, are updated as the run goes (Run's one source; RunCameras takes
+	// each camera's own).
 	Counters *Counters
+}
+
+// Camera is one named source of RunCameras.
+type Camera struct {
+	Name     string // in each Result, and in the log when there are several cameras
+	Source   Source
+	Counters *Counters // nil: counted for the log only
 }
 
 // maxMessages is how many damaged-frame messages are printed in full; after that a broken
 // stream is only counted, so that it cannot flood a log at 30 lines a second.
 const maxMessages = 20
 
-// frames is the number of frames a run owns: one being decoded, one waiting, one classified.
+// frames is the number of frames a camera owns: one being decoded, one waiting, one classified.
 const frames = 3
 
 // Run classifies src's frames with c and hands each result to emit, until the source ends or
@@ -66,105 +78,198 @@ const frames = 3
 // latency stays that of one frame however slow the network is, and memory stays flat.
 // emit's Frame and Result are reused for later frames: valid only during the call.
 func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
+	return RunCameras(ctx, []Camera{{Source: src, Counters: opt.Counters}}, c, opt, emit)
+}
+
+// camera is one camera's state during a run.
+type camera struct {
+	Camera
+	m        *mailbox
+	done     chan error // the decoder's end
+	finished bool
+	err      error
+	prefix   string // of its log lines
+	win, all *latencies
+	last     counts
+	res      Result
+}
+
+// RunCameras is Run for several cameras sharing one classifier: each has its own decoder
+// goroutine and mailbox, and the classifier takes the cameras' newest frames in turn, so a
+// camera that sends 30 frames a second gets no more turns than one that sends 5, and one
+// that stalls (its decoder blocked in Next) holds up nobody. The run ends when ctx is done,
+// when every source has ended, or at the first error (a source's, the classifier's or emit's).
+func RunCameras(ctx context.Context, cams []Camera, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
 	in := c.Input()
 	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
 		return fmt.Errorf("stream: the classifier takes %w", err)
 	}
+	if len(cams) == 0 {
+		return errors.New("stream: no camera")
+	}
 	log := &logger{w: opt.Log}
-	cnt := opt.Counters
-	if cnt == nil {
-		cnt = new(Counters)
-	}
-	m := &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), every: opt.EveryFrame, cnt: cnt}
-	for range frames {
-		m.free <- &Frame{Pixels: make([]uint8, in.Size())}
-	}
 	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- decode(src, imageio.NewFitter(in.W, in.H, in.C), m, stop, log)
-		close(m.slot)
-	}()
+	ready := make(chan struct{}, 1) // a decoder posted a frame or ended
+	runs := make([]*camera, len(cams))
+	for i, cam := range cams {
+		if cam.Counters == nil {
+			cam.Counters = new(Counters)
+		}
+		r := &camera{Camera: cam, done: make(chan error, 1), prefix: "stream: ", win: newLatencies(1024), all: newLatencies(4096),
+			m: &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), ready: ready, every: opt.EveryFrame, cnt: cam.Counters}}
+		if len(cams) > 1 {
+			r.prefix = "stream: " + cam.Name + ": "
+		}
+		for range frames {
+			r.m.free <- &Frame{Pixels: make([]uint8, in.Size())}
+		}
+		runs[i] = r
+		go func() {
+			r.done <- decode(r.Source, imageio.NewFitter(in.W, in.H, in.C), r.m, stop, log, r.prefix)
+			close(r.m.slot)
+			r.m.wake()
+		}()
+	}
 
 	start := time.Now()
-	win, all := newLatencies(1024), newLatencies(4096)
 	var tick <-chan time.Time
 	if opt.StatsEvery > 0 {
 		t := time.NewTicker(opt.StatsEvery)
 		defer t.Stop()
 		tick = t.C
 	}
-	last, lastAt := snapshot(cnt), start
-	var res Result
-	reason, err, finished := "end of stream", error(nil), false
+	for _, r := range runs {
+		r.last = snapshot(r.Counters)
+	}
+	lastAt := start
+	stats := func(now time.Time) {
+		for _, r := range runs {
+			cur := snapshot(r.Counters)
+			log.printf("%s%s\n", r.prefix, cur.minus(r.last).line(now.Sub(lastAt), r.win))
+			r.last = cur
+			r.win.reset()
+		}
+		lastAt = now
+	}
+	reason, err, left, next := "end of stream", error(nil), len(runs), 0
 loop:
-	for {
+	for left > 0 {
+		// Frames may be waiting every time round: a stop and the stats come first.
 		select {
 		case <-ctx.Done():
 			reason = "interrupted"
 			break loop
 		case now := <-tick:
-			cur := snapshot(cnt)
-			log.printf("stream: %s\n", cur.minus(last).line(now.Sub(lastAt), win))
-			last, lastAt = cur, now
-			win.reset()
-		case f, ok := <-m.slot:
-			if !ok {
-				err, finished = <-done, true
+			stats(now)
+		default:
+		}
+		// The first camera from next on with a frame waiting, or with its decoder ended.
+		var r *camera
+		var f *Frame
+		ok := false
+		for i := range runs {
+			k := (next + i) % len(runs)
+			if runs[k].finished {
+				continue
+			}
+			select {
+			case f, ok = <-runs[k].m.slot:
+				r = runs[k]
+			default:
+				continue
+			}
+			next = k + 1
+			break
+		}
+		switch {
+		case r != nil && !ok:
+			r.finished, r.err = true, <-r.done
+			left--
+			if r.err != nil {
+				err = r.err
+				if len(runs) > 1 {
+					err = fmt.Errorf("camera %s: %w", r.Name, err)
+				}
 				break loop
 			}
-			err = classify(c, f, m, cnt, emit, &res, win, all)
-			m.free <- f
+			continue
+		case r != nil:
+			err = classify(c, f, r, emit)
+			r.m.free <- f
 			if err != nil {
+				if len(runs) > 1 {
+					err = fmt.Errorf("camera %s: %w", r.Name, err)
+				}
 				break loop
 			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			reason = "interrupted"
+			break loop
+		case now := <-tick:
+			stats(now)
+		case <-ready:
 		}
 	}
 	close(stop)
-	_ = src.Close()
-	if !finished {
-		// The decoder stays stuck in Next only when closing cannot interrupt a read: stdin,
-		// which Go reads with plain blocking reads. The program is ending then, so the
-		// decoder is left behind after a second.
+	for _, r := range runs {
+		_ = r.Source.Close()
+	}
+	// The decoder stays stuck in Next only when closing cannot interrupt a read: stdin,
+	// which Go reads with plain blocking reads. The program is ending then, so the decoder
+	// is left behind after a second.
+	grace := time.After(time.Second)
+	for _, r := range runs {
+		if r.finished {
+			continue
+		}
 		select {
-		case <-done:
-		case <-time.After(time.Second):
+		case <-r.done:
+		case <-grace:
 		}
 	}
 	if err != nil {
 		reason = "stopped by an error"
 	}
-	log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
-	if finished && err == nil && ctx.Err() == nil {
-		// A source that ended on its own was a recording or a pipe: damage in it, or no
-		// frame at all, is the caller's to know from the exit status, not only from the log.
-		if bad := cnt.Bad.Load(); bad > 0 {
-			err = fmt.Errorf("stream: damaged frames in the source: %d", bad)
-		} else if cnt.Classified.Load() == 0 {
-			err = errors.New("stream: the source ended without a frame")
+	var errs []error
+	for _, r := range runs {
+		log.printf("%s%s: %s\n", r.prefix, reason, snapshot(r.Counters).line(time.Since(start), r.all))
+		if r.finished && r.err == nil && err == nil && ctx.Err() == nil {
+			// A source that ended on its own was a recording or a pipe: damage in it, or
+			// no frame at all, is the caller's to know from the exit status, not only from
+			// the log.
+			if bad := r.Counters.Bad.Load(); bad > 0 {
+				errs = append(errs, fmt.Errorf("%sdamaged frames in the source: %d", r.prefix, bad))
+			} else if r.Counters.Classified.Load() == 0 {
+				errs = append(errs, fmt.Errorf("%sthe source ended without a frame", r.prefix))
+			}
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
-func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Frame, *Result) error, res *Result, lats ...*latencies) error {
-	skipped := m.skipped.Swap(0)
+func classify(c Classifier, f *Frame, r *camera, emit func(*Frame, *Result) error) error {
+	skipped := r.m.skipped.Swap(0)
 	top, err := c.Label(f.Pixels)
 	if err != nil {
 		return fmt.Errorf("frame %d: %w", f.Index, err)
 	}
 	lat := time.Since(f.Time)
-	cnt.Classified.Add(1)
-	for _, l := range lats {
-		l.add(lat)
-	}
-	*res = Result{Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped}
-	return emit(f, res)
+	r.Counters.Classified.Add(1)
+	r.win.add(lat)
+	r.all.add(lat)
+	r.res = Result{Camera: r.Name, Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped}
+	return emit(f, &r.res)
 }
 
 // decode is the decoder goroutine: it reads the source, decodes and fits each frame, and
 // posts it to the mailbox. It returns nil at the end of the stream or when told to stop.
-func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger) error {
+func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger, prefix string) error {
 	for index := 0; ; {
 		p, err := src.Next()
 		select {
@@ -177,7 +282,7 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 			return nil
 		case isFrameError(err):
 			m.cnt.Bad.Add(1)
-			log.damaged("stream: %v\n", err)
+			log.damaged("%s%v\n", prefix, err)
 			continue
 		case err != nil:
 			return err
@@ -193,7 +298,7 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 		m.cnt.Frames.Add(1)
 		if err := f.load(p, fit); err != nil {
 			m.cnt.Bad.Add(1)
-			log.damaged("stream: frame %d: %v\n", f.Index, err)
+			log.damaged("%sframe %d: %v\n", prefix, f.Index, err)
 			m.free <- f
 			continue
 		}
@@ -203,10 +308,11 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 	}
 }
 
-// mailbox holds the newest decoded frame.
+// mailbox holds a camera's newest decoded frame.
 type mailbox struct {
 	slot    chan *Frame // capacity 1
 	free    chan *Frame
+	ready   chan struct{} // shared by a run's cameras: wakes the classifier
 	every   bool
 	skipped atomic.Int64 // since the classifier last took a frame
 	cnt     *Counters
@@ -215,6 +321,7 @@ type mailbox struct {
 // put posts f, replacing (and counting) a frame still waiting, or in every-frame mode waiting
 // for the slot. It reports false when told to stop.
 func (m *mailbox) put(f *Frame, stop <-chan struct{}) bool {
+	defer m.wake()
 	if m.every {
 		select {
 		case m.slot <- f:
@@ -236,6 +343,14 @@ func (m *mailbox) put(f *Frame, stop <-chan struct{}) bool {
 			m.free <- old
 		default: // the classifier took it meanwhile
 		}
+	}
+}
+
+// wake tells the classifier that a frame is waiting, or that the decoder ended.
+func (m *mailbox) wake() {
+	select {
+	case m.ready <- struct{}{}:
+	default:
 	}
 }
 

@@ -90,6 +90,13 @@ type SourceOptions struct {
 	// Cancel, when done, abandons connecting to an HTTP stream (a stop asked for while an
 	// unreachable camera is being waited for); once open, the source is closed with Close.
 	Cancel context.Context
+	// RTSPTransport is "tcp" (also "") or "udp"; HWAccel picks ffmpeg's decoder for RTSP:
+	// "none" (also ""), "auto", an ffmpeg hwaccel name or a decoder name (h264_v4l2m2m).
+	RTSPTransport, HWAccel string
+	// Log receives what a source that reconnects by itself (RTSP) has to say; nil: nothing.
+	Log io.Writer
+	// Counters, when set, count the reconnections of such a source.
+	Counters *Counters
 }
 
 // Defaults of SourceOptions.
@@ -113,16 +120,26 @@ func (o SourceOptions) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// Redacted is a spec fit to print or serve: an HTTP source's password is replaced by "xxxxx".
+// Redacted is a spec fit to print or serve: an HTTP or RTSP source's password is replaced by
+// "xxxxx".
 func Redacted(spec string) string {
-	if u, err := url.Parse(spec); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+	if u, err := url.Parse(spec); err == nil && isURL(u.Scheme) {
 		return u.Redacted()
 	}
 	return spec
 }
 
+func isURL(scheme string) bool {
+	switch scheme {
+	case "http", "https", "rtsp", "rtsps":
+		return true
+	}
+	return false
+}
+
 // Open opens a source from its spec: "-" (stdin), a path to a pipe or file (MJPEG, or raw
-// RGB24 with W and H), "http://…" or "https://…" (MJPEG over HTTP), "/dev/videoN" (V4L2)
+// RGB24 with W and H), "http://…" or "https://…" (MJPEG over HTTP), "rtsp://…" or
+// "rtsps://…" (H.264 or H.265 through ffmpeg, scaled into a W×H box), "/dev/videoN" (V4L2)
 // or a folder of images, played in name order.
 func Open(spec string, opt SourceOptions) (Source, error) {
 	if (opt.W == 0) != (opt.H == 0) || opt.W < 0 || opt.H < 0 {
@@ -146,6 +163,8 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 			return nil, errors.New("a frame size is for raw RGB24 frames on a pipe or in a file, and for V4L2: an HTTP stream is MJPEG")
 		}
 		return openHTTP(spec, opt)
+	case strings.HasPrefix(spec, "rtsp://") || strings.HasPrefix(spec, "rtsps://"):
+		return openRTSP(spec, opt)
 	case strings.HasPrefix(spec, "/dev/video"):
 		return openV4L2(spec, opt)
 	}
