@@ -181,10 +181,10 @@ func New(cfg Config, cameras []string) (*Publisher, error) {
 }
 
 func (p *Publisher) connect(c *camera, broker string) {
-	o := mqtt.NewClientOptions().AddBroker(p.cfg.Broker).SetClientID(p.cfg.ClientID + "-" + c.name).
+	o := mqtt.NewClientOptions().AddBroker(p.cfg.Broker).SetClientID(p.cfg.ClientID+"-"+c.name).
 		SetCleanSession(true).SetOrderMatters(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(reconnectMax).
-		SetConnectTimeout(10 * time.Second).SetWriteTimeout(publishWait).SetKeepAlive(30 * time.Second).SetPingTimeout(10 * time.Second).
+		SetConnectTimeout(10*time.Second).SetWriteTimeout(publishWait).SetKeepAlive(30*time.Second).SetPingTimeout(10*time.Second).
 		SetWill(c.status, Offline, 1, true)
 	if p.cfg.User != "" {
 		o.SetUsername(p.cfg.User)

@@ -36,7 +36,7 @@ var floors = map[string]int{
 	// 7: what runs models: camera streams, reports.
 	"stream": 7, "report": 7, "stream/streamtest": 7,
 	// 8: the HTTP server.
-	"server": 8,
+	"server": 8, "mqttpub": 8,
 	// 9: the commands' shared skeleton, then the commands.
 	"cmd/internal/cli": 9,
 	"cmd/ninedge":      10, "cmd/ninquant": 10, "cmd/nintrain": 10,

@@ -26,6 +26,12 @@ import (
 // weights: fast enough to classify thousands of frames in a test.
 func Graph(t testing.TB) *quant.Graph {
 	t.Helper()
+	return GraphSeed(t, 7)
+}
+
+// GraphSeed is Graph with other random weights: another model of the same shape.
+func GraphSeed(t testing.TB, seed uint64) *quant.Graph {
+	t.Helper()
 	s, err := nin.Expand("tiny-cifar", nin.Shape{H: 32, W: 32, C: 3}, 10, []nin.Block{
 		{Out: []int{16, 16}, Kernel: 5, Pad: 2, Pool: "max", Size: 3, Step: 2},
 		{Out: []int{24, 10}, Kernel: 3, Pad: 1, Pool: "global"},
@@ -33,7 +39,7 @@ func Graph(t testing.TB) *quant.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return quanttest.Graph(t, s, 7)
+	return quanttest.Graph(t, s, seed)
 }
 
 // ModelFile saves Graph in dir and returns its path.
