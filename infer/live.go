@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/ninedge/ninedge/nin"
 )
 
 // ErrLiveClosed is returned by Live.Do and Live.Reload after Close.
@@ -179,4 +181,11 @@ func (l *Live) Close() {
 	g := l.cur
 	l.mu.Unlock()
 	g.retire()
+}
+
+// Input is the picture shape the model takes; a reload never changes it.
+func (l *Live) Input() nin.Shape {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur.lab.Input()
 }

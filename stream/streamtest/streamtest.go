@@ -176,3 +176,30 @@ func FFmpegMJPEG(t testing.TB, pictures []*image.RGBA) (stream []byte, frames []
 	}
 	return stream, frames
 }
+
+// Live serves g from a model file in a temporary folder, on one CPU thread with k classes per
+// answer, as serve does; it returns the file's path for reloads.
+func Live(t testing.TB, g *quant.Graph, k int) (*infer.Live, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "model-int8.safetensors")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	l, err := infer.NewLive(path, func() (*infer.Labeler, *infer.Classifier, error) {
+		c, err := infer.OpenInt8(path, infer.Options{Backend: "cpu", Threads: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		lab, err := infer.NewLabeler(c, k, 0)
+		if err != nil {
+			_ = c.Close()
+			return nil, nil, err
+		}
+		return lab, c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l, path
+}

@@ -21,6 +21,8 @@ type Env struct {
 	Ctx            context.Context
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Reload receives a value for each SIGHUP, for a command that Reloads (nil otherwise).
+	Reload <-chan struct{}
 }
 
 // Command is one subcommand.
@@ -28,6 +30,8 @@ type Command struct {
 	Name     string
 	Synopsis string // one line in the program's list of commands
 	Run      func(e *Env, args []string) error
+	// Reloads makes SIGHUP mean "load the model again" (Env.Reload) rather than "stop".
+	Reloads bool
 }
 
 // Program is a command-line tool: either subcommands (Commands) or one Run of its own.
@@ -42,8 +46,14 @@ type Program struct {
 
 // Main runs the program on the process's arguments and exits with its status.
 func (p *Program) Main() {
-	ctx, stop := SignalContext(p.Name, p.Grace)
-	code := p.Exec(&Env{Ctx: ctx, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
+	reloads := false
+	for _, c := range p.Commands {
+		if len(os.Args) > 1 && c.Name == os.Args[1] {
+			reloads = c.Reloads
+		}
+	}
+	ctx, reload, stop := SignalContext(p.Name, p.Grace, reloads)
+	code := p.Exec(&Env{Ctx: ctx, Reload: reload, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
