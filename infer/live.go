@@ -189,3 +189,27 @@ func (l *Live) Input() nin.Shape {
 	defer l.mu.Unlock()
 	return l.cur.lab.Input()
 }
+
+// Handle labels through a Live for one goroutine (a camera loop): its answer is copied out of
+// the model's buffers, which a reload may close, into the handle's own, reused by the next
+// call. It is the stream.Classifier of a model that reloads.
+type Handle struct {
+	l   *Live
+	top []Class
+}
+
+// Handle returns a new handle on l.
+func (l *Live) Handle() *Handle { return &Handle{l: l} }
+
+// Input is the picture shape the model takes.
+func (h *Handle) Input() nin.Shape { return h.l.Input() }
+
+// Label labels pixels fitted to Input; the slice is valid until the next call.
+func (h *Handle) Label(pixels []uint8) ([]Class, error) {
+	err := h.l.Do(func(lab *Labeler) error {
+		top, err := lab.Label(pixels)
+		h.top = append(h.top[:0], top...)
+		return err
+	})
+	return h.top, err
+}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ninedge/ninedge/infer"
 	"github.com/ninedge/ninedge/stream"
@@ -334,4 +335,27 @@ func (l *logger) printf(format string, a ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, format, a...)
+}
+
+// Collectors are each camera's publishing metrics, labelled camera="NAME", for /metrics.
+func (p *Publisher) Collectors() []prometheus.Collector {
+	var out []prometheus.Collector
+	for name, c := range p.cams {
+		l := prometheus.Labels{"camera": name}
+		count := func(metric, help string, v *atomic.Int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: metric, Help: help, ConstLabels: l}, func() float64 { return float64(v.Load()) })
+		}
+		out = append(out,
+			count("ninedge_mqtt_published_total", "Results published to the MQTT broker.", &c.cnt.Published),
+			count("ninedge_mqtt_dropped_total", "Results not published: the queue was full or the broker away.", &c.cnt.Dropped),
+			count("ninedge_mqtt_connections_lost_total", "Connections to the MQTT broker lost (each is reconnected).", &c.cnt.Lost),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ninedge_mqtt_connected", Help: "1 while connected to the MQTT broker.", ConstLabels: l},
+				func() float64 {
+					if c.cnt.Connected.Load() {
+						return 1
+					}
+					return 0
+				}))
+	}
+	return out
 }

@@ -26,7 +26,7 @@ import (
 // an unknown camera is a 404, and /healthz names the camera that went quiet.
 func TestCameras(t *testing.T) {
 	var log strings.Builder
-	s, lab, _, ts := serveCameras(t, Config{Cameras: []Camera{{"front", "rtsp://u:xxxxx@cam1/s"}, {"back", "/dev/video0"}}, Log: &log})
+	s, lab, _, ts := serveCameras(t, Config{Cameras: []Camera{{Name: "front", Source: "rtsp://u:xxxxx@cam1/s"}, {Name: "back", Source: "/dev/video0"}}, Log: &log})
 	pics := streamtest.Pictures(4, 64, 48)
 	liveCamera(t, s, ts, "front", stream.SourceOptions{}, append(streamtest.JPEG(t, pics[0]), streamtest.JPEG(t, pics[1])...), 1)
 	liveCamera(t, s, ts, "back", stream.SourceOptions{}, append(streamtest.JPEG(t, pics[2]), streamtest.JPEG(t, pics[3])...), 1)
@@ -77,7 +77,7 @@ func TestCameras(t *testing.T) {
 // damaged file answers 422, keeps the old model and is counted in /metrics.
 func TestReloadUnderLoad(t *testing.T) {
 	var log syncLog
-	s, _, path, ts := serveCameras(t, Config{Cameras: []Camera{{"cam1", "-"}}, Log: &log})
+	s, _, path, ts := serveCameras(t, Config{Cameras: []Camera{{Name: "cam1", Source: "-"}}, Log: &log})
 	pic := streamtest.Pictures(1, 64, 48)[0]
 	png := streamtest.PNG(t, pic)
 	a := streamtest.Graph(t)
@@ -237,7 +237,7 @@ func TestCamerasPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Skip("chromium not installed: the page is not tested in a browser")
 	}
-	s, _, _, ts := serveCameras(t, Config{Cameras: []Camera{{"front", "rtsp://cam1/s"}, {"back", "rtsp://cam2/s"}}})
+	s, _, _, ts := serveCameras(t, Config{Cameras: []Camera{{Name: "front", Source: "rtsp://cam1/s"}, {Name: "back", Source: "rtsp://cam2/s"}}})
 	pics := streamtest.Pictures(4, 64, 48)
 	liveCamera(t, s, ts, "front", stream.SourceOptions{}, streamtest.JPEG(t, pics[0]), 0)
 	liveCamera(t, s, ts, "back", stream.SourceOptions{}, append(streamtest.JPEG(t, pics[2]), streamtest.JPEG(t, pics[3])...), 1)

@@ -88,6 +88,8 @@ type Config struct {
 type Camera struct {
 	Name   string // in URLs (?camera=NAME) and metrics (camera="NAME")
 	Source string // its spec without password, for the page and /healthz
+	// Counters are its loop's (and its source's) totals; nil: the server makes them.
+	Counters *stream.Counters
 }
 
 // Server serves one model and its cameras.
@@ -103,7 +105,7 @@ type Server struct {
 
 	feeds  []*feed
 	byName map[string]*feed
-	top    []infer.Class // Label's answer, reused: only the camera loop calls it
+	cam    *infer.Handle // the camera loop's
 
 	latency   *prometheus.HistogramVec
 	requests  *prometheus.CounterVec
@@ -114,7 +116,6 @@ type Server struct {
 // feed is one camera's latest result and picture, and its counters.
 type feed struct {
 	Camera
-	counters stream.Counters
 
 	mu      sync.Mutex // guards latest and picture
 	latest  *stream.Result
@@ -149,9 +150,13 @@ func New(cfg Config) *Server {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
 	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(),
-		uploadSlot: make(chan struct{}, maxUploads), decodeSlot: make(chan struct{}, 1), byName: map[string]*feed{}}
+		uploadSlot: make(chan struct{}, maxUploads), decodeSlot: make(chan struct{}, 1), byName: map[string]*feed{},
+		cam: cfg.Live.Handle()}
 	for _, c := range cfg.Cameras {
 		f := &feed{Camera: c}
+		if f.Counters == nil {
+			f.Counters = new(stream.Counters)
+		}
 		s.feeds = append(s.feeds, f)
 		s.byName[c.Name] = f
 	}
@@ -190,7 +195,7 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 			"driver": s.cfg.Device.Driver, "threads": strconv.Itoa(s.cfg.Device.Threads)}})
 	info.Set(1)
 	for _, f := range s.feeds {
-		c := &f.counters
+		c := f.Counters
 		reg.MustRegister(
 			counter(f.Name, "ninedge_frames_total", "Frames the camera delivered.", c.Frames.Load),
 			counter(f.Name, "ninedge_frames_classified_total", "Frames classified.", c.Classified.Load),
@@ -215,23 +220,16 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Counters are a camera's totals, to pass to stream.RunCameras (nil for an unknown camera).
 func (s *Server) Counters(camera string) *stream.Counters {
 	if f := s.byName[camera]; f != nil {
-		return &f.counters
+		return f.Counters
 	}
 	return nil
 }
 
 // Input and Label make the server the camera loop's stream.Classifier, sharing the model
 // with /predict.
-func (s *Server) Input() nin.Shape { return s.cfg.Live.Input() }
+func (s *Server) Input() nin.Shape { return s.cam.Input() }
 
-func (s *Server) Label(pixels []uint8) ([]infer.Class, error) {
-	err := s.cfg.Live.Do(func(lab *infer.Labeler) error {
-		top, err := lab.Label(pixels)
-		s.top = append(s.top[:0], top...)
-		return err
-	})
-	return s.top, err
-}
+func (s *Server) Label(pixels []uint8) ([]infer.Class, error) { return s.cam.Label(pixels) }
 
 // Close waits for the labeling in progress and refuses any later one (POST /predict answers
 // 503), so that the caller can then release the model's device: handlers the HTTP server
@@ -363,7 +361,7 @@ func (s *Server) apiLatest(w http.ResponseWriter, r *http.Request) {
 	}
 	l := latestJSON{Model: s.cfg.Model, Cameras: s.cameraNames(), Backend: s.cfg.Device.Backend, Device: s.cfg.Device.Name, Reason: s.cfg.Reason}
 	if f != nil {
-		c := &f.counters
+		c := f.Counters
 		f.mu.Lock()
 		l.Result = f.latest // replaced, never modified, so it can be encoded unlocked
 		f.mu.Unlock()

@@ -63,7 +63,8 @@ func TestVerify(t *testing.T) {
 	}{
 		{"cpu agrees", nil, []string{"classify", "--backend", "cpu", img}, 0, ""},
 		{"classify stops", nil, []string{"classify", "--backend", "faulty-test", img, img}, 1, "node " + node + " (3 of"},
-		{"stream stops", jpg, []string{"stream", "--backend", "faulty-test", "--source", "-"}, 1, "frame 0: --verify: the backend disagrees"},
+		// Before the first frame: the model is checked on a probe picture as it loads.
+		{"stream stops", jpg, []string{"stream", "--backend", "faulty-test", "--source", "-"}, 1, "fails on a probe picture: --verify: the backend disagrees"},
 		{"without --verify nothing is checked", nil, []string{"classify", "--backend", "faulty-test", img}, 0, ""},
 	}
 	for _, tt := range tests {
