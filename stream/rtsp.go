@@ -255,7 +255,7 @@ func (s *rtspSource) stopLocked(readErr error) string {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
-	why := "ffmpeg ended"
+	why := "the camera ended the stream"
 	var ee *exec.ExitError
 	switch {
 	case errors.Is(readErr, os.ErrDeadlineExceeded):
