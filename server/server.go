@@ -7,6 +7,7 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/imageio"
@@ -41,6 +43,7 @@ var page []byte
 const (
 	DefaultMaxUpload     = 10 << 20
 	DefaultUploadTimeout = time.Minute
+	DefaultMinUploadRate = 16 << 10
 	DefaultStaleAfter    = 10 * time.Second
 )
 
@@ -52,11 +55,6 @@ const (
 	ReadTimeout  = 30 * time.Second
 	WriteTimeout = 30 * time.Second
 )
-
-// maxUploads is how many POST /predict requests are served at once, from reading the body
-// to the answer. A client that sends slowly holds a slot and up to MaxUpload bytes until
-// UploadTimeout: the bound keeps a few such clients from filling a small board's memory.
-const maxUploads = 4
 
 // Config describes what a Server serves.
 type Config struct {
@@ -71,6 +69,14 @@ type Config struct {
 	// UploadTimeout is how long a POST /predict body may take to arrive, counted from the
 	// end of its headers (0: DefaultUploadTimeout).
 	UploadTimeout time.Duration
+	// MinUploadRate is the slowest average rate, in bytes per second, at which a POST
+	// /predict body may arrive after its first seconds (0: DefaultMinUploadRate).
+	MinUploadRate int64
+	// UploadMemory bounds the bytes of the POST /predict bodies held at once, beyond their
+	// first 64 KiB (0: 4 × MaxUpload).
+	UploadMemory int64
+	// Token, when set, is the bearer token every route but /healthz asks for (see auth.go).
+	Token string
 	// StaleAfter is how long the source may send nothing before /healthz fails (0:
 	// DefaultStaleAfter).
 	StaleAfter time.Duration
@@ -85,8 +91,9 @@ type Server struct {
 	labMu      sync.Mutex // guards cfg.Labeler and closed
 	closed     bool       // the labeler's device may be gone: Close was called
 	uploadSlot chan struct{}
-	// decodeSlot lets one upload at a time decode: an image may take up to imageio.MaxPixels
-	// of memory while it is decoded, and a small board has little to spare.
+	uploadMem  *semaphore.Weighted
+	// decodeSlot lets one upload at a time decode: an image may take the whole of
+	// imageio's memory budget while it is decoded, and a small board has little to spare.
 	decodeSlot chan struct{}
 
 	mu      sync.Mutex // guards latest and picture
@@ -122,11 +129,19 @@ func New(cfg Config) *Server {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = DefaultUploadTimeout
 	}
+	if cfg.MinUploadRate <= 0 {
+		cfg.MinUploadRate = DefaultMinUploadRate
+	}
+	if cfg.UploadMemory <= 0 {
+		cfg.UploadMemory = 4 * cfg.MaxUpload
+	}
+	cfg.UploadMemory = max(cfg.UploadMemory, cfg.MaxUpload+1) // room for one upload at least
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
 	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(),
-		uploadSlot: make(chan struct{}, maxUploads), decodeSlot: make(chan struct{}, 1)}
+		uploadSlot: make(chan struct{}, maxUploads), uploadMem: semaphore.NewWeighted(cfg.UploadMemory),
+		decodeSlot: make(chan struct{}, 1)}
 	reg := prometheus.NewRegistry()
 	s.registerMetrics(reg)
 	s.mux.HandleFunc("GET /{$}", s.index)
@@ -330,36 +345,47 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		w.Header().Set("Allow", http.MethodPost)
 		return failf(http.StatusMethodNotAllowed, "use POST with an image as the body or as a multipart file field")
 	}
-	deadline := time.Now().Add(s.cfg.UploadTimeout)
-	// Before the wait for a slot, which may outlast the server's WriteTimeout: the 503 that
-	// ends it must still reach the client.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
-	wait := time.NewTimer(s.cfg.UploadTimeout)
-	defer wait.Stop()
 	select {
 	case s.uploadSlot <- struct{}{}:
 		defer func() { <-s.uploadSlot }()
-	case <-wait.C:
+	default:
 		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
-	case <-r.Context().Done():
-		return failf(http.StatusServiceUnavailable, "the client went away or the server is stopping")
 	}
-	name, data, err := upload(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), r.Header.Get("Content-Type"))
+	if r.ContentLength > s.cfg.MaxUpload {
+		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
+	}
+	start := time.Now()
+	end := start.Add(s.cfg.UploadTimeout)
+	rc := http.NewResponseController(w)
+	// Past the server's WriteTimeout when the body took long: the answer must still go out.
+	_ = rc.SetWriteDeadline(end.Add(WriteTimeout))
+	ctx, cancel := context.WithDeadline(r.Context(), end)
+	defer cancel()
+	rr := &rateReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), rc: rc, start: start, end: end, minRate: s.cfg.MinUploadRate}
+	body, release, err := readBody(ctx, s.uploadMem, rr, r.ContentLength, s.cfg.MaxUpload)
+	defer release()
+	var name string
+	var data []byte
+	if err == nil {
+		name, data, err = upload(bytes.NewReader(body), r.Header.Get("Content-Type"))
+	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
+	case errors.Is(err, errSlow):
+		return failf(http.StatusRequestTimeout, "%v", err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return failf(http.StatusRequestTimeout, "the upload did not arrive within %v", s.cfg.UploadTimeout)
+	case errors.Is(err, errBusy):
+		return failf(http.StatusServiceUnavailable, "%v", err)
 	case err != nil:
 		return failf(http.StatusBadRequest, "%v", err)
 	case len(data) == 0:
 		return failf(http.StatusBadRequest, "empty upload: send a PNG, JPEG or PPM image")
 	}
 	s.decodeSlot <- struct{}{}
-	start := time.Now()
+	start = time.Now()
 	img, _, err := imageio.Decode(bytes.NewReader(data))
 	<-s.decodeSlot
 	switch {
