@@ -176,8 +176,13 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 }
 
-// Handler is the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler is the server's HTTP handler, behind the token when Config has one.
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Token == "" {
+		return s.mux
+	}
+	return newAuth(s.cfg.Token).wrap(s.mux)
+}
 
 // Counters are the camera loop's totals: pass them to stream.Run.
 func (s *Server) Counters() *stream.Counters { return &s.counters }
