@@ -73,7 +73,7 @@ type Config struct {
 	// /predict body may arrive after its first seconds (0: DefaultMinUploadRate).
 	MinUploadRate int64
 	// UploadMemory bounds the bytes of the POST /predict bodies held at once, beyond their
-	// first 64 KiB (0: 4 × MaxUpload).
+	// first 64 KiB (0: DefaultUploadMemory).
 	UploadMemory int64
 	// Token, when set, is the bearer token every route but /healthz asks for (see auth.go).
 	Token string
@@ -133,7 +133,7 @@ func New(cfg Config) *Server {
 		cfg.MinUploadRate = DefaultMinUploadRate
 	}
 	if cfg.UploadMemory <= 0 {
-		cfg.UploadMemory = 4 * cfg.MaxUpload
+		cfg.UploadMemory = DefaultUploadMemory(cfg.MaxUpload)
 	}
 	cfg.UploadMemory = max(cfg.UploadMemory, cfg.MaxUpload+1) // room for one upload at least
 	if cfg.StaleAfter <= 0 {
