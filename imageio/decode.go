@@ -66,10 +66,7 @@ var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const keepBuffer = 4 << 20
 
 func decode(r io.Reader, lim limits) (image.Image, string, error) {
-	budget := lim.budget
-	if budget == 0 {
-		budget = MemoryBudget()
-	}
+	budget := lim.budgetOr()
 	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -80,7 +77,23 @@ func decode(r io.Reader, lim limits) (image.Image, string, error) {
 	if _, err := buf.ReadFrom(io.LimitReader(r, budget+1)); err != nil {
 		return nil, "", fmt.Errorf("imageio: reading: %w", err)
 	}
-	data := buf.Bytes()
+	return decodeBytes(buf.Bytes(), lim)
+}
+
+// DecodeBytes decodes an encoded image held in memory as Decode does, without copying it.
+func DecodeBytes(data []byte) (image.Image, string, error) {
+	return decodeBytes(data, defaultLimits)
+}
+
+func (l limits) budgetOr() int64 {
+	if l.budget == 0 {
+		return MemoryBudget()
+	}
+	return l.budget
+}
+
+func decodeBytes(data []byte, lim limits) (image.Image, string, error) {
+	budget := lim.budgetOr()
 	if int64(len(data)) > budget {
 		return nil, "", fmt.Errorf("imageio: %w: a file larger than the image memory budget of %s", ErrTooLarge, FormatBytes(budget))
 	}

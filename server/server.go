@@ -73,7 +73,7 @@ type Config struct {
 	// /predict body may arrive after its first seconds (0: DefaultMinUploadRate).
 	MinUploadRate int64
 	// UploadMemory bounds the bytes of the POST /predict bodies held at once, beyond their
-	// first 64 KiB (0: DefaultUploadMemory).
+	// first 64 KiB (0: 4 × MaxUpload).
 	UploadMemory int64
 	// Token, when set, is the bearer token every route but /healthz asks for (see auth.go).
 	Token string
@@ -88,10 +88,12 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 
-	labMu      sync.Mutex // guards cfg.Labeler and closed
-	closed     bool       // the labeler's device may be gone: Close was called
-	uploadSlot chan struct{}
-	uploadMem  *semaphore.Weighted
+	labMu  sync.Mutex // guards cfg.Labeler and closed
+	closed bool       // the labeler's device may be gone: Close was called
+	// uploadSlots and uploadMem bound the uploads served at once and the memory their bodies
+	// hold (upload.go); both are taken in arrival order.
+	uploadSlots *semaphore.Weighted
+	uploadMem   *semaphore.Weighted
 	// decodeSlot lets one upload at a time decode: an image may take the whole of
 	// imageio's memory budget while it is decoded, and a small board has little to spare.
 	decodeSlot chan struct{}
@@ -133,14 +135,14 @@ func New(cfg Config) *Server {
 		cfg.MinUploadRate = DefaultMinUploadRate
 	}
 	if cfg.UploadMemory <= 0 {
-		cfg.UploadMemory = DefaultUploadMemory(cfg.MaxUpload)
+		cfg.UploadMemory = 4 * cfg.MaxUpload
 	}
 	cfg.UploadMemory = max(cfg.UploadMemory, cfg.MaxUpload+1) // room for one upload at least
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
 	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(),
-		uploadSlot: make(chan struct{}, maxUploads), uploadMem: semaphore.NewWeighted(cfg.UploadMemory),
+		uploadSlots: semaphore.NewWeighted(maxUploads), uploadMem: semaphore.NewWeighted(cfg.UploadMemory),
 		decodeSlot: make(chan struct{}, 1)}
 	reg := prometheus.NewRegistry()
 	s.registerMetrics(reg)
@@ -350,29 +352,27 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		w.Header().Set("Allow", http.MethodPost)
 		return failf(http.StatusMethodNotAllowed, "use POST with an image as the body or as a multipart file field")
 	}
-	select {
-	case s.uploadSlot <- struct{}{}:
-		defer func() { <-s.uploadSlot }()
-	default:
-		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
-	}
 	if r.ContentLength > s.cfg.MaxUpload {
 		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
 	}
 	start := time.Now()
 	end := start.Add(s.cfg.UploadTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), end)
+	defer cancel()
+	if err := s.uploadSlots.Acquire(ctx, 1); err != nil {
+		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
+	}
+	defer s.uploadSlots.Release(1)
 	rc := http.NewResponseController(w)
 	// Past the server's WriteTimeout when the body took long: the answer must still go out.
 	_ = rc.SetWriteDeadline(end.Add(WriteTimeout))
-	ctx, cancel := context.WithDeadline(r.Context(), end)
-	defer cancel()
-	rr := &rateReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), rc: rc, start: start, end: end, minRate: s.cfg.MinUploadRate}
+	rr := &rateReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), rc: rc, start: time.Now(), end: end, minRate: s.cfg.MinUploadRate}
 	body, release, err := readBody(ctx, s.uploadMem, rr, r.ContentLength, s.cfg.MaxUpload)
 	defer release()
 	var name string
 	var data []byte
 	if err == nil {
-		name, data, err = upload(bytes.NewReader(body), r.Header.Get("Content-Type"))
+		name, data, err = upload(body, r.Header.Get("Content-Type"))
 	}
 	var tooBig *http.MaxBytesError
 	switch {
@@ -391,7 +391,7 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 	}
 	s.decodeSlot <- struct{}{}
 	start = time.Now()
-	img, _, err := imageio.Decode(bytes.NewReader(data))
+	img, _, err := imageio.DecodeBytes(data)
 	<-s.decodeSlot
 	switch {
 	case errors.Is(err, imageio.ErrTooLarge):
@@ -417,16 +417,15 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 
 // upload reads the image of a request body: the first file part of a multipart form, or the
 // whole body. name is the file name, or "body".
-func upload(body io.Reader, contentType string) (name string, data []byte, err error) {
+func upload(body []byte, contentType string) (name string, data []byte, err error) {
 	mt, params, _ := mime.ParseMediaType(contentType)
 	if mt != "multipart/form-data" {
-		data, err = io.ReadAll(body)
-		return "body", data, err
+		return "body", body, nil
 	}
 	if params["boundary"] == "" {
 		return "", nil, errors.New("multipart/form-data without a boundary")
 	}
-	mr := multipart.NewReader(body, params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {

@@ -31,14 +31,9 @@ const (
 )
 
 // maxUploads bounds the POST /predict requests served at once (their first stage holds at
-// most probeBytes each); more are answered 503 at once.
-const maxUploads = 64
+// most probeBytes each); more wait, until their upload timeout (503).
+const maxUploads = 256
 
-// FirstStageMemory is the most the first stages of the uploads served at once hold.
-const FirstStageMemory = maxUploads * probeBytes
-
-// DefaultUploadMemory is Config.UploadMemory's default: room for four uploads of maxUpload.
-func DefaultUploadMemory(maxUpload int64) int64 { return 4 * maxUpload }
 
 // errSlow is what a body that arrives slower than the minimum rate ends with.
 var errSlow = errors.New("upload slower than the minimum rate")

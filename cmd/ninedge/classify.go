@@ -24,7 +24,7 @@ func classify(e *cli.Env, args []string) error {
 	if fs.NArg() == 0 {
 		return cli.Usagef("no images given")
 	}
-	lab, _, done, err := lf.labeler(e, 0)
+	lab, _, done, err := lf.labeler(e)
 	if err != nil {
 		return err
 	}

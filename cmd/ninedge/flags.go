@@ -36,9 +36,9 @@ func (l *labelFlags) add(fs *cli.FlagSet) {
 	fs.Var(&l.imageMemory, "image-memory", "most memory decoding one image may take (the decoder's working memory and the file included); larger images are refused")
 }
 
-// labeler opens the model for one image at a time, and applies --image-memory (extra: the
-// most the command holds besides the model and a decode). done frees the device.
-func (l *labelFlags) labeler(e *cli.Env, extra int64) (lab *infer.Labeler, c *infer.Classifier, done func(), err error) {
+// labeler opens the model for one image at a time, and applies --image-memory. done frees
+// the device.
+func (l *labelFlags) labeler(e *cli.Env) (lab *infer.Labeler, c *infer.Classifier, done func(), err error) {
 	if l.top < 1 {
 		return nil, nil, nil, cli.Usagef("--top must be at least 1")
 	}
@@ -46,7 +46,7 @@ func (l *labelFlags) labeler(e *cli.Env, extra int64) (lab *infer.Labeler, c *in
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	applyImageMemory(int64(l.imageMemory), extra)
+	applyImageMemory(int64(l.imageMemory))
 	verify := 0
 	if l.verify {
 		verify = verifyImages

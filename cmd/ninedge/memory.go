@@ -35,16 +35,17 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// memoryHeadroom is what a command needs beyond the model and the decode budget: frames,
-// buffers, the garbage collector's slack.
+// memoryHeadroom is what a command needs beyond the model and one decode: frames, uploads,
+// connections.
 const memoryHeadroom = 32 << 20
 
 // applyImageMemory makes budget the memory budget of every decode, and sets the Go memory
-// limit to what the process uses now (the model is loaded) plus budget, extra (what else the
-// command holds at most: serve's uploads) and memoryHeadroom: the garbage collector then
-// works harder near it instead of letting the heap grow to twice what is live, and gives
-// memory back to the system. A GOMEMLIMIT in the environment is the user's choice and wins.
-func applyImageMemory(budget, extra int64) {
+// limit to what the process uses now (the model is loaded) plus budget and memoryHeadroom.
+// The garbage collector then works harder near the limit instead of letting the heap grow
+// to twice what is live, and gives memory back to the system; a decode at its budget while
+// uploads arrive may take the process past it for a while (the limit is soft). A GOMEMLIMIT
+// in the environment is the user's choice and wins.
+func applyImageMemory(budget int64) {
 	imageio.SetMemoryBudget(budget)
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
@@ -52,5 +53,5 @@ func applyImageMemory(budget, extra int64) {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(s)
 	inUse := int64(s[0].Value.Uint64() - s[1].Value.Uint64())
-	debug.SetMemoryLimit(inUse + budget + extra + memoryHeadroom)
+	debug.SetMemoryLimit(inUse + budget + memoryHeadroom)
 }

@@ -58,15 +58,14 @@ func serve(e *cli.Env, args []string) error {
 		}
 		defer src.Close()
 	}
-	uploadMemory := server.DefaultUploadMemory(*maxUpload)
-	lab, c, done, err := lf.labeler(e, uploadMemory+server.FirstStageMemory)
+	lab, c, done, err := lf.labeler(e)
 	if err != nil {
 		return err
 	}
 	defer done()
 	source := stream.Redacted(sf.spec) // the page and /healthz must not show a camera's password
 	srv := server.New(server.Config{Labeler: lab, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
-		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, MinUploadRate: *minRate, UploadMemory: uploadMemory,
+		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, MinUploadRate: *minRate,
 		Token: exp.token})
 	// Whatever happens below, no handler may use the model once done() releases its device.
 	defer srv.Close()

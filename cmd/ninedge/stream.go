@@ -34,7 +34,7 @@ func streamCmd(e *cli.Env, args []string) error {
 		return err
 	}
 	defer src.Close()
-	lab, _, done, err := lf.labeler(e, 0)
+	lab, _, done, err := lf.labeler(e)
 	if err != nil {
 		return err
 	}
