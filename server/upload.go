@@ -34,7 +34,6 @@ const (
 // most probeBytes each); more wait, until their upload timeout (503).
 const maxUploads = 256
 
-
 // errSlow is what a body that arrives slower than the minimum rate ends with.
 var errSlow = errors.New("upload slower than the minimum rate")
 
