@@ -2,19 +2,15 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ninedge/ninedge/backends/cpu"
 	"github.com/ninedge/ninedge/stream"
@@ -115,10 +111,7 @@ func TestAuth(t *testing.T) {
 // the right one, after which the page shows the live label. A driver page of the same origin
 // fills the form inside a frame and copies what the frame shows into its own DOM.
 func TestLoginInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed: the login is not tested in a browser")
-	}
+	chromium := chromiumPath(t)
 	s, _ := newAuthServer(t, "-")
 	pics := streamtest.Pictures(2, 64, 48)
 	authed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -151,20 +144,7 @@ f.onload = () => {
 	site := httptest.NewServer(mux)
 	defer site.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	profile := t.TempDir()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+profile,
-		"--virtual-time-budget=10000", "--dump-dom", site.URL+"/driver")
-	cmd.Env = append(os.Environ(), "HOME="+profile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	dom := html.UnescapeString(string(out))
+	dom := html.UnescapeString(dumpDOM(t, chromium, site.URL+"/driver", 10000))
 	pre := func(id string) string {
 		m := regexp.MustCompile(`(?s)<pre id="` + id + `">(.*?)</pre>`).FindStringSubmatch(dom)
 		if m == nil {
