@@ -98,8 +98,8 @@ func readToken(e *cli.Env, path string) (string, error) {
 	case strings.ContainsAny(token, " \t\r\n"):
 		return "", fmt.Errorf("--token-file %s: the token is more than one word", path)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(e.Stderr, "ninedge serve: --token-file %s can be read by other users (chmod 600 it)\n", path)
+	if st.Mode().Perm()&0o004 != 0 { // a group of the service's may read it: LoadCredential and 0640 files
+		fmt.Fprintf(e.Stderr, "ninedge serve: --token-file %s can be read by every user (chmod o-r it)\n", path)
 	}
 	return token, nil
 }

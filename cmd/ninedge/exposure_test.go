@@ -97,7 +97,7 @@ func TestServeTLSAndToken(t *testing.T) {
 	os.WriteFile(token, []byte(testToken+"\n"), 0o644)
 	cert, key, pool := selfSigned(t, dir)
 	s := startServe(t, nil, "--model", m, "--backend", "cpu", "--listen", ":0", "--token-file", token, "--tls-cert", cert, "--tls-key", key)
-	if !strings.HasPrefix(s.url, "https://") || !strings.Contains(s.stderr.String(), "can be read by other users (chmod 600 it)") {
+	if !strings.HasPrefix(s.url, "https://") || !strings.Contains(s.stderr.String(), "can be read by every user (chmod o-r it)") {
 		t.Errorf("url %s, stderr:\n%s", s.url, s.stderr.String())
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
