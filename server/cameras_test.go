@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -233,15 +232,12 @@ func (l *syncLog) String() string {
 // TestCamerasPageInChromium: the page shows a panel per camera, each with its own label and
 // picture.
 func TestCamerasPageInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed: the page is not tested in a browser")
-	}
+	chromium := chromiumPath(t)
 	s, _, _, ts := serveCameras(t, Config{Cameras: []Camera{{Name: "front", Source: "rtsp://cam1/s"}, {Name: "back", Source: "rtsp://cam2/s"}}})
 	pics := streamtest.Pictures(4, 64, 48)
 	liveCamera(t, s, ts, "front", stream.SourceOptions{}, streamtest.JPEG(t, pics[0]), 0)
 	liveCamera(t, s, ts, "back", stream.SourceOptions{}, append(streamtest.JPEG(t, pics[2]), streamtest.JPEG(t, pics[3])...), 1)
-	dom := dumpDOM(t, chromium, ts.URL+"/")
+	dom := dumpDOM(t, chromium, ts.URL+"/", 5000)
 	for _, cam := range []string{"front", "back"} {
 		res := getLatestOf(t, ts, cam).Result
 		i := strings.Index(dom, `data-camera="`+cam+`"`)

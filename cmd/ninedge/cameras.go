@@ -97,8 +97,9 @@ func cameraNames(cams []*camera) []string {
 	return names
 }
 
-// live opens the model as a labeler that reloads in place. Reloads run on the device the
-// first load chose, without a new trial: a reload must not move the model elsewhere.
+// live opens the model as a labeler that reloads in place, and applies --image-memory.
+// Reloads run on the device the first load chose, without a new trial: a reload must not
+// move the model elsewhere.
 func (l *labelFlags) live(e *cli.Env) (*infer.Live, *infer.Classifier, error) {
 	if l.top < 1 {
 		return nil, nil, cli.Usagef("--top must be at least 1")
@@ -119,6 +120,9 @@ func (l *labelFlags) live(e *cli.Env) (*infer.Live, *infer.Classifier, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Measured with the first model loaded; a reload holds two models for a moment, which
+	// the soft limit lets through.
+	applyImageMemory(int64(l.imageMemory))
 	return live, first, nil
 }
 

@@ -138,8 +138,13 @@ func TestServeRTSPCamerasMQTT(t *testing.T) {
 	broker := streamtest.Mosquitto(t)
 	sub := subscribeAll(t, broker.URL)
 	frontURL := strings.Replace(front.URL, "rtsp://", "rtsp://admin:p4ss@", 1)
+	const token = "0123456789abcdef0123456789abcdef"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
-	cmd := exec.Command(os.Args[0], "serve", "--model", m, "--backend", "cpu", "--listen", "127.0.0.1:0", "--timeout", "3s",
+	cmd := exec.Command(os.Args[0], "serve", "--model", m, "--backend", "cpu", "--listen", "127.0.0.1:0", "--timeout", "3s", "--token-file", tokenFile,
 		"--source", "front="+frontURL, "--source", "back="+back.URL,
 		"--mqtt", broker.URL, "--mqtt-client-id", "edge", "--mqtt-every", "200ms")
 	cmd.Env = append(os.Environ(), "NINEDGE_RUN_MAIN=1")
@@ -164,28 +169,32 @@ func TestServeRTSPCamerasMQTT(t *testing.T) {
 		}
 		return a != nil
 	}, stderr.String)
+	call := func(method, path string, auth bool) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 	latest := func(cam string) (l struct {
 		Result     *stream.Result `json:"result"`
 		Classified int64          `json:"classified"`
 		Reconnects int64          `json:"reconnects"`
 		Source     string         `json:"source"`
 	}) {
-		resp, err := http.Get("http://" + addr + "/api/latest?camera=" + cam)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		json.NewDecoder(resp.Body).Decode(&l)
+		_, b := call("GET", "/api/latest?camera="+cam, true)
+		json.Unmarshal([]byte(b), &l)
 		return l
 	}
 	metrics := func() string {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		_, b := call("GET", "/metrics", true)
+		return b
 	}
 	classified := func(cam string, more int64) func() bool {
 		base := latest(cam).Classified
@@ -232,11 +241,17 @@ func TestServeRTSPCamerasMQTT(t *testing.T) {
 	n := sub.count("ninedge/front/result")
 	eventually(t, "results after the broker's restart", func() bool { return sub.count("ninedge/front/result") > n+3 }, stderr.String)
 
-	// SIGHUP reloads the model.
+	// SIGHUP reloads the model, and so does POST /api/reload, with the token only.
 	cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, "the reload", func() bool { return strings.Contains(stderr.String(), "model reloaded") }, stderr.String)
-	if !strings.Contains(metrics(), `ninedge_model_reloads_total{result="ok"} 1`) {
-		t.Error("/metrics does not count the reload")
+	if code, _ := call("POST", "/api/reload", false); code != http.StatusUnauthorized {
+		t.Errorf("POST /api/reload without the token: %d, want 401", code)
+	}
+	if code, body := call("POST", "/api/reload", true); code != 200 || !strings.Contains(body, `"sha256":"`) {
+		t.Errorf("POST /api/reload: %d %s", code, body)
+	}
+	if !strings.Contains(metrics(), `ninedge_model_reloads_total{result="ok"} 2`) {
+		t.Error("/metrics does not count the reloads")
 	}
 
 	// SIGTERM: exit 0, no ffmpeg left behind, both cameras offline.

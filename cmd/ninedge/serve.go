@@ -18,16 +18,18 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func serve(e *cli.Env, args []string) error {
-	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR] [--source [NAME=]SPEC...] [--mqtt URL] [--max-upload BYTES]")
+	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR --token-file FILE|--no-auth] [--tls-cert F --tls-key F] [--source [NAME=]SPEC...] [--mqtt URL]")
 	var lf labelFlags
 	lf.add(fs)
 	var sf sourceFlags
 	sf.add(fs, time.Minute)
+	var xf exposureFlags
+	xf.add(fs)
 	var mf mqttFlags
 	mf.add(fs)
-	listen := fs.String("listen", ":8080", "address to serve HTTP on")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
-	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for a free slot included (answered 408 after)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for upload memory included (answered 408 after)")
+	minRate := fs.Int64("upload-min-rate", server.DefaultMinUploadRate, "slowest average rate in bytes/s at which a POST /predict body may arrive after its first 5 s (answered 408 below)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +39,14 @@ func serve(e *cli.Env, args []string) error {
 	if *maxUpload <= 0 || *uploadTimeout <= 0 {
 		return cli.Usagef("--max-upload and --upload-timeout must be positive")
 	}
+	if *minRate <= 0 {
+		return cli.Usagef("--upload-min-rate must be positive")
+	}
 	if err := sf.check(); err != nil {
+		return err
+	}
+	exp, err := xf.load(e)
+	if err != nil {
 		return err
 	}
 	cams, err := sf.cameras()
@@ -64,7 +73,7 @@ func serve(e *cli.Env, args []string) error {
 		return err
 	}
 	cfg := server.Config{Live: live, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
-		MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, Log: e.Stderr}
+		MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, MinUploadRate: *minRate, Token: exp.token, Log: e.Stderr}
 	for _, cam := range cams {
 		// The page and /healthz must not show a camera's password.
 		cfg.Cameras = append(cfg.Cameras, server.Camera{Name: cam.name, Source: stream.Redacted(cam.spec), Counters: cam.cnt})
@@ -77,20 +86,26 @@ func serve(e *cli.Env, args []string) error {
 	reloaded := make(chan struct{})
 	defer close(reloaded)
 	reloadOnSignal(e, reloaded, func() { _, _ = srv.Reload() })
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", xf.listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
+	fmt.Fprintf(e.Stderr, "ninedge serve: listening on %s://%s/\n", exp.scheme(), ln.Addr())
 	// Cancelled at shutdown, so that requests waiting for an upload slot end at once.
 	base, stopBase := context.WithCancel(context.Background())
 	defer stopBase()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ReadTimeout: server.ReadTimeout, WriteTimeout: server.WriteTimeout,
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return base }, TLSConfig: exp.tls}
 	hs.RegisterOnShutdown(stopBase)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() {
+		if exp.tls != nil {
+			served <- hs.ServeTLS(ln, "", "")
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()

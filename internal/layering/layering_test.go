@@ -19,7 +19,7 @@ const module = "github.com/ninedge/ninedge/"
 var floors = map[string]int{
 	// 0: leaves, which import no package of this module.
 	"internal/atomicfile": 0, "internal/parallel": 0, "internal/sgemm": 0, "internal/u8vec": 0,
-	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0,
+	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0, "imageio/imageiotest": 0,
 	"internal/layering": 0,
 	// 1: the int8 kernels, the weight file format, the data set readers.
 	"internal/qgemm": 1, "safetensors": 1, "dataset": 1,

@@ -210,6 +210,7 @@ func CheckOutputs(inputs []string, outputs ...string) error {
 	}
 	return nil
 }
+
 // absPath is path made absolute, or path itself where the working folder is unknown.
 func absPath(path string) string {
 	if abs, err := filepath.Abs(path); err == nil {
