@@ -91,7 +91,7 @@ func result(camera string, frame int, at time.Time, label string) *stream.Result
 func TestPublish(t *testing.T) {
 	b := streamtest.Mosquitto(t)
 	sub := subscribe(t, b.URL)
-	var log lockedWriter
+	var log streamtest.SyncBuffer
 	p, err := New(Config{Broker: b.URL, ClientID: "edge1", Every: time.Second, Model: "digits.safetensors", Version: "test", Log: &log}, []string{"front", "back"})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func checkDiscovery(t *testing.T, cam, payload string) {
 func TestBrokerRestart(t *testing.T) {
 	b := streamtest.Mosquitto(t)
 	sub := subscribe(t, b.URL)
-	var log lockedWriter
+	var log streamtest.SyncBuffer
 	p, err := New(Config{Broker: b.URL, ClientID: "edge2", Every: 0, Log: &log}, []string{"cam"})
 	if err != nil {
 		t.Fatal(err)
@@ -313,24 +313,6 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("New(%+v, %v): %v, want %q", tt.cfg, tt.cameras, err, tt.want)
 		}
 	}
-}
-
-// lockedWriter is a log the clients' goroutines and the test share.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // tcpProxy forwards connections to a broker and can cut them all at once.

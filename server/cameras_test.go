@@ -75,7 +75,7 @@ func TestCameras(t *testing.T) {
 // run, swaps the model without one request failing; the answers change to the new model's; a
 // damaged file answers 422, keeps the old model and is counted in /metrics.
 func TestReloadUnderLoad(t *testing.T) {
-	var log syncLog
+	var log streamtest.SyncBuffer
 	s, _, path, ts := serveCameras(t, Config{Cameras: []Camera{{Name: "cam1", Source: "-"}}, Log: &log})
 	pic := streamtest.Pictures(1, 64, 48)[0]
 	png := streamtest.PNG(t, pic)
@@ -209,24 +209,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	if !strings.Contains(log.String(), "reloading the model failed, the old one keeps serving") || calls.Load() < 10 {
 		t.Errorf("%d predictions; log:\n%s", calls.Load(), log.String())
 	}
-}
-
-// syncLog is a log the handlers and the test share.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestCamerasPageInChromium: the page shows a panel per camera, each with its own label and

@@ -68,7 +68,7 @@ func TestStalledCameraStallsNobody(t *testing.T) {
 	defer cancel()
 	var got collected
 	var cntA, cntB Counters
-	var log syncBuffer
+	var log streamtest.SyncBuffer
 	err := RunCameras(ctx, []Camera{{Name: "stalled", Source: newStalled(), Counters: &cntA}, {Name: "live", Source: live, Counters: &cntB}},
 		lab, RunOptions{EveryFrame: true, Log: &log}, func(f *Frame, r *Result) error {
 			if r.Camera != "live" {
@@ -146,22 +146,4 @@ func TestCameraErrorEndsRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "camera broken: ") || !strings.Contains(err.Error(), "closed the stream") {
 		t.Fatalf("error %v, want camera broken's end", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a run's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -81,7 +81,7 @@ func TestRTSPLabels(t *testing.T) {
 			}
 			opt := SourceOptions{RTSPTransport: tt.transport, Timeout: 10 * time.Second}
 			want := decodedFrames(t, clip, lab, opt)
-			var log syncBuffer
+			var log streamtest.SyncBuffer
 			opt.Log = &log
 			src, err := Open(url, opt)
 			if err != nil {
@@ -129,7 +129,7 @@ func TestRTSPReconnect(t *testing.T) {
 	clip := streamtest.Clip(t, "h264")
 	srv := streamtest.RTSPServer(t, clip, "h264", "admin", "hunter2")
 	url := strings.Replace(srv.URL, "rtsp://", "rtsp://admin:hunter2@", 1)
-	var log syncBuffer
+	var log streamtest.SyncBuffer
 	var cnt Counters
 	src, err := Open(url, SourceOptions{Timeout: 3 * time.Second, Log: &log, Counters: &cnt})
 	if err != nil {

@@ -151,18 +151,13 @@ func RunCameras(ctx context.Context, cams []Camera, c Classifier, opt RunOptions
 		}
 		lastAt = now
 	}
+	// busy stands for "a frame was just served, look again at once": a closed channel, so
+	// that the select below still notices a stop or the stats tick between frames.
+	busy := make(chan struct{})
+	close(busy)
 	reason, err, left, next := "end of stream", error(nil), len(runs), 0
 loop:
 	for left > 0 {
-		// Frames may be waiting every time round: a stop and the stats come first.
-		select {
-		case <-ctx.Done():
-			reason = "interrupted"
-			break loop
-		case now := <-tick:
-			stats(now)
-		default:
-		}
 		// The first camera from next on with a frame waiting, or with its decoder ended.
 		var r *camera
 		var f *Frame
@@ -181,28 +176,21 @@ loop:
 			next = k + 1
 			break
 		}
+		wait := ready
 		switch {
 		case r != nil && !ok:
 			r.finished, r.err = true, <-r.done
 			left--
-			if r.err != nil {
-				err = r.err
-				if len(runs) > 1 {
-					err = fmt.Errorf("camera %s: %w", r.Name, err)
-				}
-				break loop
-			}
-			continue
+			err, wait = r.err, busy
 		case r != nil:
-			err = classify(c, f, r, emit)
+			err, wait = classify(c, f, r, emit), busy
 			r.m.free <- f
-			if err != nil {
-				if len(runs) > 1 {
-					err = fmt.Errorf("camera %s: %w", r.Name, err)
-				}
-				break loop
+		}
+		if err != nil {
+			if len(runs) > 1 {
+				err = fmt.Errorf("camera %s: %w", r.Name, err)
 			}
-			continue
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -210,7 +198,7 @@ loop:
 			break loop
 		case now := <-tick:
 			stats(now)
-		case <-ready:
+		case <-wait:
 		}
 	}
 	close(stop)

@@ -52,6 +52,22 @@ func (s *sourceFlags) cameras() ([]*camera, error) {
 	return cams, nil
 }
 
+// openSources reads and opens the --source cameras; stopped reports a stop asked for while
+// one was connecting, which is no failure (the command ends with status 0).
+func (s *sourceFlags) openSources(e *cli.Env, prog string) (cams []*camera, stopped bool, err error) {
+	if cams, err = s.cameras(); err != nil {
+		return nil, false, err
+	}
+	err = s.openCameras(e, cams)
+	if stoppedConnecting(e, prog, err) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return cams, false, nil
+}
+
 // openCameras opens every camera, or none: on an error the ones already open are closed.
 func (s *sourceFlags) openCameras(e *cli.Env, cams []*camera) error {
 	for _, c := range cams {

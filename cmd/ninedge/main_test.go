@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,22 +28,7 @@ import (
 )
 
 // syncBuffer is a bytes.Buffer that a command and the test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = streamtest.SyncBuffer
 
 // ninedge runs a command line in-process; stderr may be read while it runs.
 func ninedge(ctx context.Context, stdin io.Reader, stderr *syncBuffer, args ...string) (code int, stdout string) {

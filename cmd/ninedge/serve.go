@@ -49,15 +49,8 @@ func serve(e *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cams, err := sf.cameras()
-	if err != nil {
-		return err
-	}
-	err = sf.openCameras(e, cams)
-	if stoppedConnecting(e, "ninedge serve", err) {
-		return nil
-	}
-	if err != nil {
+	cams, stopped, err := sf.openSources(e, "ninedge serve")
+	if stopped || err != nil {
 		return err
 	}
 	defer closeCameras(cams)

@@ -27,16 +27,9 @@ func streamCmd(e *cli.Env, args []string) error {
 	case len(sf.specs) == 0:
 		return cli.Usagef("--source is required")
 	}
-	cams, err := sf.cameras()
-	if err != nil {
-		return err
-	}
 	// The sources first: a camera that is missing is reported before the model is loaded.
-	err = sf.openCameras(e, cams)
-	if stoppedConnecting(e, "ninedge stream", err) {
-		return nil
-	}
-	if err != nil {
+	cams, stopped, err := sf.openSources(e, "ninedge stream")
+	if stopped || err != nil {
 		return err
 	}
 	defer closeCameras(cams)

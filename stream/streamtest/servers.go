@@ -2,6 +2,7 @@ package streamtest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -56,25 +57,26 @@ type Server struct {
 	URL  string // rtsp://127.0.0.1:PORT/stream, or tcp://127.0.0.1:PORT
 	argv []string
 	cmd  *exec.Cmd
-	out  *syncLog
+	out  *SyncBuffer
 }
 
-// syncLog keeps a server's output for the failure message.
-type syncLog struct {
+// SyncBuffer is a bytes.Buffer that goroutines (a command's, a server's) and the test may use
+// at once: logs that tests read while they are written.
+type SyncBuffer struct {
 	mu sync.Mutex
-	b  strings.Builder
+	b  bytes.Buffer
 }
 
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // RTSPServer starts scripts/rtsp-server.py (gst-rtsp-server) playing clip in a loop; user and
@@ -135,7 +137,7 @@ func (s *Server) start(rtsp bool) {
 		argv = append(argv[:len(argv):len(argv)], "--port", strconv.Itoa(s.Port))
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	s.out = &syncLog{}
+	s.out = &SyncBuffer{}
 	cmd.Stderr = s.out
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
