@@ -211,6 +211,28 @@ func (p *Publisher) connect(c *camera, broker string) {
 		c.cnt.Lost.Add(1)
 		p.log.printf("mqtt: %s: connection to %s lost (%v); reconnecting\n", c.name, broker, err)
 	})
+	// A refused connection (a wrong password, a broker not up yet) is said once per reason,
+	// not at every retry of a broker that stays away for a day.
+	var mu sync.Mutex // the notifications come from Paho's goroutines
+	var lastFailure string
+	failed := func(err error) {
+		if why := err.Error(); why != lastFailure {
+			lastFailure = why
+			p.log.printf("mqtt: %s: cannot connect to %s (%s); trying again\n", c.name, broker, why)
+		}
+	}
+	o.SetConnectionNotificationHandler(func(cl mqtt.Client, n mqtt.ConnectionNotification) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch n := n.(type) {
+		case mqtt.ConnectionNotificationConnected:
+			lastFailure = ""
+		case mqtt.ConnectionNotificationBrokerFailed:
+			failed(n.Reason)
+		case mqtt.ConnectionNotificationFailed: // refused by the broker: a wrong password
+			failed(n.Reason)
+		}
+	})
 	c.client = mqtt.NewClient(o)
 	// With ConnectRetry the token completes only once connected: nobody waits for it.
 	c.client.Connect()

@@ -358,3 +358,28 @@ func (px *tcpProxy) cut() {
 	}
 	px.conns = nil
 }
+
+// TestPublishAllocations: the camera loop's side of publishing allocates nothing, whether the
+// result is queued, dropped or not due.
+func TestPublishAllocations(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	p, err := New(Config{Broker: "tcp://" + addr, ClientID: "edge5", Every: time.Hour}, []string{"cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := result("cam", 0, time.Now(), "a")
+	labels := []string{"a", "b"}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		i++
+		r.Frame = i
+		r.Top[0].Label = labels[i%2]
+		p.Publish(r)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per Publish", allocs)
+	}
+}

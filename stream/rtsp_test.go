@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/draw"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,5 +322,107 @@ func TestRTSPArgs(t *testing.T) {
 				t.Errorf("%+v: %q has %q", tt.opt, line, w)
 			}
 		}
+	}
+}
+
+// TestRTSPSilentCamera: a camera that takes the connection and then says nothing is dropped
+// after the timeout and tried again, with backoff, until Close, which returns at once.
+func TestRTSPSilentCamera(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (scripts/setup.sh installs it)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent
+		}
+	}()
+	var log streamtest.SyncBuffer
+	var cnt Counters
+	src, err := Open("rtsp://"+ln.Addr().String()+"/silent", SourceOptions{Timeout: 500 * time.Millisecond, Log: &log, Counters: &cnt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := src.Next()
+		read <- err
+	}()
+	for deadline := time.Now().Add(20 * time.Second); cnt.Reconnects.Load() < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reconnections in 20 s:\n%s", cnt.Reconnects.Load(), log.String())
+		}
+	}
+	if !strings.Contains(log.String(), "reconnecting in 1s") || !strings.Contains(log.String(), "reconnecting in 2s") {
+		t.Errorf("no backoff in the log:\n%s", log.String())
+	}
+	start := time.Now()
+	src.Close()
+	if err := <-read; !errors.Is(err, ErrClosed) || time.Since(start) > 3*time.Second {
+		t.Errorf("Next after Close: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestRTSPFrameAllocations: reading a frame from ffmpeg's pipe allocates nothing.
+func TestRTSPFrameAllocations(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	frame := ppm(streamtest.Pictures(1, 64, 48)[0])
+	go func() {
+		defer w.Close()
+		for range 200 {
+			if _, err := w.Write(frame); err != nil {
+				return
+			}
+		}
+	}()
+	s := &rtspSource{timeout: 5 * time.Second, br: bufio.NewReaderSize(r, 64<<10)}
+	if _, err := s.frame(r); err != nil { // sizes the buffer
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		p, err := s.frame(r)
+		if err != nil || p.W != 64 || p.H != 48 {
+			t.Fatalf("%v %dx%d", err, p.W, p.H)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per frame", allocs)
+	}
+}
+
+// TestRTSPDamagedFrames: what ffmpeg could write that is not a frame ends the connection with
+// a message, rather than a misread picture.
+func TestRTSPDamagedFrames(t *testing.T) {
+	tests := []struct{ data, want string }{
+		{"P5\n2 2\n255\n....", `"P5" where a PPM frame should start`},
+		{"P6\n0 2\n255\n", "PPM frame of 0x2"},
+		{"P6\n2 2\n65535\n", "maximum 65535"},
+		{"P6\n2 x", "damaged PPM header"},
+		{"P6\n99999 99999\n255\n", "PPM frame of 99999x99999"},
+		{"P6\n2 2\n255\n12345", "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.Write([]byte(tt.data)); w.Close() }()
+		s := &rtspSource{timeout: 5 * time.Second, br: bufio.NewReaderSize(r, 64<<10)}
+		if _, err := s.frame(r); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.data, err, tt.want)
+		}
+		r.Close()
 	}
 }

@@ -303,3 +303,61 @@ func ffmpegChildren(pid int) []int {
 	}
 	return out
 }
+
+// TestStreamReloadOnSIGHUP: SIGHUP makes `ninedge stream` load its model again without
+// stopping; a damaged file is refused and the old model goes on; SIGTERM still stops it.
+func TestStreamReloadOnSIGHUP(t *testing.T) {
+	_, m, g := model(t)
+	cmd := exec.Command(os.Args[0], "stream", "--model", m, "--backend", "cpu", "--source", "-", "--json")
+	cmd.Env = append(os.Environ(), "NINEDGE_RUN_MAIN=1")
+	var stderr, stdout syncBuffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stdout
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	defer stdin.Close()
+	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0])
+	frames := func(n int) {
+		t.Helper()
+		want := len(lines(stdout.String())) + n
+		for range n {
+			stdin.Write(jpg)
+			time.Sleep(20 * time.Millisecond)
+		}
+		eventually(t, fmt.Sprintf("%d lines", want), func() bool { return len(lines(stdout.String())) >= want }, stderr.String)
+	}
+	frames(2)
+	good, _ := os.ReadFile(m)
+	if err := os.WriteFile(m, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "the refused reload", func() bool {
+		return strings.Contains(stderr.String(), "reloading the model failed, the old one keeps serving")
+	}, stderr.String)
+	frames(2)
+	if err := g.Save(m); err != nil || !bytes.Equal(mustRead(t, m), good) {
+		t.Fatalf("saving the model again: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "the reload", func() bool { return strings.Contains(stderr.String(), "ninedge stream: model reloaded") }, stderr.String)
+	frames(2)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil || !strings.Contains(stderr.String(), "interrupted: 6 frames") {
+		t.Errorf("exit %v:\n%s", err, stderr.String())
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

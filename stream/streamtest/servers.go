@@ -101,6 +101,14 @@ func RTSPServer(t testing.TB, clip, codec, user, password string) *Server {
 // the Debian package mosquitto.
 func Mosquitto(t testing.TB) *Server {
 	t.Helper()
+	return MosquittoWith(t, "allow_anonymous true\n")
+}
+
+// MosquittoWith starts a Mosquitto broker whose listener on 127.0.0.1 has conf's settings
+// (mosquitto.conf lines: allow_anonymous, password_file, certfile…). Its URL is tcp://; a
+// TLS listener is reached as ssl:// on the same port.
+func MosquittoWith(t testing.TB, conf string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
@@ -109,11 +117,11 @@ func Mosquitto(t testing.TB) *Server {
 		bin = "/usr/sbin/mosquitto"
 	}
 	port := freePort(t)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port), 0o644); err != nil {
+	file := filepath.Join(t.TempDir(), "mosquitto.conf")
+	if err := os.WriteFile(file, fmt.Appendf(nil, "persistence false\nlistener %d 127.0.0.1\n%s", port, conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), argv: []string{bin, "-c", conf}}
+	s := &Server{t: t, Port: port, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), argv: []string{bin, "-c", file}}
 	s.start(false)
 	t.Cleanup(s.Stop)
 	return s
