@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,10 +63,11 @@ func rtspArgs(u string, opt SourceOptions) ([]string, error) {
 	default:
 		args = append(args, "-hwaccel", hw)
 	}
+	// No -timeout: before ffmpeg 5 it meant "listen for a camera" (ffmpeg 4.4 is Ubuntu
+	// 22.04's, hence JetPack 6's), since then the socket timeout. The pipe's read deadline
+	// bounds every wait on any version.
 	args = append(args,
 		"-rtsp_transport", transport,
-		// ffmpeg's own bound on each socket wait (µs); the pipe's read deadline backs it up.
-		"-timeout", strconv.FormatInt(opt.timeout().Microseconds(), 10),
 		"-fflags", "+discardcorrupt", "-flags", "low_delay",
 		"-i", u,
 		"-an", "-sn", "-dn",

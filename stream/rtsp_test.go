@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -300,7 +299,7 @@ func TestRTSPArgs(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{SourceOptions{}, []string{"-rtsp_transport tcp", "-timeout " + strconv.Itoa(int(DefaultTimeout.Microseconds())), "min(iw,320)", "min(ih,240)"}, []string{"-hwaccel"}},
+		{SourceOptions{}, []string{"-rtsp_transport tcp", "min(iw,320)", "min(ih,240)", "-vsync 0 -pix_fmt rgb24 -f image2pipe -c:v ppm pipe:1"}, []string{"-hwaccel", "-timeout"}},
 		{SourceOptions{RTSPTransport: "udp", HWAccel: "none"}, []string{"-rtsp_transport udp"}, []string{"-hwaccel", "-c:v h"}},
 		{SourceOptions{HWAccel: "auto", W: 640, H: 360}, []string{"-hwaccel auto -rtsp_transport", "min(iw,640)", "min(ih,360)"}, nil},
 		{SourceOptions{HWAccel: "drm"}, []string{"-hwaccel drm"}, nil},
