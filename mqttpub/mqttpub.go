@@ -35,6 +35,7 @@ const (
 	DefaultDiscovery = "homeassistant"
 	DefaultEvery     = time.Second
 	DefaultQueue     = 16
+	DefaultQuiet     = 10 * time.Second
 	// reconnectMax caps Paho's wait between reconnections (its own default is 10 minutes: far
 	// too long for a broker that restarts).
 	reconnectMax = 10 * time.Second
@@ -66,6 +67,10 @@ type Config struct {
 	Every time.Duration
 	// Queue is each camera's queue of results waiting for the network (0: DefaultQueue).
 	Queue int
+	// Quiet is how long a camera may send no frame before its status says offline (a camera
+	// that dropped and is being reconnected); its next frame says online again (0:
+	// DefaultQuiet).
+	Quiet time.Duration
 	// Model and Version describe the device to Home Assistant.
 	Model, Version string
 	// Log receives connections, losses and failures; nil discards them.
@@ -112,6 +117,10 @@ type camera struct {
 	// Used by the camera loop only.
 	last   string
 	lastAt time.Time
+	// seen is when the camera loop last handed over a frame (Unix ns); quiet is set while
+	// the status says offline because it has not for Config.Quiet.
+	seen  atomic.Int64
+	quiet atomic.Bool
 }
 
 // message is a result copied out of the camera loop, whose buffers are reused.
@@ -152,6 +161,9 @@ func New(cfg Config, cameras []string) (*Publisher, error) {
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultQueue
+	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = DefaultQuiet
 	}
 	p := &Publisher{cfg: cfg, cams: map[string]*camera{}, stop: make(chan struct{}), log: &logger{w: cfg.Log}}
 	for _, name := range cameras {
@@ -202,7 +214,7 @@ func (p *Publisher) connect(c *camera, broker string) {
 		if c.discovery != nil {
 			p.publishRetained(c, c.discoveryPath, c.discovery)
 		}
-		p.publishRetained(c, c.status, []byte(Online))
+		p.publishRetained(c, c.status, []byte(c.statusNow()))
 		c.cnt.Connected.Store(true)
 		p.log.printf("mqtt: %s: connected to %s\n", c.name, broker)
 	})
@@ -268,8 +280,9 @@ func (p *Publisher) Publish(r *stream.Result) {
 	if c == nil || len(r.Top) == 0 {
 		return
 	}
+	c.seen.Store(time.Now().UnixNano())
 	label := r.Top[0].Label
-	if label == c.last && r.Time.Sub(c.lastAt) < p.cfg.Every && !c.lastAt.IsZero() {
+	if label == c.last && r.Time.Sub(c.lastAt) < p.cfg.Every && !c.lastAt.IsZero() && !c.quiet.Load() {
 		return
 	}
 	var m *message
@@ -299,12 +312,26 @@ type resultJSON struct {
 // send publishes a camera's queued results until Close.
 func (p *Publisher) send(c *camera) {
 	defer p.wg.Done()
+	c.seen.Store(time.Now().UnixNano()) // a camera gets Quiet from the start to send its first frame
+	tick := time.NewTicker(p.cfg.Quiet / 4)
+	defer tick.Stop()
 	for {
 		var m *message
 		select {
 		case m = <-c.queue:
+		case <-tick.C:
+			if !c.quiet.Load() && time.Since(time.Unix(0, c.seen.Load())) > p.cfg.Quiet {
+				c.quiet.Store(true)
+				p.log.printf("mqtt: %s: no frame for %v: status offline\n", c.name, p.cfg.Quiet)
+				p.publishStatus(c)
+			}
+			continue
 		case <-p.stop:
 			return
+		}
+		if c.quiet.Load() {
+			c.quiet.Store(false)
+			p.publishStatus(c)
 		}
 		payload, err := json.Marshal(resultJSON{Camera: m.res.Camera, Time: m.res.Time, Frame: m.res.Frame, Top: m.res.Top, MS: m.res.MS})
 		c.free <- m
@@ -320,6 +347,21 @@ func (p *Publisher) send(c *camera) {
 		} else {
 			c.cnt.Dropped.Add(1)
 		}
+	}
+}
+
+// statusNow is what the camera's status topic should say while connected.
+func (c *camera) statusNow() string {
+	if c.quiet.Load() {
+		return Offline
+	}
+	return Online
+}
+
+// publishStatus says the camera's status when connected (else the next connection will).
+func (p *Publisher) publishStatus(c *camera) {
+	if c.client.IsConnectionOpen() {
+		p.publishRetained(c, c.status, []byte(c.statusNow()))
 	}
 }
 

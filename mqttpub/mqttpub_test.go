@@ -383,3 +383,31 @@ func TestPublishAllocations(t *testing.T) {
 		t.Errorf("%v allocations per Publish", allocs)
 	}
 }
+
+// TestQuietCamera: a camera that sends no frame for Quiet (dropped, being reconnected) is
+// marked offline, so Home Assistant shows it unavailable; its next frame marks it online.
+func TestQuietCamera(t *testing.T) {
+	b := streamtest.Mosquitto(t)
+	sub := subscribe(t, b.URL)
+	var log streamtest.SyncBuffer
+	p, err := New(Config{Broker: b.URL, ClientID: "edge6", Quiet: 400 * time.Millisecond, Every: time.Hour, Log: &log}, []string{"cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sub.wait(t, "ninedge/cam/status", "online", last(Online))
+	for i := range 10 { // frames for a while: online all along
+		p.Publish(result("cam", i, time.Now(), "a"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := sub.on("ninedge/cam/status"); len(got) != 1 {
+		t.Errorf("status while frames flow: %v", got)
+	}
+	sub.wait(t, "ninedge/cam/status", "offline once the frames stop", last(Offline))
+	p.Publish(result("cam", 10, time.Now(), "a")) // the same label, within Every: published all the same
+	sub.wait(t, "ninedge/cam/status", "online with the next frame", last(Online))
+	sub.wait(t, "ninedge/cam/result", "the frame after the gap", func(m []msg) bool { return len(m) == 2 })
+	if !strings.Contains(log.String(), "cam: no frame for 400ms: status offline") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
