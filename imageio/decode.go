@@ -16,7 +16,8 @@ import (
 	_ "image/jpeg" // registers "jpeg" with image.Decode
 	_ "image/png"  // registers "png" with image.Decode
 	"io"
-	"os"
+
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // Limits on decoded images. A few bytes of PNG, JPEG or PPM header can declare an image of
@@ -107,7 +108,7 @@ func bytesPerPixel(m color.Model) int64 {
 
 // DecodeFile decodes the image file at path with Decode; errors name the file.
 func DecodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // folder plays a folder's images in name order, paced like a camera.
@@ -42,7 +42,7 @@ func (s *folder) Next() (Packet, error) {
 	}
 	name := s.files[s.next]
 	s.next++
-	f, err := os.Open(name)
+	f, err := infile.Open(name)
 	if err != nil {
 		return Packet{}, &FrameError{Msg: err.Error()}
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ninedge/ninedge/caffe"
 	"github.com/ninedge/ninedge/cmd/internal/cli"
+	"github.com/ninedge/ninedge/internal/infile"
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/nin/train"
 )
@@ -38,7 +38,7 @@ func importCaffe(e *cli.Env, args []string) error {
 	if data.Name == "" {
 		data.Name = "cifar10"
 	}
-	spec, err := nin.LoadSpec(*arch, os.ReadFile)
+	spec, err := nin.LoadSpec(*arch, infile.ReadFile)
 	if err != nil {
 		return err
 	}
