@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -30,7 +33,10 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A command that hangs (on a FIFO, say) fails its test instead of stalling the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -64,6 +70,10 @@ func TestBadModelFiles(t *testing.T) {
 		}
 		return p
 	}
+	fifo := filepath.Join(dir, "fifo.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	hugeHeader := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0}, raw[8:]...)
 	lie := bytes.Replace(raw, []byte(`"data_offsets":[0,`), []byte(`"data_offsets":[1,`), 1)
 	for name, path := range map[string]string{
@@ -75,6 +85,8 @@ func TestBadModelFiles(t *testing.T) {
 		"offset lie":  write("lie", lie),
 		"not a model": write("plain.safetensors", []byte("\x02\x00\x00\x00\x00\x00\x00\x00{}")),
 		"a directory": dir,
+		"a fifo":      fifo,
+		"a device":    "/dev/zero",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, stderr, code := run(t, "inspect", path)
@@ -170,6 +182,25 @@ func TestConvertEvalReport(t *testing.T) {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}
+	}
+	// Outputs as a careful tool treats them: the JSON to the standard output named as a file,
+	// the Markdown through a link to its target; a FIFO refused before any work.
+	link := filepath.Join(dir, "latest.md")
+	if err := os.Symlink("r.md", link); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data,
+		"--limit", "40", "--layer-images", "5", "--md", link, "--json", "/dev/stdout")
+	if st, err := os.Lstat(link); code != 0 || !strings.Contains(out, `"agreement":`) || err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("report --json /dev/stdout --md LINK: exit %d, link %v %v: %s%s", code, st.Mode(), err, out, stderr)
+	}
+	fifo := filepath.Join(dir, "fifo.png")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data, "--png", fifo); code != 1 ||
+		stderr != "ninquant report: cannot write "+fifo+": "+fifo+" is a named pipe (FIFO): an output must be a regular file (the standard output, the standard error and /dev/null are written in place)\n" {
+		t.Errorf("report --png FIFO: exit %d: %s", code, stderr)
 	}
 	// Swapped files are named for what they are.
 	if _, stderr, code := run(t, "report", "--float", int8, "--int8", float, "--dataset", "mnist", "--data", data); code == 0 || !strings.Contains(stderr, "int8 model") {

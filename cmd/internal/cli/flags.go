@@ -12,6 +12,7 @@ import (
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/internal/atomicfile"
 	"github.com/ninedge/ninedge/nin"
 )
 
@@ -176,44 +177,51 @@ func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
 }
 
 // CheckOutputs makes sure, before a command starts work that may take hours, that it can
-// write each named output (empty names are skipped): the folder exists and takes a new
-// file, the name is not a folder, no two outputs are the same file, and no output is one
-// of the inputs, which it would replace.
+// write each named output (empty names are skipped), as atomicfile.Check says (a regular
+// file or a new one in a folder that takes it, links followed; the standard output or error
+// and /dev/null written in place; a folder, FIFO, device or read-only file refused), that no
+// two outputs are the same file, and that no output is one of the inputs, which it would
+// replace. A folder is a usage error; the other refusals are errors of their own.
 func CheckOutputs(inputs []string, outputs ...string) error {
-	var seen []string
+	var seen []string // the files outputs replace
 	for _, out := range outputs {
 		if out == "" {
 			continue
 		}
-		if st, err := os.Stat(out); err == nil {
-			if st.IsDir() {
-				return Usagef("output %s is a folder", out)
-			}
-			for _, in := range slices.Concat(inputs, seen) {
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			return Usagef("output %s is a folder", out)
+		}
+		target, err := atomicfile.Check(out)
+		if err != nil {
+			return fmt.Errorf("cannot write %s: %w", out, err)
+		}
+		if target == "" {
+			continue
+		}
+		if st, err := os.Stat(target); err == nil {
+			for _, in := range inputs {
 				if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
 					return Usagef("output %s is the same file as %s", out, in)
 				}
 			}
 		}
-		for _, prev := range seen {
-			if absPath(prev) == absPath(out) {
-				return Usagef("two outputs are %s", out)
-			}
+		if slices.Contains(seen, absPath(target)) {
+			return Usagef("two outputs are %s", out)
 		}
-		probe, err := os.CreateTemp(filepath.Dir(out), ".ninedge-probe-*")
-		if err != nil {
-			return fmt.Errorf("cannot write %s: %w", out, err)
-		}
-		probe.Close()
-		os.Remove(probe.Name())
-		seen = append(seen, out)
+		seen = append(seen, absPath(target))
 	}
 	return nil
 }
-// absPath is path made absolute, or path itself where the working folder is unknown.
+
+// absPath is path made absolute with its folder's links resolved, so that two names of one
+// file that may not exist yet compare equal; path itself where that cannot be known.
 func absPath(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err == nil {
+		dir, err = filepath.Abs(dir)
 	}
-	return path
+	if err != nil {
+		return path
+	}
+	return filepath.Join(dir, filepath.Base(path))
 }
