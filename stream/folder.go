@@ -20,9 +20,14 @@ type folder struct {
 }
 
 func openFolder(dir string, opt SourceOptions) (Source, error) {
-	files, err := imageio.ListImages(dir)
+	files, skipped, err := imageio.ListImages(dir)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
+	}
+	if opt.Log != nil {
+		for _, s := range skipped {
+			fmt.Fprintf(opt.Log, "source: %v\n", s)
+		}
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("source %s: no image files (%s)", dir, strings.Join(imageio.Extensions, ", "))

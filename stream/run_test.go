@@ -545,3 +545,21 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("p50 %v, p95 %v; want 3ms, 7ms", p50, p95)
 	}
 }
+
+// A folder's links to pictures are frames; a dangling link is said on Log and skipped.
+func TestFolderLinks(t *testing.T) {
+	dir := t.TempDir()
+	streamtest.WriteFile(t, dir, "0001.png", streamtest.PNG(t, streamtest.Pictures(1, 8, 8)[0]))
+	os.Symlink("0001.png", filepath.Join(dir, "latest.png"))
+	os.Symlink("0000.png", filepath.Join(dir, "gone.png"))
+	var log bytes.Buffer
+	src, err := Open(dir, SourceOptions{FPS: 500, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, end := drain(t, src)
+	gone := filepath.Join(dir, "gone.png")
+	if len(frames) != 2 || end != nil || log.String() != "source: skipping "+gone+": stat "+gone+": no such file or directory\n" {
+		t.Errorf("%d frames, end %v, log %q; want the file and its link, and the dangling link said", len(frames), end, log.String())
+	}
+}

@@ -87,6 +87,8 @@ type SourceOptions struct {
 	Timeout time.Duration
 	// Stdin is what "-" reads (nil: os.Stdin).
 	Stdin io.Reader
+	// Log, when set, receives what a folder's listing skipped (a dangling link, say).
+	Log io.Writer
 	// Cancel, when done, abandons connecting to an HTTP stream (a stop asked for while an
 	// unreachable camera is being waited for); once open, the source is closed with Close.
 	Cancel context.Context

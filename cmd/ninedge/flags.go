@@ -99,7 +99,7 @@ func (s *sourceFlags) open(e *cli.Env) (stream.Source, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx}
+	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx, Log: e.Stderr}
 	if s.size != "" {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}

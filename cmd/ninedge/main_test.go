@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -435,5 +436,61 @@ func TestDevices(t *testing.T) {
 	code, out, _ = cmd(nil, "devices")
 	if code != 0 || !strings.Contains(out, "BACKEND") || !strings.Contains(out, "\ncpu ") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// Files as a careful tool takes them: a link in a folder is a picture (the capture folder's
+// latest.jpg), a dangling one is said and skipped without failing the run, and a FIFO, as
+// an input or as the model, is refused at once instead of blocking.
+func TestClassifyFiles(t *testing.T) {
+	dir, m, g := model(t)
+	imgs := filepath.Join(dir, "capture")
+	os.Mkdir(imgs, 0o755)
+	jpeg := streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0])
+	streamtest.WriteFile(t, imgs, "0001.jpg", jpeg)
+	os.Symlink("0001.jpg", filepath.Join(imgs, "latest.jpg"))
+	os.Symlink("0000.jpg", filepath.Join(imgs, "gone.jpg"))
+	fifo := filepath.Join(dir, "fifo.jpg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cmd(nil, "classify", "--model", m, "--backend", "cpu", "--json", imgs)
+	top := want(t, g, 5, jpeg)[0]
+	got := lines(out)
+	if code != 0 || len(got) != 2 {
+		t.Fatalf("exit %d, %d lines, want 0 and 2:\n%s%s", code, len(got), out, errs)
+	}
+	for i, name := range []string{"0001.jpg", "latest.jpg"} {
+		var r infer.Result
+		if err := json.Unmarshal([]byte(got[i]), &r); err != nil || r.Input != filepath.Join(imgs, name) || !slices.Equal(r.Top, top) {
+			t.Errorf("line %d: %+v, %v; want %s, %v", i, r, err, name, top)
+		}
+	}
+	gone := filepath.Join(imgs, "gone.jpg")
+	if w := "ninedge classify: skipping " + gone + ": stat " + gone + ": no such file or directory\n"; !strings.Contains(errs, w) {
+		t.Errorf("stderr lacks %q:\n%s", w, errs)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"--model", m, "--backend", "cpu", fifo}, 1, "ninedge classify: imageio: open " + fifo + ": a named pipe (FIFO), not a regular file\n"},
+		{[]string{"--model", fifo, "--backend", "cpu", imgs}, 1, "ninedge classify: safetensors: open " + fifo + ": a named pipe (FIFO), not a regular file\n"},
+		{[]string{"--model", dir, "--backend", "cpu", imgs}, 1, "ninedge classify: safetensors: open " + dir + ": a folder, not a regular file\n"},
+	} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			code, _, errs := cmd(nil, append([]string{"classify"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(errs, tt.err) {
+				t.Errorf("%q: exit %d, stderr %q; want %d, %q", tt.args, code, errs, tt.code, tt.err)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("%q hangs", tt.args)
+		}
 	}
 }
