@@ -60,7 +60,8 @@ const frames = 3
 
 // Run classifies src's frames with c and hands each result to emit, until the source ends or
 // ctx is done (both return nil, unless the source ended having sent damaged frames or none
-// at all) or something fails; a summary goes to Log in every case. A decoder
+// at all) or something fails, a live source's silence included: no frame that decodes for
+// its SourceOptions.Timeout, however many bytes come; a summary goes to Log in every case. A decoder
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
@@ -75,7 +76,7 @@ func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit fun
 	if cnt == nil {
 		cnt = new(Counters)
 	}
-	m := &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), every: opt.EveryFrame, cnt: cnt}
+	m := &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), every: opt.EveryFrame, cnt: cnt, start: time.Now()}
 	for range frames {
 		m.free <- &Frame{Pixels: make([]uint8, in.Size())}
 	}
@@ -86,7 +87,17 @@ func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit fun
 		close(m.slot)
 	}()
 
-	start := time.Now()
+	start := m.start
+	// A live source's camera may be gone while bytes still trickle in: its silence is
+	// measured by the decoder's wait for a frame that decodes.
+	var silence <-chan time.Time
+	var silenceTimer *time.Timer
+	lv, isLive := src.(*live)
+	if isLive {
+		silenceTimer = time.NewTimer(lv.timeout)
+		defer silenceTimer.Stop()
+		silence = silenceTimer.C
+	}
 	win, all := newLatencies(1024), newLatencies(4096)
 	var tick <-chan time.Time
 	if opt.StatsEvery > 0 {
@@ -103,6 +114,13 @@ loop:
 		case <-ctx.Done():
 			reason = "interrupted"
 			break loop
+		case <-silence:
+			waited := m.waited()
+			if waited >= lv.timeout {
+				err = fmt.Errorf("stream: %s: no complete frame for %v", lv.name, lv.timeout)
+				break loop
+			}
+			silenceTimer.Reset(lv.timeout - waited)
 		case now := <-tick:
 			cur := snapshot(cnt)
 			log.printf("stream: %s\n", cur.minus(last).line(now.Sub(lastAt), win))
@@ -165,6 +183,8 @@ func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Fram
 // decode is the decoder goroutine: it reads the source, decodes and fits each frame, and
 // posts it to the mailbox. It returns nil at the end of the stream or when told to stop.
 func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger) error {
+	m.waiting()
+	defer m.waitFrom.Store(0) // the source has ended: its frames may still be classified
 	for index := 0; ; {
 		p, err := src.Next()
 		select {
@@ -197,9 +217,11 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 			m.free <- f
 			continue
 		}
+		m.waitFrom.Store(0) // the wait for the classifier is not the camera's silence
 		if !m.put(f, stop) {
 			return nil
 		}
+		m.waiting()
 	}
 }
 
@@ -210,6 +232,22 @@ type mailbox struct {
 	every   bool
 	skipped atomic.Int64 // since the classifier last took a frame
 	cnt     *Counters
+	start   time.Time
+	// waitFrom is when the decoder began waiting for a frame that decodes, as 1 + the time
+	// since start (0: it is not waiting on the source but posting a frame).
+	waitFrom atomic.Int64
+}
+
+// waiting records that the decoder now waits on the source for a good frame.
+func (m *mailbox) waiting() { m.waitFrom.Store(int64(time.Since(m.start)) + 1) }
+
+// waited is how long the decoder has waited on the source for a good frame (0 while it posts).
+func (m *mailbox) waited() time.Duration {
+	w := m.waitFrom.Load()
+	if w == 0 {
+		return 0
+	}
+	return time.Since(m.start) - time.Duration(w-1)
 }
 
 // put posts f, replacing (and counting) a frame still waiting, or in every-frame mode waiting

@@ -70,7 +70,7 @@ func (s *sourceFlags) add(fs *cli.FlagSet, stats time.Duration) {
 	fs.Float64Var(&s.fps, "fps", 0, "play folders and files at this rate (folders default to 30) and ask it of V4L2 cameras; pipes and HTTP streams run at the camera's rate")
 	fs.StringVar(&s.size, "size", "", "WxH: the frames are raw RGB24 of this size (pipes, files); the capture size asked of a V4L2 camera (default 640x480)")
 	fs.IntVar(&s.maxFrame, "max-frame", stream.DefaultMaxFrame, "largest encoded frame in bytes; larger ones are dropped")
-	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "give up on an HTTP or V4L2 source that sends nothing for this long")
+	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "end with an error when a live source (HTTP, V4L2, a pipe, stdin) delivers no complete frame for this long, whatever bytes trickle in")
 	fs.BoolVar(&s.everyFrame, "every-frame", false, "classify every frame, making the source wait (recordings); live, the newest frame wins and the others are skipped")
 	fs.DurationVar(&s.stats, "stats", stats, "print a stats line on stderr this often (0: only at the end)")
 }

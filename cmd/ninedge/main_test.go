@@ -189,6 +189,31 @@ func TestStopWhileConnecting(t *testing.T) {
 	}
 }
 
+// A camera that hangs mid-frame while its connection stays up ends stream with status 1 after
+// --timeout, so that a supervisor restarts it.
+func TestStreamTrickle(t *testing.T) {
+	_, m, _ := model(t)
+	trickle := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=b")
+		io.WriteString(w, "--b\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xe0\x00\x10")
+		for {
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			w.Write([]byte{0x42})
+		}
+	}))
+	defer trickle.Close()
+	start := time.Now()
+	code, _, errs := cmd(nil, "stream", "--model", m, "--backend", "cpu", "--source", trickle.URL, "--timeout", "500ms")
+	if want := "ninedge stream: stream: " + trickle.URL + ": no complete frame for 500ms\n"; code != 1 || !strings.HasSuffix(errs, want) || time.Since(start) > 5*time.Second {
+		t.Errorf("exit %d after %v, stderr %q; want 1 and %q", code, time.Since(start), errs, want)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	dir, m, _ := model(t)
 	float := filepath.Join(dir, "float.safetensors")
