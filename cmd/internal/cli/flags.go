@@ -35,9 +35,10 @@ func (r *RunFlags) Add(fs *pflag.FlagSet, model string, batch int) {
 	}
 	// auto by default: it measures instead of guessing (on a Raspberry Pi the GPU is often
 	// slower than the CPU, on a Jetson much faster), costs a few runs at start, and any
-	// device that fails falls back to the CPU.
-	fs.StringVar(&r.Backend, "backend", "auto", "cpu, opencl, vulkan, or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
-	fs.IntVar(&r.Device, "device", 0, "device index within a named --backend (see ninedge devices)")
+	// device that fails is skipped. A named backend that cannot run is an error, so that a
+	// user who asked for the GPU hears that it did not happen; a list says what may replace it.
+	fs.StringVar(&r.Backend, "backend", "auto", "cpu, opencl, vulkan (an error if it cannot run), a list tried in order (opencl,cpu), or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
+	fs.IntVar(&r.Device, "device", 0, "device index within a named --backend, the first of a list (see ninedge devices)")
 	ThreadsFlag(fs, &r.Threads)
 	r.Batch = 1
 	if batch > 0 {
@@ -69,10 +70,8 @@ func (r *RunFlags) Check() error {
 	if r.Backend == "auto" && r.Device != 0 {
 		return Usagef("--device %d needs a named --backend (auto times every device and keeps the fastest)", r.Device)
 	}
-	if r.Backend != "auto" {
-		if _, err := backends.Get(r.Backend); err != nil {
-			return Usagef("--backend: %v", err)
-		}
+	if _, err := backends.ParseChoice(r.Backend); err != nil {
+		return Usagef("--backend: %v", err)
 	}
 	return nil
 }
