@@ -172,6 +172,21 @@ func TestConvertEvalReport(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"top1":`) || !strings.Contains(out, `"n":40`) {
 		t.Fatalf("eval: exit %d: %s%s", code, out, stderr)
 	}
+	// A model whose scores overflow gets no accuracy, but an error that counts the images.
+	huge, _ := nin.NewModel(s, nin.NumberedClasses(10), nin.Preprocess{Kind: nin.PreScale})
+	for _, w := range huge.Weights {
+		for i := range w {
+			w[i] = 3e38
+		}
+	}
+	hugePath := filepath.Join(dir, "huge.safetensors")
+	if err := huge.Save(hugePath); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := run(t, "eval", "--model", hugePath, "--dataset", "mnist", "--data", data, "--limit", "4", "--json"); code != 1 || out != "" ||
+		stderr != "ninquant eval: 4 of 4 images have scores that are not finite (NaN or infinite): the model is broken, and no accuracy is reported\n" {
+		t.Errorf("eval of an overflowing model: exit %d: %s%s", code, out, stderr)
+	}
 	md, js, png := filepath.Join(dir, "r.md"), filepath.Join(dir, "r.json"), filepath.Join(dir, "r.png")
 	out, stderr, code = run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data,
 		"--limit", "40", "--layer-images", "5", "--md", md, "--json", js, "--png", png)
