@@ -45,11 +45,11 @@ func TestListImages(t *testing.T) {
 	}
 	at := func(name string) string { return filepath.Join(dir, name) }
 	want := []string{
-		"skipping " + at("dangling.jpg") + ": stat " + at("dangling.jpg") + ": no such file or directory",
-		"skipping " + at("fifo.jpg") + ": open " + at("fifo.jpg") + ": a named pipe (FIFO), not a regular file",
-		"skipping " + at("folder.jpg") + ": open " + at("folder.jpg") + ": a folder, not a regular file",
-		"skipping " + at("loop.jpg") + ": stat " + at("loop.jpg") + ": too many levels of symbolic links",
-		"skipping " + at("sub.jpg") + ": open " + at("sub.jpg") + ": a folder, not a regular file",
+		at("dangling.jpg") + ", a link to gone.jpg: no such file or directory",
+		at("fifo.jpg") + ": a named pipe (FIFO), not a regular file",
+		at("folder.jpg") + ", a link to sub.jpg: a folder, not a regular file",
+		at("loop.jpg") + ", a link to loop.jpg: too many levels of symbolic links",
+		at("sub.jpg") + ": a folder, not a regular file",
 	}
 	var got []string
 	for _, s := range skipped {

@@ -26,7 +26,7 @@ func openFolder(dir string, opt SourceOptions) (Source, error) {
 	}
 	if opt.Log != nil {
 		for _, s := range skipped {
-			fmt.Fprintf(opt.Log, "source: %v\n", s)
+			fmt.Fprintf(opt.Log, "source: skipping %v\n", s)
 		}
 	}
 	if len(files) == 0 {

@@ -559,7 +559,7 @@ func TestFolderLinks(t *testing.T) {
 	}
 	frames, _, end := drain(t, src)
 	gone := filepath.Join(dir, "gone.png")
-	if len(frames) != 2 || end != nil || log.String() != "source: skipping "+gone+": stat "+gone+": no such file or directory\n" {
+	if len(frames) != 2 || end != nil || log.String() != "source: skipping "+gone+", a link to 0000.png: no such file or directory\n" {
 		t.Errorf("%d frames, end %v, log %q; want the file and its link, and the dangling link said", len(frames), end, log.String())
 	}
 }

@@ -80,7 +80,7 @@ func expand(arg string, stderr io.Writer) ([]string, error) {
 	}
 	files, skipped, err := imageio.ListImages(arg)
 	for _, s := range skipped {
-		fmt.Fprintf(stderr, "ninedge classify: %v\n", s)
+		fmt.Fprintf(stderr, "ninedge classify: skipping %v\n", s)
 	}
 	if err == nil && len(files) == 0 {
 		err = fmt.Errorf("%s: no image files in the folder", arg)

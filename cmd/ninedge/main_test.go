@@ -492,7 +492,7 @@ func TestClassifyFiles(t *testing.T) {
 		}
 	}
 	gone := filepath.Join(imgs, "gone.jpg")
-	if w := "ninedge classify: skipping " + gone + ": stat " + gone + ": no such file or directory\n"; !strings.Contains(errs, w) {
+	if w := "ninedge classify: skipping " + gone + ", a link to 0000.jpg: no such file or directory\n"; !strings.Contains(errs, w) {
 		t.Errorf("stderr lacks %q:\n%s", w, errs)
 	}
 	for _, tt := range []struct {
