@@ -18,10 +18,11 @@ import (
 
 // Options say how a model runs.
 type Options struct {
-	// Backend runs int8 models: cpu, opencl, vulkan, or auto (a short timed trial; also "").
-	// Float models run on the CPU's float runner whatever it says.
+	// Backend runs int8 models: cpu, opencl, vulkan (or fail), a list tried in order
+	// ("opencl,cpu"), or auto (a short timed trial; also ""). Float models run on the CPU's
+	// float runner whatever it says.
 	Backend string
-	Device  int // device index within a named Backend
+	Device  int // device index within a named Backend, the first of a list
 	Threads int // CPU threads (0: all cores)
 	Batch   int // most images per Scores call (0: 1)
 	// Pictures refuses, before a backend is opened and timed, a model whose input no picture
