@@ -31,7 +31,7 @@ type labelFlags struct {
 func (l *labelFlags) add(fs *cli.FlagSet) {
 	l.RunFlags.Add(fs.FlagSet, modelHelp, 0)
 	fs.IntVar(&l.top, "top", 5, "classes per answer, best first")
-	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images and stop at the first layer that differs", verifyImages))
+	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images, say on stderr what each comparison covered, and stop at the first layer that differs", verifyImages))
 	l.imageMemory = imageio.DefaultMemoryBudget
 	fs.Var(&l.imageMemory, "image-memory", "most memory decoding one image may take (the decoder's working memory and the file included); larger images are refused")
 }
