@@ -176,7 +176,7 @@ func TestConvertEvalReport(t *testing.T) {
 		t.Errorf("swapped report: exit %d: %s", code, stderr)
 	}
 	// A data folder of the wrong kind.
-	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code == 0 || strings.Contains(stderr, "panic") {
+	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code != 1 || !strings.Contains(stderr, "the model's input is 28×28×1 and data set cifar10 has 32×32×3 images") {
 		t.Errorf("wrong data set: exit %d: %s", code, stderr)
 	}
 	// 7-bit weights: recorded in the file, shown by inspect.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ninedge/ninedge/nin"
 )
 
 // Every way a command can end maps to one exit status and at most one line on stderr.
@@ -65,5 +67,18 @@ func TestExecSingle(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := p.Exec(&Env{Ctx: context.Background(), Stderr: &stderr}, []string{"--x", "y"}); code != 2 || stderr.String() != "one: -o is required\n" || len(got) != 2 {
 		t.Errorf("exit %d, stderr %q, args %q", code, stderr.String(), got)
+	}
+}
+
+// A data set of fixed-size images that does not fit the model is named in the user's words:
+// the model's input and the set's images, each as H×W×C.
+func TestDataFlagsSizeMismatch(t *testing.T) {
+	d := DataFlags{Name: "mnist", Dir: "../../../samples/mnist", Split: "test", Limit: 2}
+	if _, err := d.Load(nin.Shape{H: 28, W: 28, C: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Load(nin.Shape{H: 32, W: 32, C: 3})
+	if want := "the model's input is 32×32×3 and data set mnist has 28×28×1 images"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to say %q", err, want)
 	}
 }
