@@ -70,7 +70,7 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 	}
 	lo, hi := input.signedRange(opt.Method, opt.Percentile)
 	inScale, inZero := asymmetric(lo, hi)
-	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero,
+	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero, FloatFingerprint: m.Fingerprint(),
 		Calib: CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers, WeightBits: opt.WeightBits}}
 	if opt.Method == MethodPercentile {
 		g.Calib.Percentile = opt.Percentile

@@ -81,6 +81,10 @@ type Graph struct {
 	Calib     CalibInfo
 	OutScale  float32 // scale of the last node's input: scores = sum·OutScale/pixels
 	OutPixels int
+	// FloatFingerprint is the nin.Model.Fingerprint of the float model the graph was
+	// converted from; empty in files written before it was recorded and in graphs imported
+	// already quantized.
+	FloatFingerprint string
 }
 
 // CalibInfo records how the scales were chosen, for reports and reproducibility.
