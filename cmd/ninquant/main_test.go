@@ -14,13 +14,17 @@ import (
 
 var binary string
 
+// buildTags are the tags of this test build (backend_*_test.go add theirs), given to the
+// binary's build so that it registers the same backends.
+var buildTags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ninquant-test")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "ninquant")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".").CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	code := m.Run()
