@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
 )
 
 // FuzzImport: any bytes give a model or an error, never a panic; a model is a valid spec
@@ -55,6 +56,35 @@ func FuzzImport(f *testing.F) {
 		outs := nin.ForwardRef(m, make([]float32, m.Spec.Input.Size()))
 		if got := len(outs[len(outs)-1]); got != m.Spec.Classes {
 			t.Fatalf("%d scores, want %d", got, m.Spec.Classes)
+		}
+	})
+}
+
+// FuzzImportQuantized: any bytes give an int8 graph or an error, never a panic; a graph
+// validates and survives the int8 file format.
+func FuzzImportQuantized(f *testing.F) {
+	for _, name := range []string{"nin-mnist-qdq.onnx", "tiny-bn.onnx"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := ImportQuantizedBytes(b, scale, "fuzz")
+		if err != nil {
+			return
+		}
+		if err := g.Validate(); err != nil {
+			t.Fatalf("accepted an invalid graph: %v", err)
+		}
+		file, err := g.File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := quant.FromFile(file); err != nil {
+			t.Fatalf("the int8 file does not read back: %v", err)
 		}
 	})
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,7 +152,14 @@ func importONNX(e *cli.Env, fs *pflag.FlagSet, f *importFlags) error {
 		return err
 	}
 	defer file.Close()
-	m, err := onnx.Import(file, opt)
+	b, err := io.ReadAll(io.LimitReader(file, onnx.MaxSize+1))
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.onnx, err)
+	}
+	m, err := onnx.ImportBytes(b, opt)
+	if errors.Is(err, onnx.ErrQuantized) {
+		return importQDQ(e, b, opt, f)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.onnx, err)
 	}
@@ -159,6 +168,23 @@ func importONNX(e *cli.Env, fs *pflag.FlagSet, f *importFlags) error {
 	}
 	fmt.Fprintf(e.Stderr, "wrote %s: float %s, %d layers, %d parameters, %d classes, preprocessing %s\n",
 		f.out, m.Spec.Name, len(m.Spec.Layers), m.Spec.TotalParams(), m.Spec.Classes, describePre(pre))
+	return nil
+}
+
+// importQDQ writes the int8 graph of a quantized (QDQ) model, saying what it had to change.
+func importQDQ(e *cli.Env, b []byte, opt onnx.Options, f *importFlags) error {
+	g, err := onnx.ImportQuantizedBytes(b, opt, filepath.Base(f.onnx))
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.onnx, err)
+	}
+	if err := g.Save(f.out); err != nil {
+		return err
+	}
+	for _, c := range g.Calib.Changes {
+		fmt.Fprintf(e.Stderr, "changed: %s\n", c)
+	}
+	fmt.Fprintf(e.Stderr, "wrote %s: int8 %s imported already quantized, the file's scales kept but for %d changes (above; recorded in the file's calibration info), preprocessing %s\n",
+		f.out, g.Spec.Name, len(g.Calib.Changes), describePre(g.Pre))
 	return nil
 }
 

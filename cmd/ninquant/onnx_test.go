@@ -55,36 +55,7 @@ func TestONNXImportChain(t *testing.T) {
 		}
 	}
 
-	// The int8 bytes agree node by node with the reference on every device built in.
-	g, err := quant.Load(int8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := dataset.Load("mnist", mnistSample, "test", dataset.Options{Limit: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := make([]float32, set.N*g.Spec.Input.Size())
-	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(set.Images, set.N, x)
-	in := make([]uint8, len(x))
-	g.QuantizeInput(x, in)
-	for _, name := range backends.Names() {
-		b, _ := backends.Get(name)
-		devs, err := b.Devices(backends.Options{})
-		if err != nil || len(devs) == 0 {
-			t.Logf("%s: no device: %v", name, err)
-			continue
-		}
-		for i, d := range devs {
-			p, err := d.Prepare(g, 2)
-			if err != nil {
-				t.Fatalf("%s device %d: %v", name, i, err)
-			}
-			backendtest.CheckPlan(t, g, p, in, set.N, 2)
-			p.Close()
-			t.Logf("%s device %d (%s): int8 bytes equal to the reference", name, i, d.Info().Name)
-		}
-	}
+	checkDevices(t, int8)
 
 	// Export and import again: the same parameters.
 	back := filepath.Join(dir, "back.onnx")
@@ -114,6 +85,68 @@ func TestONNXImportChain(t *testing.T) {
 	if _, stderr, code := run(t, append(pair, "--force")...); code != 0 || !strings.Contains(stderr, "--force: ") {
 		t.Errorf("report --force: exit %d: %s", code, stderr)
 	}
+}
+
+// checkDevices runs the int8 file on every device of every backend built in and compares its
+// bytes, node by node, with the reference executor on four images of the MNIST sample.
+func checkDevices(t *testing.T, int8 string) {
+	t.Helper()
+	g, err := quant.Load(int8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Load("mnist", mnistSample, "test", dataset.Options{Limit: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, set.N*g.Spec.Input.Size())
+	nin.NewPreprocessor(&g.Pre, g.Spec.Input, 1).Apply(set.Images, set.N, x)
+	in := make([]uint8, len(x))
+	g.QuantizeInput(x, in)
+	for _, name := range backends.Names() {
+		b, _ := backends.Get(name)
+		devs, err := b.Devices(backends.Options{})
+		if err != nil || len(devs) == 0 {
+			t.Logf("%s: no device: %v", name, err)
+			continue
+		}
+		for i, d := range devs {
+			p, err := d.Prepare(g, 2)
+			if err != nil {
+				t.Fatalf("%s device %d: %v", name, i, err)
+			}
+			backendtest.CheckPlan(t, g, p, in, set.N, 2)
+			p.Close()
+			t.Logf("%s device %d (%s): int8 bytes equal to the reference", name, i, d.Info().Name)
+		}
+	}
+}
+
+// A quantized (QDQ) model imports with the same command to an int8 file that says what it
+// changed, runs on every backend built in with the same bytes, and reports against the float
+// model (no fingerprint to check: a note says so).
+func TestONNXImportQDQ(t *testing.T) {
+	dir := t.TempDir()
+	norm := []string{"--mean", "0.13066047", "--std", "0.3081078", "--arch", "nin-mnist"}
+	int8 := filepath.Join(dir, "q.safetensors")
+	_, stderr, code := run(t, append([]string{"import", "--onnx", filepath.Join("..", "..", "onnx", "testdata", "nin-mnist-qdq.onnx"), "-o", int8}, norm...)...)
+	if code != 0 || !strings.Contains(stderr, "changed: pool3: output uint8 scale") || !strings.Contains(stderr, "int8 nin-mnist imported already quantized") {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	if out, _, code := run(t, "inspect", int8); code != 0 || !strings.Contains(out, "imported already quantized from nin-mnist-qdq.onnx") || !strings.Contains(out, "changed: pool3") {
+		t.Fatalf("inspect: exit %d:\n%s", code, out)
+	}
+	float := filepath.Join(dir, "f.safetensors")
+	if _, stderr, code := run(t, append([]string{"import", "--onnx", filepath.Join("..", "..", "onnx", "testdata", "nin-mnist.onnx"), "-o", float}, norm...)...); code != 0 {
+		t.Fatalf("float import: exit %d: %s", code, stderr)
+	}
+	for _, b := range backends.Names() {
+		out, stderr, code := run(t, "report", "--float", float, "--int8", int8, "--backend", b, "--dataset", "mnist", "--data", mnistSample, "--limit", "50", "--layer-images", "3")
+		if code != 0 || !strings.Contains(out, "int8 run on the "+b+" backend") || !strings.Contains(stderr, "does not record which float model") {
+			t.Fatalf("report --backend %s: exit %d: %s%s", b, code, out, stderr)
+		}
+	}
+	checkDevices(t, int8)
 }
 
 // Bad ONNX files and bad import flags: one error line naming the file (exit 1), or a usage
