@@ -27,14 +27,7 @@ func FuzzImport(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, name := range []string{"tiny-bn.onnx", "tiny-gemm.onnx", "tiny-matmul.onnx"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add([]byte{})
+	seedFiles(f, "tiny-bn.onnx", "tiny-gemm.onnx", "tiny-matmul.onnx")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ImportBytes(b, scale)
 		if err != nil {
@@ -63,14 +56,7 @@ func FuzzImport(f *testing.F) {
 // FuzzImportQuantized: any bytes give an int8 graph or an error, never a panic; a graph
 // validates and survives the int8 file format.
 func FuzzImportQuantized(f *testing.F) {
-	for _, name := range []string{"nin-mnist-qdq.onnx", "tiny-bn.onnx"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add([]byte{})
+	seedFiles(f, "nin-mnist-qdq.onnx", "tiny-bn.onnx")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := ImportQuantizedBytes(b, scale, "fuzz")
 		if err != nil {
@@ -87,4 +73,16 @@ func FuzzImportQuantized(f *testing.F) {
 			t.Fatalf("the int8 file does not read back: %v", err)
 		}
 	})
+}
+
+// seedFiles adds the testdata files and the empty input as seeds.
+func seedFiles(f *testing.F, names ...string) {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
 }

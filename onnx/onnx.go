@@ -12,6 +12,10 @@
 // (asymmetric padding, dilation, groups, pools whose border windows nin would size
 // differently) is refused, never approximated.
 //
+// A quantized model in the QDQ form (QuantizeLinear/DequantizeLinear pairs, what onnxruntime's
+// quantize_static writes) is refused by Import with ErrQuantized and imported by
+// ImportQuantized to an int8 graph (see qdq.go).
+//
 // The file is read with the generated ONNX schema (package onnxpb) and checked as input from
 // anywhere: sizes are checked against dims before anything is allocated, weights kept in
 // external files are refused, and a malformed file gives an error, never a panic.
