@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,6 +97,9 @@ func onnxPreprocess(f *importFlags) (nin.Preprocess, error) {
 	}
 	p := nin.Preprocess{Kind: nin.PreMeanStd}
 	for i := range f.mean {
+		if math.IsNaN(f.mean[i]+f.std[i]) || math.IsInf(f.mean[i]+f.std[i], 0) {
+			return nin.Preprocess{}, cli.Usagef("--mean %v --std %v: want finite numbers", f.mean[i], f.std[i])
+		}
 		p.Mean = append(p.Mean, float32(f.mean[i]))
 		p.Std = append(p.Std, float32(f.std[i]))
 	}

@@ -230,6 +230,7 @@ func TestImportONNXErrors(t *testing.T) {
 		{"import", "--onnx", onnxFile, "-o", out},
 		{"import", "--onnx", onnxFile, "--scale", "--mean", "0.5", "--std", "0.5", "-o", out},
 		{"import", "--onnx", onnxFile, "--mean", "0.5,0.5", "--std", "0.5", "-o", out},
+		{"import", "--onnx", onnxFile, "--mean", "NaN,0,0", "--std", "1,1,1", "-o", out},
 		{"import", "--onnx", onnxFile, "--scale", "--dataset", "cifar10", "-o", out},
 		{"import", "--caffe", "x.caffemodel", "--mean", "0.5", "-o", out},
 		{"import", "--onnx", onnxFile, "--scale"},
