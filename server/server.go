@@ -7,6 +7,7 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/imageio"
@@ -41,6 +43,7 @@ var page []byte
 const (
 	DefaultMaxUpload     = 10 << 20
 	DefaultUploadTimeout = time.Minute
+	DefaultMinUploadRate = 16 << 10
 	DefaultStaleAfter    = 10 * time.Second
 )
 
@@ -52,11 +55,6 @@ const (
 	ReadTimeout  = 30 * time.Second
 	WriteTimeout = 30 * time.Second
 )
-
-// maxUploads is how many POST /predict requests are served at once, from reading the body
-// to the answer. A client that sends slowly holds a slot and up to MaxUpload bytes until
-// UploadTimeout: the bound keeps a few such clients from filling a small board's memory.
-const maxUploads = 4
 
 // Config describes what a Server serves.
 type Config struct {
@@ -71,6 +69,14 @@ type Config struct {
 	// UploadTimeout is how long a POST /predict body may take to arrive, counted from the
 	// end of its headers (0: DefaultUploadTimeout).
 	UploadTimeout time.Duration
+	// MinUploadRate is the slowest average rate, in bytes per second, at which a POST
+	// /predict body may arrive after its first seconds (0: DefaultMinUploadRate).
+	MinUploadRate int64
+	// UploadMemory bounds the bytes of the POST /predict bodies held at once, beyond their
+	// first 64 KiB (0: 4 × MaxUpload).
+	UploadMemory int64
+	// Token, when set, is the bearer token every route but /healthz asks for (see auth.go).
+	Token string
 	// StaleAfter is how long the source may send nothing before /healthz fails (0:
 	// DefaultStaleAfter).
 	StaleAfter time.Duration
@@ -82,11 +88,14 @@ type Server struct {
 	started time.Time
 	mux     *http.ServeMux
 
-	labMu      sync.Mutex // guards cfg.Labeler and closed
-	closed     bool       // the labeler's device may be gone: Close was called
-	uploadSlot chan struct{}
-	// decodeSlot lets one upload at a time decode: an image may take up to imageio.MaxPixels
-	// of memory while it is decoded, and a small board has little to spare.
+	labMu  sync.Mutex // guards cfg.Labeler and closed
+	closed bool       // the labeler's device may be gone: Close was called
+	// uploadSlots and uploadMem bound the uploads served at once and the memory their bodies
+	// hold (upload.go); both are taken in arrival order.
+	uploadSlots *semaphore.Weighted
+	uploadMem   *semaphore.Weighted
+	// decodeSlot lets one upload at a time decode: an image may take the whole of
+	// imageio's memory budget while it is decoded, and a small board has little to spare.
 	decodeSlot chan struct{}
 
 	mu      sync.Mutex // guards latest and picture
@@ -122,11 +131,19 @@ func New(cfg Config) *Server {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = DefaultUploadTimeout
 	}
+	if cfg.MinUploadRate <= 0 {
+		cfg.MinUploadRate = DefaultMinUploadRate
+	}
+	if cfg.UploadMemory <= 0 {
+		cfg.UploadMemory = 4 * cfg.MaxUpload
+	}
+	cfg.UploadMemory = max(cfg.UploadMemory, cfg.MaxUpload+1) // room for one upload at least
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
 	}
 	s := &Server{cfg: cfg, started: time.Now(), mux: http.NewServeMux(),
-		uploadSlot: make(chan struct{}, maxUploads), decodeSlot: make(chan struct{}, 1)}
+		uploadSlots: semaphore.NewWeighted(maxUploads), uploadMem: semaphore.NewWeighted(cfg.UploadMemory),
+		decodeSlot: make(chan struct{}, 1)}
 	reg := prometheus.NewRegistry()
 	s.registerMetrics(reg)
 	s.mux.HandleFunc("GET /{$}", s.index)
@@ -161,8 +178,13 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 }
 
-// Handler is the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler is the server's HTTP handler, behind the token when Config has one.
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Token == "" {
+		return s.mux
+	}
+	return newAuth(s.cfg.Token).wrap(s.mux)
+}
 
 // Counters are the camera loop's totals: pass them to stream.Run.
 func (s *Server) Counters() *stream.Counters { return &s.counters }
@@ -330,37 +352,46 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 		w.Header().Set("Allow", http.MethodPost)
 		return failf(http.StatusMethodNotAllowed, "use POST with an image as the body or as a multipart file field")
 	}
-	deadline := time.Now().Add(s.cfg.UploadTimeout)
-	// Before the wait for a slot, which may outlast the server's WriteTimeout: the 503 that
-	// ends it must still reach the client.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
-	wait := time.NewTimer(s.cfg.UploadTimeout)
-	defer wait.Stop()
-	select {
-	case s.uploadSlot <- struct{}{}:
-		defer func() { <-s.uploadSlot }()
-	case <-wait.C:
-		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
-	case <-r.Context().Done():
-		return failf(http.StatusServiceUnavailable, "the client went away or the server is stopping")
+	if r.ContentLength > s.cfg.MaxUpload {
+		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
 	}
-	name, data, err := upload(http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), r.Header.Get("Content-Type"))
+	start := time.Now()
+	end := start.Add(s.cfg.UploadTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), end)
+	defer cancel()
+	if err := s.uploadSlots.Acquire(ctx, 1); err != nil {
+		return failf(http.StatusServiceUnavailable, "busy: %d other uploads are being served", maxUploads)
+	}
+	defer s.uploadSlots.Release(1)
+	rc := http.NewResponseController(w)
+	// Past the server's WriteTimeout when the body took long: the answer must still go out.
+	_ = rc.SetWriteDeadline(end.Add(WriteTimeout))
+	rr := &rateReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload), rc: rc, start: time.Now(), end: end, minRate: s.cfg.MinUploadRate}
+	body, release, err := readBody(ctx, s.uploadMem, rr, r.ContentLength, s.cfg.MaxUpload)
+	defer release()
+	var name string
+	var data []byte
+	if err == nil {
+		name, data, err = upload(body, r.Header.Get("Content-Type"))
+	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return failf(http.StatusRequestEntityTooLarge, "the upload is larger than %d bytes", s.cfg.MaxUpload)
+	case errors.Is(err, errSlow):
+		return failf(http.StatusRequestTimeout, "%v", err)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return failf(http.StatusRequestTimeout, "the upload did not arrive within %v", s.cfg.UploadTimeout)
+	case errors.Is(err, errBusy):
+		return failf(http.StatusServiceUnavailable, "%v", err)
 	case err != nil:
 		return failf(http.StatusBadRequest, "%v", err)
 	case len(data) == 0:
 		return failf(http.StatusBadRequest, "empty upload: send a PNG, JPEG or PPM image")
 	}
 	s.decodeSlot <- struct{}{}
-	start := time.Now()
-	img, _, err := imageio.Decode(bytes.NewReader(data))
+	start = time.Now()
+	img, _, err := imageio.DecodeBytes(data)
 	<-s.decodeSlot
 	switch {
 	case errors.Is(err, imageio.ErrTooLarge):
@@ -386,16 +417,15 @@ func (s *Server) predictResult(w http.ResponseWriter, r *http.Request) (int, any
 
 // upload reads the image of a request body: the first file part of a multipart form, or the
 // whole body. name is the file name, or "body".
-func upload(body io.Reader, contentType string) (name string, data []byte, err error) {
+func upload(body []byte, contentType string) (name string, data []byte, err error) {
 	mt, params, _ := mime.ParseMediaType(contentType)
 	if mt != "multipart/form-data" {
-		data, err = io.ReadAll(body)
-		return "body", data, err
+		return "body", body, nil
 	}
 	if params["boundary"] == "" {
 		return "", nil, errors.New("multipart/form-data without a boundary")
 	}
-	mr := multipart.NewReader(body, params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {

@@ -303,25 +303,25 @@ func TestMetricsAndHealth(t *testing.T) {
 	get(t, plain.URL+"/nothing-here", 404, nil)
 }
 
-// TestPageInChromium loads the page in headless Chromium and checks that the label, the top-k
-// bars and the picture of the live frame were rendered by the page's script.
-func TestPageInChromium(t *testing.T) {
+// chromiumPath finds headless Chromium, or skips the test.
+func chromiumPath(t *testing.T) string {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium not installed: the page is not tested in a browser")
 	}
-	s, _, ts := newServer(t, "-", 0)
-	pics := streamtest.Pictures(2, 64, 48)
-	live(t, s, ts, stream.SourceOptions{}, append(streamtest.JPEG(t, pics[0]), streamtest.JPEG(t, pics[1])...), 1)
-	res := getLatest(t, ts).Result
+	return chromium
+}
 
+// dumpDOM loads url in headless Chromium and returns the DOM once the page's fetches and
+// timers have had budgetMS of virtual time.
+func dumpDOM(t *testing.T, chromium, url string, budgetMS int) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	profile := t.TempDir()
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+profile,
-		// Virtual time lets the page's fetches and timers run before the DOM is dumped.
-		"--virtual-time-budget=5000", "--dump-dom", ts.URL+"/")
+		fmt.Sprintf("--virtual-time-budget=%d", budgetMS), "--dump-dom", url)
 	cmd.Env = append(os.Environ(), "HOME="+profile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -329,7 +329,19 @@ func TestPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	dom := string(out)
+	return string(out)
+}
+
+// TestPageInChromium loads the page in headless Chromium and checks that the label, the top-k
+// bars and the picture of the live frame were rendered by the page's script.
+func TestPageInChromium(t *testing.T) {
+	chromium := chromiumPath(t)
+	s, _, ts := newServer(t, "-", 0)
+	pics := streamtest.Pictures(2, 64, 48)
+	live(t, s, ts, stream.SourceOptions{}, append(streamtest.JPEG(t, pics[0]), streamtest.JPEG(t, pics[1])...), 1)
+	res := getLatest(t, ts).Result
+
+	dom := dumpDOM(t, chromium, ts.URL+"/", 5000)
 	want := []string{
 		fmt.Sprintf(`<div id="label">%s</div>`, res.Top[0].Label),
 		fmt.Sprintf(`data-shown="%d"`, res.Frame), // the picture loaded from /frame.jpg

@@ -23,17 +23,21 @@ const modelHelp = "int8 model file (written by ninquant convert)"
 // labelFlags add what classify, stream and serve share.
 type labelFlags struct {
 	cli.RunFlags
-	top    int
-	verify bool
+	top         int
+	verify      bool
+	imageMemory byteSize
 }
 
 func (l *labelFlags) add(fs *cli.FlagSet) {
 	l.RunFlags.Add(fs.FlagSet, modelHelp, 0)
 	fs.IntVar(&l.top, "top", 5, "classes per answer, best first")
 	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images and stop at the first layer that differs", verifyImages))
+	l.imageMemory = imageio.DefaultMemoryBudget
+	fs.Var(&l.imageMemory, "image-memory", "most memory decoding one image may take (the decoder's working memory and the file included); larger images are refused")
 }
 
-// labeler opens the model for one image at a time. done frees the device.
+// labeler opens the model for one image at a time, and applies --image-memory. done frees
+// the device.
 func (l *labelFlags) labeler(e *cli.Env) (lab *infer.Labeler, c *infer.Classifier, done func(), err error) {
 	if l.top < 1 {
 		return nil, nil, nil, cli.Usagef("--top must be at least 1")
@@ -42,6 +46,7 @@ func (l *labelFlags) labeler(e *cli.Env) (lab *infer.Labeler, c *infer.Classifie
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	applyImageMemory(int64(l.imageMemory))
 	verify := 0
 	if l.verify {
 		verify = verifyImages

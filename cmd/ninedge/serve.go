@@ -18,14 +18,16 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func serve(e *cli.Env, args []string) error {
-	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR] [--source SPEC] [--max-upload BYTES]")
+	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR --token-file FILE|--no-auth] [--tls-cert F --tls-key F] [--source SPEC]")
 	var lf labelFlags
 	lf.add(fs)
 	var sf sourceFlags
 	sf.add(fs, time.Minute)
-	listen := fs.String("listen", ":8080", "address to serve HTTP on")
+	var xf exposureFlags
+	xf.add(fs)
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
-	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for a free slot included (answered 408 after)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for upload memory included (answered 408 after)")
+	minRate := fs.Int64("upload-min-rate", server.DefaultMinUploadRate, "slowest average rate in bytes/s at which a POST /predict body may arrive after its first 5 s (answered 408 below)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,12 +37,18 @@ func serve(e *cli.Env, args []string) error {
 	if *maxUpload <= 0 || *uploadTimeout <= 0 {
 		return cli.Usagef("--max-upload and --upload-timeout must be positive")
 	}
+	if *minRate <= 0 {
+		return cli.Usagef("--upload-min-rate must be positive")
+	}
 	if err := sf.check(); err != nil {
+		return err
+	}
+	exp, err := xf.load(e)
+	if err != nil {
 		return err
 	}
 	var src stream.Source
 	if sf.spec != "" {
-		var err error
 		src, err = sf.open(e)
 		if stoppedConnecting(e, "ninedge serve", err) {
 			return nil
@@ -57,23 +65,30 @@ func serve(e *cli.Env, args []string) error {
 	defer done()
 	source := stream.Redacted(sf.spec) // the page and /healthz must not show a camera's password
 	srv := server.New(server.Config{Labeler: lab, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
-		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
+		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, MinUploadRate: *minRate,
+		Token: exp.token})
 	// Whatever happens below, no handler may use the model once done() releases its device.
 	defer srv.Close()
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", xf.listen)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
+	fmt.Fprintf(e.Stderr, "ninedge serve: listening on %s://%s/\n", exp.scheme(), ln.Addr())
 	// Cancelled at shutdown, so that requests waiting for an upload slot end at once.
 	base, stopBase := context.WithCancel(context.Background())
 	defer stopBase()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ReadTimeout: server.ReadTimeout, WriteTimeout: server.WriteTimeout,
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return base }, TLSConfig: exp.tls}
 	hs.RegisterOnShutdown(stopBase)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() {
+		if exp.tls != nil {
+			served <- hs.ServeTLS(ln, "", "")
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()

@@ -19,7 +19,7 @@ const module = "github.com/ninedge/ninedge/"
 var floors = map[string]int{
 	// 0: leaves, which import no package of this module.
 	"internal/atomicfile": 0, "internal/parallel": 0, "internal/sgemm": 0, "internal/u8vec": 0,
-	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0,
+	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0, "imageio/imageiotest": 0,
 	"internal/layering": 0,
 	// 1: the int8 kernels, the weight file format, the data set readers.
 	"internal/qgemm": 1, "safetensors": 1, "dataset": 1,
@@ -107,4 +107,64 @@ func touchTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTwinNames checks the kernels' file-naming scheme (docs/architecture.md): a Go twin
+// (<name>_generic.go) is always compiled; <name>_noasm.go, its binding where there is no
+// assembly, exists only beside its twin and builds under purego; <name>_asm.go and the
+// per-architecture files of a name that has a _noasm.go build only without purego.
+func TestTwinNames(t *testing.T) {
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		name := d.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		dir, stem := filepath.Dir(path), strings.TrimSuffix(name, ".go")
+		constraint := buildLine(t, path)
+		base, role, _ := strings.Cut(stem, "_")
+		switch {
+		case role == "generic" && constraint != "":
+			t.Errorf("%s: a Go twin is always compiled, but it has %q", path, constraint)
+		case role == "noasm" && !strings.Contains(constraint, "purego"):
+			t.Errorf("%s: a _noasm file builds under purego, but it has %q", path, constraint)
+		case role == "noasm" && !exists(filepath.Join(dir, base+"_generic.go")):
+			t.Errorf("%s: no %s_generic.go twin beside it", path, base)
+		case role == "asm", (role == "amd64" || role == "arm64") && exists(filepath.Join(dir, base+"_noasm.go")):
+			if !strings.Contains(constraint, "!purego") {
+				t.Errorf("%s: assembly bindings build only without purego, but it has %q", path, constraint)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildLine is a file's //go:build expression, "" when it has none.
+func buildLine(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if c, ok := strings.CutPrefix(line, "//go:build "); ok {
+			return c
+		}
+		if strings.HasPrefix(line, "package ") {
+			break
+		}
+	}
+	return ""
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
