@@ -12,7 +12,10 @@ against the exporter rather than against itself.
   tiny-matmul.onnx  random, reshape(-1, d) @ W + b (Reshape, MatMul, Add); opset 12
 
   nin-mnist-qdq.onnx  nin-mnist quantized as onnxruntime's quantize_static writes it (QDQ, opset
-                    13): see qdq_mnist; qdq.json holds its own float-simulated scores
+                    13): see qdq_mnist; qdq.json holds its own float-simulated scores, which
+                    ONNX Runtime (onnxruntime-node 1.31.1, scripts/onnx-qdq-ort.js) reproduced
+                    exactly with its graph optimizations off, and within one output step
+                    (0.066) with them on (its int8 kernels), top-1 the same on all 25 images
 
 fixtures.json holds, per model, the preprocessing (ninedge's JSON), uint8 HWC images and the
 PyTorch scores before any softmax. Every file passes onnx.checker (full_check).
