@@ -462,6 +462,19 @@ func TestDevices(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "BACKEND") || !strings.Contains(out, "\ncpu ") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
+	// A backend left out of this build is listed with the command that builds it in.
+	for _, name := range []string{"opencl", "vulkan"} {
+		if slices.Contains(backends.Names(), name) {
+			continue
+		}
+		i := slices.IndexFunc(d.Unavailable, func(u unavailable) bool { return u.Backend == name })
+		if i < 0 || !strings.Contains(d.Unavailable[i].Build, "make build-gpu") {
+			t.Errorf("%s is not built in, and devices --json says %+v", name, d.Unavailable)
+		}
+		if !strings.Contains(out, name+"  ") || !strings.Contains(out, "not built into this binary: build it in with make build-gpu") {
+			t.Errorf("%s is not built in, and devices says:\n%s", name, out)
+		}
+	}
 }
 
 // Files as a careful tool takes them: a link in a folder is a picture (the capture folder's

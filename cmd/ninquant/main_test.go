@@ -17,13 +17,17 @@ import (
 
 var binary string
 
+// buildTags are the tags of this test build (backend_*_test.go add theirs), given to the
+// binary's build so that it registers the same backends.
+var buildTags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ninquant-test")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "ninquant")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".").CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	code := m.Run()
@@ -222,7 +226,7 @@ func TestConvertEvalReport(t *testing.T) {
 		t.Errorf("swapped report: exit %d: %s", code, stderr)
 	}
 	// A data folder of the wrong kind.
-	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code == 0 || strings.Contains(stderr, "panic") {
+	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code != 1 || !strings.Contains(stderr, "the model's input is 28×28×1 and data set cifar10 has 32×32×3 images") {
 		t.Errorf("wrong data set: exit %d: %s", code, stderr)
 	}
 	// 7-bit weights: recorded in the file, shown by inspect.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ninedge/ninedge/nin"
 )
 
 // Every way a command can end maps to one exit status and at most one line on stderr.
@@ -120,5 +122,18 @@ func TestCheckOutputs(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 6 {
 		t.Errorf("CheckOutputs left files behind: %v", ents)
+	}
+}
+
+// A data set of fixed-size images that does not fit the model is named in the user's words:
+// the model's input and the set's images, each as H×W×C.
+func TestDataFlagsSizeMismatch(t *testing.T) {
+	d := DataFlags{Name: "mnist", Dir: "../../../samples/mnist", Split: "test", Limit: 2}
+	if _, err := d.Load(nin.Shape{H: 28, W: 28, C: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Load(nin.Shape{H: 32, W: 32, C: 3})
+	if want := "the model's input is 32×32×3 and data set mnist has 28×28×1 images"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to say %q", err, want)
 	}
 }

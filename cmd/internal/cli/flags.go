@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,11 +167,16 @@ func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
 		return nil, Usagef("--limit %d: want 0 (all) or more", d.Limit)
 	}
 	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit})
+	var size *dataset.SizeError
+	if errors.As(err, &size) {
+		return nil, fmt.Errorf("the model's input is %d×%d×%d and data set %s has %d×%d×%d images, which it does not resize: evaluate the model on a data set of its own size, or use --dataset folder, which fits any pictures to the model",
+			in.H, in.W, in.C, d.Name, size.H, size.W, size.C)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if set.H != in.H || set.W != in.W || set.C != in.C {
-		return nil, fmt.Errorf("data set %s has %dx%dx%d images, the model wants %v", d.Name, set.H, set.W, set.C, in)
+		return nil, fmt.Errorf("the model's input is %d×%d×%d and data set %s has %d×%d×%d images", in.H, in.W, in.C, d.Name, set.H, set.W, set.C)
 	}
 	return set, nil
 }
