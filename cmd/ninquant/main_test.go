@@ -103,6 +103,23 @@ func TestBadModelFiles(t *testing.T) {
 			}
 		})
 	}
+	// Every other input is read the same way: a FIFO is refused at once, by name.
+	refusal := "open " + fifo + ": a named pipe (FIFO), not a regular file"
+	spec := filepath.Join(dir, "spec.json")
+	if err := os.Symlink(fifo, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"import", "--onnx", fifo, "--scale", "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--onnx", fifo, "--scale", "--classes", fifo, "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--caffe", fifo, "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--caffe", good, "--arch", spec, "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+		{"convert", "--model", fifo, "--dataset", "mnist", "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+	} {
+		if _, stderr, code := run(t, args...); code != 1 || !strings.Contains(stderr, refusal) && !strings.Contains(stderr, strings.Replace(refusal, fifo, spec, 1)) {
+			t.Errorf("%q: exit %d, stderr %q; want 1 and %q", args, code, stderr, refusal)
+		}
+	}
 	for _, f := range []string{good, goodFloat} {
 		out, stderr, code := run(t, "inspect", f)
 		if code != 0 || !strings.Contains(out, "total") && !strings.Contains(out, "int8 NIN") {
