@@ -122,14 +122,22 @@ func NewTraceBuffers(g *quant.Graph) [][]uint8 {
 	return acts
 }
 
+// Compared is what Compare checked: its nodes and their output bytes (the global pool's
+// int32 sums counted as 4 bytes each).
+type Compared struct {
+	Nodes int
+	Bytes int
+}
+
 // Compare runs the reference executor and the plan on one image and returns an error naming
-// the first node whose bytes differ, or nil.
-func Compare(g *quant.Graph, p Plan, in []uint8) error {
+// the first node whose bytes differ, or nil, with what it compared up to there.
+func Compare(g *quant.Graph, p Plan, in []uint8) (Compared, error) {
+	var done Compared
 	ref := g.Reference(in)
 	acts := NewTraceBuffers(g)
 	sums := make([]int32, len(g.Classes))
 	if err := p.Trace(in, acts, sums); err != nil {
-		return err
+		return done, err
 	}
 	for i, n := range g.Nodes {
 		if n.Op == quant.OpGlobalAvg {
@@ -138,15 +146,19 @@ func Compare(g *quant.Graph, p Plan, in []uint8) error {
 		for j := range ref.Acts[i] {
 			if acts[i][j] != ref.Acts[i][j] {
 				pix, ch := j/n.Out.C, j%n.Out.C
-				return fmt.Errorf("node %s (%d of %d) differs first at pixel %d channel %d: got %d, reference %d",
+				return done, fmt.Errorf("node %s (%d of %d) differs first at pixel %d channel %d: got %d, reference %d",
 					n.Name, i+1, len(g.Nodes), pix, ch, acts[i][j], ref.Acts[i][j])
 			}
 		}
+		done.Nodes++
+		done.Bytes += len(ref.Acts[i])
 	}
 	for c := range ref.Sums {
 		if sums[c] != ref.Sums[c] {
-			return fmt.Errorf("global pool sums differ at class %d: got %d, reference %d", c, sums[c], ref.Sums[c])
+			return done, fmt.Errorf("global pool sums differ at class %d: got %d, reference %d", c, sums[c], ref.Sums[c])
 		}
 	}
-	return nil
+	done.Nodes++
+	done.Bytes += 4 * len(ref.Sums)
+	return done, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,58 +153,122 @@ func TestOpenUnknown(t *testing.T) {
 	}
 }
 
-// A named device backend that fails in any way (no driver, no such device, Prepare) falls back
-// to the CPU with a warning, and the reason names the failure.
-func TestOpenNamedFallsBack(t *testing.T) {
+// A named backend that fails in any way (no driver, no device, Prepare) is an error: the run
+// never moves to the CPU behind the user's back. An index past its devices matches
+// ErrNoDevice, a usage error for the commands; the CPU named alone is no exception.
+func TestOpenNamedFails(t *testing.T) {
 	boom := errors.New("out of device memory")
+	only := func(d *fakeDevice) *fakeBackend { return &fakeBackend{name: "gpu", devs: []*fakeDevice{d}} }
 	for _, tt := range []struct {
-		name    string
-		gpu     *fakeBackend
-		index   int
-		failure string
+		name     string
+		choice   string
+		gpu      *fakeBackend
+		cpu      *fakeBackend
+		index    int
+		err      string
+		noDevice bool
 	}{
-		{"no driver", &fakeBackend{name: "gpu", err: errors.New("no driver")}, 0, "gpu: no driver"},
-		{"index out of range", &fakeBackend{name: "gpu", devs: []*fakeDevice{{name: "only"}}}, 1, "gpu: no device 1 (it has 1)"},
-		{"negative index", &fakeBackend{name: "gpu", devs: []*fakeDevice{{name: "only"}}}, -1, "gpu: no device -1 (it has 1)"},
-		{"prepare", &fakeBackend{name: "gpu", devs: []*fakeDevice{{name: "only", prepareErr: boom}}}, 0, "gpu device 0 (only): out of device memory"},
-		{"unsupported", &fakeBackend{name: "gpu", devs: []*fakeDevice{{name: "only", prepareErr: Unsupported("cccp1", "layer %s is kept in float")}}}, 0,
-			"gpu device 0 (only): layer cccp1 is kept in float"},
+		{"no driver", "gpu", &fakeBackend{name: "gpu", err: errors.New("no driver")}, cpuBackend(), 0, "gpu: no driver", false},
+		{"no devices", "gpu", &fakeBackend{name: "gpu"}, cpuBackend(), 0, "gpu: no usable device", false},
+		{"index out of range", "gpu", only(&fakeDevice{name: "only"}), cpuBackend(), 7, "gpu: no device 7 (it has 1)", true},
+		{"negative index", "gpu", only(&fakeDevice{name: "only"}), cpuBackend(), -1, "gpu: no device -1 (it has 1)", true},
+		{"prepare", "gpu", only(&fakeDevice{name: "only", prepareErr: boom}), cpuBackend(), 0, "gpu device 0 (only): out of device memory", false},
+		{"unsupported", "gpu", only(&fakeDevice{name: "only", prepareErr: Unsupported("cccp1", "layer %s is kept in float")}), cpuBackend(), 0,
+			"gpu device 0 (only): layer cccp1 is kept in float", false},
+		{"cpu fails", "cpu", only(&fakeDevice{name: "only"}), &fakeBackend{name: "cpu", devs: []*fakeDevice{{name: "fake CPU", prepareErr: errors.New("cannot allocate")}}}, 0,
+			"cpu device 0 (fake CPU): cannot allocate", false},
+		{"cpu index out of range", "cpu", only(&fakeDevice{name: "only"}), cpuBackend(), 1, "cpu: no device 1 (it has 1)", true},
+		// In a list, an index out of range is the same mistake: no fallback hides it.
+		{"list, index out of range", "gpu,cpu", only(&fakeDevice{name: "only"}), cpuBackend(), 3, "gpu: no device 3 (it has 1)", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, warn, err := open(t, "gpu", tt.index, tt.gpu, cpuBackend())
-			chosen(t, c, err, "cpu", "fake CPU", regexp.QuoteMeta("fallback: gpu failed ("+tt.failure+")"))
-			if want := "warning: " + tt.failure + "; falling back to the CPU\n"; warn != want {
-				t.Errorf("warning %q, want %q", warn, want)
+			c, warn, err := open(t, tt.choice, tt.index, tt.gpu, tt.cpu)
+			if c != nil || err == nil || err.Error() != tt.err || errors.Is(err, ErrNoDevice) != tt.noDevice {
+				t.Errorf("Open: %v, %v; want %q (ErrNoDevice %v)", c, err, tt.err, tt.noDevice)
 			}
-			if c.Device.Index != 0 {
-				t.Errorf("CPU device %d", c.Device.Index)
+			if warn != "" || len(tt.cpu.devs[0].plans) > 0 && tt.choice != "cpu" {
+				t.Errorf("warned %q, CPU plans %d", warn, len(tt.cpu.devs[0].plans))
 			}
 		})
 	}
 }
 
-// The fallback's own failure, or a build without the CPU backend, returns the named backend's
-// error; the CPU backend itself never falls back.
-func TestOpenFallbackFails(t *testing.T) {
-	gpu := &fakeBackend{name: "gpu", err: errors.New("no driver")}
-	_, warn, err := open(t, "gpu", 0, gpu)
-	if err == nil || err.Error() != "gpu: no driver" || warn != "warning: gpu: no driver; falling back to the CPU\n" {
-		t.Errorf("no CPU backend: error %v, warning %q", err, warn)
+// A list is an explicit order of fallbacks: each failing backend is said on warn, the next
+// one runs on its device 0, and the reason names every failure; when all fail, the error
+// does.
+func TestOpenList(t *testing.T) {
+	noDriver := &fakeBackend{name: "gpu", err: errors.New("no driver")}
+	lost := errors.New("device lost")
+	// npu's device 1 always fails; its device 0 where told to.
+	npu := func(firstFails bool) *fakeBackend {
+		first := &fakeDevice{name: "first"}
+		if firstFails {
+			first.prepareErr = lost
+		}
+		return &fakeBackend{name: "npu", devs: []*fakeDevice{first, {name: "second", prepareErr: lost}}}
 	}
+	for _, tt := range []struct {
+		name, choice    string
+		npuFirstFails   bool
+		index           int
+		backend, device string
+		reason          string
+		warn            string
+	}{
+		{"first works", "npu,cpu", false, 0, "npu", "first", "chosen with --backend npu,cpu", ""},
+		{"no driver", "gpu,cpu", false, 0, "cpu", "fake CPU", "fallback: gpu failed (gpu: no driver)", "warning: gpu: no driver; trying cpu\n"},
+		{"device 1 fails, the fallback runs on its device 0", "npu,cpu", false, 1, "cpu", "fake CPU", "fallback: npu failed (npu device 1 (second): device lost)",
+			"warning: npu device 1 (second): device lost; trying cpu\n"},
+		{"two fail", "gpu,npu,cpu", true, 1, "cpu", "fake CPU", "fallback: gpu, npu failed (gpu: no driver; npu device 0 (first): device lost)",
+			"warning: gpu: no driver; trying npu\nwarning: npu device 0 (first): device lost; trying cpu\n"},
+		{"the second works", "gpu,npu,cpu", false, 1, "npu", "first", "fallback: gpu failed (gpu: no driver)", "warning: gpu: no driver; trying npu\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			twoCPUs := &fakeBackend{name: "cpu", devs: []*fakeDevice{{name: "fake CPU"}, {name: "other CPU"}}}
+			c, warn, err := open(t, tt.choice, tt.index, noDriver, npu(tt.npuFirstFails), twoCPUs)
+			chosen(t, c, err, tt.backend, tt.device, regexp.QuoteMeta(tt.reason))
+			if warn != tt.warn {
+				t.Errorf("warned %q, want %q", warn, tt.warn)
+			}
+		})
+	}
+	_, warn, err := open(t, "gpu,npu", 1, noDriver, npu(true))
+	if want := "no backend of gpu,npu could run the model: gpu: no driver; npu device 0 (first): device lost"; err == nil || err.Error() != want ||
+		warn != "warning: gpu: no driver; trying npu\n" {
+		t.Errorf("all failed: %v, warned %q; want %q", err, warn, want)
+	}
+}
 
-	broken := &fakeBackend{name: "cpu", devs: []*fakeDevice{{name: "fake CPU", prepareErr: errors.New("cannot allocate")}}}
-	_, warn, err = open(t, "gpu", 0, gpu, broken)
-	if err == nil || err.Error() != "cpu device 0 (fake CPU): cannot allocate" || warn == "" {
-		t.Errorf("failing CPU after a failing GPU: error %v, warning %q", err, warn)
-	}
-
-	_, warn, err = open(t, "cpu", 0, broken)
-	if err == nil || err.Error() != "cpu device 0 (fake CPU): cannot allocate" || warn != "" {
-		t.Errorf("failing CPU: error %v, warning %q", err, warn)
-	}
-	_, warn, err = open(t, "cpu", 1, cpuBackend())
-	if err == nil || err.Error() != "cpu: no device 1 (it has 1)" || warn != "" {
-		t.Errorf("CPU device out of range: error %v, warning %q", err, warn)
+// ParseChoice takes auto or a list of distinct registered backends.
+func TestParseChoice(t *testing.T) {
+	saved := registry
+	registry = map[string]Backend{}
+	t.Cleanup(func() { registry = saved })
+	Register(cpuBackend())
+	Register(&fakeBackend{name: "gpu"})
+	for _, tt := range []struct {
+		choice string
+		want   []string
+		err    string
+	}{
+		{"auto", []string{"auto"}, ""},
+		{"cpu", []string{"cpu"}, ""},
+		{"gpu,cpu", []string{"gpu", "cpu"}, ""},
+		{"metal", nil, `backend "metal" is not available in this build (have: cpu, gpu)`},
+		{"gpu,metal", nil, `backend "metal" is not available in this build (have: cpu, gpu)`},
+		{"gpu,auto", nil, `"gpu,auto": auto is a choice of its own, not part of a list`},
+		{"gpu,gpu", nil, `"gpu,gpu" names gpu twice`},
+		{"gpu,", nil, `backend "" is not available in this build (have: cpu, gpu)`},
+		{"", nil, `backend "" is not available in this build (have: cpu, gpu)`},
+	} {
+		got, err := ParseChoice(tt.choice)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != tt.err || !slices.Equal(got, tt.want) {
+			t.Errorf("%q: %q, %v; want %q, %q", tt.choice, got, err, tt.want, tt.err)
+		}
 	}
 }
 

@@ -40,17 +40,18 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 	}
 	var files []folderImage
 	for i, class := range classes {
-		entries, err := os.ReadDir(filepath.Join(dir, root, class))
+		paths, skipped, err := imageio.ListImages(filepath.Join(dir, root, class))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // a class of the other split only
 		}
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range entries { // sorted by name
-			if e.Type().IsRegular() && imageio.IsImageName(e.Name()) {
-				files = append(files, folderImage{filepath.Join(root, class, e.Name()), int32(i)})
-			}
+		if len(skipped) > 0 { // a set that silently lost pictures would mislead every number
+			return nil, skipped[0]
+		}
+		for _, p := range paths {
+			files = append(files, folderImage{filepath.Join(root, class, filepath.Base(p)), int32(i)})
 		}
 	}
 	if opt.Limit > 0 && len(files) > opt.Limit {

@@ -14,10 +14,11 @@ import (
 	"image/jpeg" // also registers "jpeg" with image.Decode
 	"image/png"  // also registers "png" with image.Decode
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // Limits on decoded images. A few bytes of PNG, JPEG or PPM header can declare an image of
@@ -156,7 +157,7 @@ func (l limits) check(w, h int) error {
 
 // DecodeFile decodes the image file at path with Decode; errors name the file.
 func DecodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/ninedge/ninedge/internal/infile"
 	"github.com/ninedge/ninedge/nin"
 )
 
@@ -79,7 +79,7 @@ func (l *Live) load() (*generation, error) {
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return "", err
 	}

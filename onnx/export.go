@@ -94,11 +94,6 @@ func (e *exporter) layer(m *nin.Model, i int, l nin.Layer, in, out nin.Shape) er
 			e.node("Relu", l.Name+"_relu", nil)
 		}
 	case nin.MaxPool, nin.AvgPool:
-		// nin keeps a last ceil-mode window that starts past the input (stride > kernel);
-		// ONNX drops it, so such a pool has no ONNX equivalent.
-		if onnxPoolOut(in.H, l.Kernel, l.Stride, true) != out.H || onnxPoolOut(in.W, l.Kernel, l.Stride, true) != out.W {
-			return fmt.Errorf("its last window starts past the input, which ONNX's ceil mode drops")
-		}
 		a := []*onnxpb.AttributeProto{intsAttr("kernel_shape", l.Kernel, l.Kernel), intsAttr("strides", l.Stride, l.Stride), intAttr("ceil_mode", 1)}
 		op := "MaxPool"
 		if l.Kind == nin.AvgPool {

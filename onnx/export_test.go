@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/ninedge/ninedge/nin"
@@ -90,10 +89,12 @@ func TestExportFCHead(t *testing.T) {
 	}
 }
 
-func TestExportRefused(t *testing.T) {
-	// stride 3 over a 1-wide window: nin keeps a last window that starts past the input.
+// A pool whose stride exceeds its window (1×1 windows, stride 3: 6 → 2) exports with ONNX's
+// ceil mode and imports back to the same sizes: nin, like ONNX, drops the ceil-mode window
+// that would start past the input.
+func TestExportStrideBeyondWindow(t *testing.T) {
 	s := nin.Spec{Name: "gap-window", Input: nin.Shape{H: 6, W: 6, C: 1}, Classes: 2, Layers: []nin.Layer{
-		{Name: "conv1", Kind: nin.Conv, Out: 2, Kernel: 1, Stride: 1},
+		{Name: "cccp1", Kind: nin.Conv, Out: 2, Kernel: 1, Stride: 1, ReLU: true},
 		{Name: "pool1", Kind: nin.MaxPool, Kernel: 1, Stride: 3},
 		{Name: "pool2", Kind: nin.GlobalAvg},
 	}}
@@ -101,8 +102,20 @@ func TestExportRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Export(m); err == nil || !strings.Contains(err.Error(), "layer pool1: its last window starts past the input") {
-		t.Fatalf("error %v", err)
+	m.InitHe(1)
+	b, err := Export(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ImportBytes(b, Options{Preprocess: m.Pre, Name: s.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Spec, s) || !reflect.DeepEqual(got.Weights, m.Weights) {
+		t.Fatalf("imports back as %+v, want %+v", got.Spec, s)
+	}
+	if sh := got.Spec.Shapes(); sh[2] != (nin.Shape{H: 2, W: 2, C: 2}) {
+		t.Fatalf("pool1 gives %v, want 2x2x2", sh[2])
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ninedge/ninedge/nin"
+	"github.com/ninedge/ninedge/quant"
 )
 
 // FuzzImport: any bytes give a model or an error, never a panic; a model is a valid spec
@@ -26,14 +27,7 @@ func FuzzImport(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, name := range []string{"tiny-bn.onnx", "tiny-gemm.onnx", "tiny-matmul.onnx"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add([]byte{})
+	seedFiles(f, "tiny-bn.onnx", "tiny-gemm.onnx", "tiny-matmul.onnx")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ImportBytes(b, scale)
 		if err != nil {
@@ -57,4 +51,38 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("%d scores, want %d", got, m.Spec.Classes)
 		}
 	})
+}
+
+// FuzzImportQuantized: any bytes give an int8 graph or an error, never a panic; a graph
+// validates and survives the int8 file format.
+func FuzzImportQuantized(f *testing.F) {
+	seedFiles(f, "nin-mnist-qdq.onnx", "tiny-bn.onnx")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := ImportQuantizedBytes(b, scale, "fuzz")
+		if err != nil {
+			return
+		}
+		if err := g.Validate(); err != nil {
+			t.Fatalf("accepted an invalid graph: %v", err)
+		}
+		file, err := g.File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := quant.FromFile(file); err != nil {
+			t.Fatalf("the int8 file does not read back: %v", err)
+		}
+	})
+}
+
+// seedFiles adds the testdata files and the empty input as seeds.
+func seedFiles(f *testing.F, names ...string) {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
 }

@@ -52,6 +52,9 @@ type shapeVal struct {
 type layer struct {
 	nin.Layer
 	w, b []float32
+	node *onnxpb.NodeProto // the op that made it
+	in   string            // the activation it reads
+	outs []string          // the activations from its output to the next layer's input, in order
 }
 
 // importer walks the graph in order. Every value is one of three things: a constant (an
@@ -69,6 +72,7 @@ type importer struct {
 	uses   map[string]int
 	cur    string // the newest activation
 	layers []layer
+	inputs []string // the image input and the activations before the first layer, in order
 }
 
 func newImporter(g *onnxpb.GraphProto, opset int64) (*importer, error) {
@@ -143,6 +147,7 @@ func (im *importer) setInput(vi *onnxpb.ValueInfoProto) error {
 		return fmt.Errorf("onnx: input %q: %v is larger than nin accepts", name, im.input)
 	}
 	im.cur = name
+	im.inputs = []string{name}
 	im.acts[name] = act{in: im.input, dims: chw[:]}
 	return nil
 }
@@ -237,9 +242,18 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 			return refuse("reads %q, an earlier activation than the previous layer's output %q: only a chain of layers is supported (no branches or skip connections)", name, im.cur)
 		}
 	}
+	made := len(im.layers)
 	next, err := op(im, n, im.acts[im.cur])
 	if err != nil {
 		return err
+	}
+	if len(im.layers) > made {
+		im.last().node, im.last().in = n, im.cur
+	}
+	if l := im.last(); l != nil {
+		l.outs = append(l.outs, out)
+	} else {
+		im.inputs = append(im.inputs, out)
 	}
 	if int64(next.in.H)*int64(next.in.W)*int64(next.in.C) > maxActivation {
 		return refuse("output %v is larger than nin accepts", next.in)

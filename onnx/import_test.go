@@ -371,11 +371,6 @@ func TestRefused(t *testing.T) {
 		// Pools.
 		{"MaxPool padding", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("pads", 1, 1, 1, 1)) }, "pads 1: nin pools take no padding", true},
 		{"MaxPool floor mode that drops a row", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("kernel_shape", 3, 3)) }, "ceil_mode false gives 2x2 from 6x6; nin's pool (Caffe's ceil mode) gives 3x3", true},
-		{"MaxPool whose last ceil window starts outside", 13, func(m *onnxpb.ModelProto) {
-			setAttr(m, "pool1", intsAttr("kernel_shape", 1, 1))
-			setAttr(m, "pool1", intsAttr("strides", 3, 3))
-			setAttr(m, "pool1", intAttr("ceil_mode", 1))
-		}, "ceil_mode true gives 2x2 from 6x6; nin's pool (Caffe's ceil mode) gives 3x3", true},
 		{"MaxPool dilation", 13, func(m *onnxpb.ModelProto) { setAttr(m, "pool1", intsAttr("dilations", 2, 2)) }, "nin has no dilation", true},
 		{"MaxPool without kernel_shape", 13, func(m *onnxpb.ModelProto) { nodeNamed(m, "pool1").Attribute = nil }, "no kernel_shape", false},
 		{"AveragePool count_include_pad over clipped windows", 13, func(m *onnxpb.ModelProto) {

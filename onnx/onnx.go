@@ -12,6 +12,10 @@
 // (asymmetric padding, dilation, groups, pools whose border windows nin would size
 // differently) is refused, never approximated.
 //
+// A quantized model in the QDQ form (QuantizeLinear/DequantizeLinear pairs, what onnxruntime's
+// quantize_static writes) is refused by Import with ErrQuantized and imported by
+// ImportQuantized to an int8 graph (see qdq.go).
+//
 // The file is read with the generated ONNX schema (package onnxpb) and checked as input from
 // anywhere: sizes are checked against dims before anything is allocated, weights kept in
 // external files are refused, and a malformed file gives an error, never a panic.
@@ -81,35 +85,58 @@ func Import(r io.Reader, opt Options) (*nin.Model, error) {
 	return ImportBytes(b, opt)
 }
 
+// ErrQuantized is wrapped by the error ImportBytes returns for a quantized (QDQ) model, which
+// ImportQuantized imports.
+var ErrQuantized = errors.New("the model is quantized (QuantizeLinear/DequantizeLinear): import it as an int8 model")
+
 // ImportBytes converts an ONNX model held in memory.
 func ImportBytes(b []byte, opt Options) (*nin.Model, error) {
+	m, opset, err := parse(b, opt)
+	if err != nil {
+		return nil, err
+	}
+	if n := quantNode(m.GetGraph()); n != nil {
+		return nil, fmt.Errorf("onnx: node %q (%s): %w", n.GetName(), n.GetOpType(), ErrQuantized)
+	}
+	mod, _, err := importGraph(m.GetGraph(), opset, opt)
+	return mod, err
+}
+
+// parse decodes and checks the envelope of a model: size, versions, a graph.
+func parse(b []byte, opt Options) (*onnxpb.ModelProto, int64, error) {
 	if int64(len(b)) > MaxSize {
-		return nil, fmt.Errorf("onnx: file larger than %d bytes", MaxSize)
+		return nil, 0, fmt.Errorf("onnx: file larger than %d bytes", MaxSize)
 	}
 	if opt.Preprocess.Kind == "" {
-		return nil, errors.New("onnx: Options.Preprocess is not set: an ONNX graph starts at the float input, so the normalisation it was trained with must be given")
+		return nil, 0, errors.New("onnx: Options.Preprocess is not set: an ONNX graph starts at the float input, so the normalisation it was trained with must be given")
 	}
 	var m onnxpb.ModelProto
 	// An accepted model nests five deep (model, graph, node, attribute, tensor); the limit
 	// keeps a hostile file of nested subgraphs cheap to refuse.
 	if err := (proto.UnmarshalOptions{RecursionLimit: 32}).Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("onnx: not an ONNX model: %w", err)
+		return nil, 0, fmt.Errorf("onnx: not an ONNX model: %w", err)
 	}
 	opset, err := checkVersions(&m)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if m.GetGraph() == nil {
-		return nil, errors.New("onnx: the model has no graph")
+		return nil, 0, errors.New("onnx: the model has no graph")
 	}
-	im, err := newImporter(m.GetGraph(), opset)
+	return &m, opset, nil
+}
+
+// importGraph imports a float graph; the importer keeps the ONNX node of each layer.
+func importGraph(g *onnxpb.GraphProto, opset int64, opt Options) (*nin.Model, *importer, error) {
+	im, err := newImporter(g, opset)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := im.run(m.GetGraph()); err != nil {
-		return nil, err
+	if err := im.run(g); err != nil {
+		return nil, nil, err
 	}
-	return im.model(opt)
+	m, err := im.model(opt)
+	return m, im, err
 }
 
 // checkVersions returns the default domain's opset after checking the IR version and the

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +146,28 @@ func TestCameraErrorEndsRun(t *testing.T) {
 	err = RunCameras(context.Background(), []Camera{{Name: "idle", Source: newStalled()}, {Name: "broken", Source: broken}}, lab, RunOptions{}, func(*Frame, *Result) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "camera broken: ") || !strings.Contains(err.Error(), "closed the stream") {
 		t.Fatalf("error %v, want camera broken's end", err)
+	}
+}
+
+// TestSilentLiveCameraEndsRun: among several cameras, a live one that stops giving frames
+// for its timeout ends the run, named, while another still sends.
+func TestSilentLiveCameraEndsRun(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 1)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(streamtest.JPEG(t, streamtest.Pictures(1, 32, 32)[0])) // one frame, then silence
+	quiet, err := Open("-", SourceOptions{Stdin: pr, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pic := streamtest.Pictures(1, 64, 48)[0]
+	start := time.Now()
+	err = RunCameras(context.Background(), []Camera{{Name: "busy", Source: newEndless(streamtest.RGB24(pic), 64, 48)}, {Name: "quiet", Source: quiet}},
+		slow{lab, time.Millisecond}, RunOptions{}, func(*Frame, *Result) error { return nil })
+	if err == nil || err.Error() != "camera quiet: stream: stdin: no complete frame for 300ms" {
+		t.Fatalf("ended with %v", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("ended after %v, want about 300ms", d)
 	}
 }

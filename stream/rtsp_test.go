@@ -38,7 +38,7 @@ func decodedFrames(t *testing.T, clip string, lab *infer.Labeler, opt SourceOpti
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	files, err := imageio.ListImages(dir)
+	files, _, err := imageio.ListImages(dir)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("decoded frames: %v (%d)", err, len(files))
 	}

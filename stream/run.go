@@ -72,7 +72,8 @@ const frames = 3
 
 // Run classifies src's frames with c and hands each result to emit, until the source ends or
 // ctx is done (both return nil, unless the source ended having sent damaged frames or none
-// at all) or something fails; a summary goes to Log in every case. A decoder
+// at all) or something fails, a live source's silence included: no frame that decodes for
+// its SourceOptions.Timeout, however many bytes come; a summary goes to Log in every case. A decoder
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
@@ -85,6 +86,7 @@ func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit fun
 type camera struct {
 	Camera
 	m        *mailbox
+	lv       *live      // a live source, whose silence ends the run
 	done     chan error // the decoder's end
 	finished bool
 	err      error
@@ -116,7 +118,8 @@ func RunCameras(ctx context.Context, cams []Camera, c Classifier, opt RunOptions
 			cam.Counters = new(Counters)
 		}
 		r := &camera{Camera: cam, done: make(chan error, 1), prefix: "stream: ", win: newLatencies(1024), all: newLatencies(4096),
-			m: &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), ready: ready, every: opt.EveryFrame, cnt: cam.Counters}}
+			m: &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), ready: ready, every: opt.EveryFrame, cnt: cam.Counters, start: time.Now()}}
+		r.lv, _ = cam.Source.(*live)
 		if len(cams) > 1 {
 			r.prefix = "stream: " + cam.Name + ": "
 		}
@@ -132,6 +135,28 @@ func RunCameras(ctx context.Context, cams []Camera, c Classifier, opt RunOptions
 	}
 
 	start := time.Now()
+	// A live camera may be gone while bytes still trickle in: its silence is measured by its
+	// decoder's wait for a frame that decodes. One timer serves every live camera: it fires
+	// when the first of them could have been silent for its timeout.
+	var silence <-chan time.Time
+	var silenceTimer *time.Timer
+	untilSilent := func() (time.Duration, bool) {
+		var first time.Duration
+		any := false
+		for _, r := range runs {
+			if r.lv != nil && !r.finished {
+				if left := r.lv.timeout - r.m.waited(); !any || left < first {
+					first, any = left, true
+				}
+			}
+		}
+		return max(first, time.Millisecond), any
+	}
+	if d, ok := untilSilent(); ok {
+		silenceTimer = time.NewTimer(d)
+		defer silenceTimer.Stop()
+		silence = silenceTimer.C
+	}
 	var tick <-chan time.Time
 	if opt.StatsEvery > 0 {
 		t := time.NewTicker(opt.StatsEvery)
@@ -196,6 +221,21 @@ loop:
 		case <-ctx.Done():
 			reason = "interrupted"
 			break loop
+		case <-silence:
+			for _, r = range runs {
+				if r.lv != nil && !r.finished && r.m.waited() >= r.lv.timeout {
+					err = fmt.Errorf("stream: %s: no complete frame for %v", r.lv.name, r.lv.timeout)
+					break
+				}
+			}
+			if err != nil {
+				if len(runs) > 1 {
+					err = fmt.Errorf("camera %s: %w", r.Name, err)
+				}
+				break loop
+			}
+			d, _ := untilSilent()
+			silenceTimer.Reset(d)
 		case now := <-tick:
 			stats(now)
 		case <-wait:
@@ -258,6 +298,8 @@ func classify(c Classifier, f *Frame, r *camera, emit func(*Frame, *Result) erro
 // decode is the decoder goroutine: it reads the source, decodes and fits each frame, and
 // posts it to the mailbox. It returns nil at the end of the stream or when told to stop.
 func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger, prefix string) error {
+	m.waiting()
+	defer m.waitFrom.Store(0) // the source has ended: its frames may still be classified
 	for index := 0; ; {
 		p, err := src.Next()
 		select {
@@ -290,9 +332,11 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 			m.free <- f
 			continue
 		}
+		m.waitFrom.Store(0) // the wait for the classifier is not the camera's silence
 		if !m.put(f, stop) {
 			return nil
 		}
+		m.waiting()
 	}
 }
 
@@ -304,6 +348,22 @@ type mailbox struct {
 	every   bool
 	skipped atomic.Int64 // since the classifier last took a frame
 	cnt     *Counters
+	start   time.Time
+	// waitFrom is when the decoder began waiting for a frame that decodes, as 1 + the time
+	// since start (0: it is not waiting on the source but posting a frame).
+	waitFrom atomic.Int64
+}
+
+// waiting records that the decoder now waits on the source for a good frame.
+func (m *mailbox) waiting() { m.waitFrom.Store(int64(time.Since(m.start)) + 1) }
+
+// waited is how long the decoder has waited on the source for a good frame (0 while it posts).
+func (m *mailbox) waited() time.Duration {
+	w := m.waitFrom.Load()
+	if w == 0 {
+		return 0
+	}
+	return time.Since(m.start) - time.Duration(w-1)
 }
 
 // put posts f, replacing (and counting) a frame still waiting, or in every-frame mode waiting

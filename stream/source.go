@@ -82,19 +82,22 @@ type SourceOptions struct {
 	FPS float64
 	// MaxFrame caps one encoded frame in bytes (0: DefaultMaxFrame).
 	MaxFrame int
-	// Timeout bounds connecting to an HTTP stream and each wait for its next bytes, and each
-	// wait for a V4L2 frame (0: DefaultTimeout).
+	// Timeout bounds connecting to an HTTP stream and each wait for its next bytes, each wait
+	// for a V4L2 frame, and, for every live source (stdin, a pipe, HTTP, V4L2), how long Run
+	// waits for a complete frame: bytes that trickle in without making one do not count
+	// (0: DefaultTimeout).
 	Timeout time.Duration
 	// Stdin is what "-" reads (nil: os.Stdin).
 	Stdin io.Reader
+	// Log, when set, receives what a folder's listing skipped (a dangling link, say), and
+	// what a source that reconnects by itself (RTSP) has to say.
+	Log io.Writer
 	// Cancel, when done, abandons connecting to an HTTP stream (a stop asked for while an
 	// unreachable camera is being waited for); once open, the source is closed with Close.
 	Cancel context.Context
 	// RTSPTransport is "tcp" (also "") or "udp"; HWAccel picks ffmpeg's decoder for RTSP:
 	// "none" (also ""), "auto", an ffmpeg hwaccel name or a decoder name (h264_v4l2m2m).
 	RTSPTransport, HWAccel string
-	// Log receives what a source that reconnects by itself (RTSP) has to say; nil: nothing.
-	Log io.Writer
 	// Counters, when set, count the reconnections of such a source.
 	Counters *Counters
 }
@@ -157,7 +160,7 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 		if !ok {
 			rc = io.NopCloser(in)
 		}
-		return newReaderSource(rc, "stdin", opt), nil
+		return &live{Source: newReaderSource(rc, "stdin", opt), name: "stdin", timeout: opt.timeout()}, nil
 	case strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://"):
 		if opt.W > 0 {
 			return nil, errors.New("a frame size is for raw RGB24 frames on a pipe or in a file, and for V4L2: an HTTP stream is MJPEG")
@@ -166,7 +169,7 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 	case strings.HasPrefix(spec, "rtsp://") || strings.HasPrefix(spec, "rtsps://"):
 		return openRTSP(spec, opt)
 	case strings.HasPrefix(spec, "/dev/video"):
-		return openV4L2(spec, opt)
+		return openLiveV4L2(spec, opt)
 	}
 	st, err := os.Stat(spec)
 	if err != nil {
@@ -178,17 +181,49 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 	case st.IsDir():
 		return openFolder(spec, opt)
 	case st.Mode()&os.ModeCharDevice != 0:
-		return openV4L2(spec, opt)
+		return openLiveV4L2(spec, opt)
 	}
 	f, err := os.Open(spec)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	src := newReaderSource(f, spec, opt)
-	if st.Mode().IsRegular() && opt.FPS > 0 {
+	switch {
+	case !st.Mode().IsRegular(): // a FIFO: a camera's pipe
+		return &live{Source: src, name: spec, timeout: opt.timeout()}, nil
+	case opt.FPS > 0:
 		return pace(src, opt.FPS), nil
 	}
 	return src, nil
+}
+
+func openLiveV4L2(path string, opt SourceOptions) (Source, error) {
+	src, err := openV4L2(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &live{Source: src, name: path, timeout: opt.timeout()}, nil
+}
+
+// live marks a source fed by a camera as it films (stdin, a pipe, HTTP, V4L2), unlike a
+// recording or a folder: Run ends it with an error when no complete frame comes for timeout,
+// however many bytes trickle in, so that a supervisor restarts a capture whose camera is gone.
+type live struct {
+	Source
+	name    string
+	timeout time.Duration
+	// camera: the end of the stream is an error too. A camera never ends one on purpose (it
+	// rebooted, or dropped the client), and an exit status of 0 would keep a supervisor
+	// from starting the capture again; a pipe ends when its writer is done.
+	camera bool
+}
+
+func (l *live) Next() (Packet, error) {
+	p, err := l.Source.Next()
+	if err == io.EOF && l.camera {
+		err = fmt.Errorf("%s: the camera closed the stream", l.name)
+	}
+	return p, err
 }
 
 // newReaderSource reads MJPEG, or raw RGB24 frames when the options give their size.

@@ -100,8 +100,8 @@ func TestMatchesReference(t *testing.T) {
 // The authors' CIFAR-10 NIN, converted to int8 as ninquant does, on real test images.
 func TestCIFAR10Model(t *testing.T) { backendtest.CIFAR10(t, device(t)) }
 
-// With no OpenCL driver registered, Devices must say so in an error (the caller then falls
-// back to the CPU), never panic. The ICD loader reads its configuration once per process,
+// With no OpenCL driver registered, Devices must say so in an error (auto then skips the
+// backend, a named choice fails with it), never panic. The ICD loader reads its configuration once per process,
 // so the check runs in a child process whose loader looks for drivers in an empty folder.
 func TestNoDriver(t *testing.T) {
 	if os.Getenv("NINEDGE_OPENCL_NO_DRIVER") == "1" {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/backends/backendtest"
-	_ "github.com/ninedge/ninedge/backends/cpu" // the fallback that TestNoDriver expects
+	_ "github.com/ninedge/ninedge/backends/cpu" // the fallback TestNoDriver lists
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -134,12 +134,17 @@ func noDriverChild(t *testing.T) {
 	t.Logf("Devices: %v", err)
 	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
 	var warn strings.Builder
-	c, err := backends.Open("vulkan", 0, g, 1, backends.Options{Threads: 1}, &warn)
+	// Named alone, the backend fails; in a list, the next one runs.
+	if c, err := backends.Open("vulkan", 0, g, 1, backends.Options{Threads: 1}, &warn); err == nil {
+		c.Plan.Close()
+		t.Fatalf("Open(vulkan) without a driver chose %s (%s)", c.Device.Backend, c.Reason)
+	}
+	c, err := backends.Open("vulkan,cpu", 0, g, 1, backends.Options{Threads: 1}, &warn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer c.Plan.Close()
-	if c.Device.Backend != "cpu" || !strings.Contains(warn.String(), "falling back") {
+	if c.Device.Backend != "cpu" || !strings.Contains(warn.String(), "trying cpu") {
 		t.Fatalf("Open chose %s (%s), warning %q", c.Device.Backend, c.Reason, warn.String())
 	}
 	t.Logf("fallback: %s", c.Reason)

@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ninedge/ninedge/cmd/internal/cli"
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // minTokenLen is the shortest token accepted: a guessable token is no protection, and
@@ -69,7 +69,7 @@ func (x *exposureFlags) load(e *cli.Env) (exposure, error) {
 		fmt.Fprintf(e.Stderr, "ninedge serve: --no-auth: anyone who can reach %s can use the model and see the camera\n", x.listen)
 	}
 	if x.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(x.tlsCert, x.tlsKey)
+		cert, err := loadKeyPair(x.tlsCert, x.tlsKey)
 		if err != nil {
 			return exp, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", x.tlsCert, x.tlsKey, err)
 		}
@@ -78,16 +78,27 @@ func (x *exposureFlags) load(e *cli.Env) (exposure, error) {
 	return exp, nil
 }
 
+// loadKeyPair is tls.LoadX509KeyPair reading its files as every input is read (a FIFO is
+// refused, not waited on).
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := infile.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := infile.ReadFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
+}
+
 // readToken reads a token file: one line, surrounding white space ignored.
 func readToken(e *cli.Env, path string) (string, error) {
-	st, err := os.Stat(path)
+	st, err := infile.Check(path)
 	if err != nil {
 		return "", fmt.Errorf("--token-file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("--token-file %s: not a regular file", path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := infile.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("--token-file: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +61,11 @@ func TestServeExposure(t *testing.T) {
 	os.WriteFile(short, []byte("secret\n"), 0o600)
 	two := filepath.Join(dir, "two")
 	os.WriteFile(two, []byte("0123456789abcdef 0123456789abcdef\n"), 0o600)
-	cert, _, _ := selfSigned(t, dir)
+	cert, key, _ := selfSigned(t, dir)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		code int
@@ -75,6 +80,10 @@ func TestServeExposure(t *testing.T) {
 		{[]string{"--tls-cert", cert, "--tls-key", cert}, 1, "--tls-cert " + cert},
 		{[]string{"--listen", ":0", "--token-file", filepath.Join(dir, "none")}, 1, "--token-file: stat"},
 		{[]string{"--listen", ":0", "--token-file", dir}, 1, "not a regular file"},
+		// Refused at once: reading a FIFO would wait for a writer forever.
+		{[]string{"--listen", ":0", "--token-file", fifo}, 1, "--token-file: open " + fifo + ": a named pipe (FIFO), not a regular file"},
+		{[]string{"--tls-cert", fifo, "--tls-key", key}, 1, "open " + fifo + ": a named pipe (FIFO), not a regular file"},
+		{[]string{"--tls-cert", cert, "--tls-key", fifo}, 1, "open " + fifo + ": a named pipe (FIFO), not a regular file"},
 		{[]string{"--listen", ":0", "--token-file", short}, 1, "the token has 6 characters, want at least 16"},
 		{[]string{"--listen", ":0", "--token-file", two}, 1, "the token is more than one word"},
 		{[]string{"--upload-min-rate", "0"}, 2, "--upload-min-rate must be positive"},

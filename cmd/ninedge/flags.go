@@ -31,7 +31,7 @@ type labelFlags struct {
 func (l *labelFlags) add(fs *cli.FlagSet) {
 	l.RunFlags.Add(fs.FlagSet, modelHelp, 0)
 	fs.IntVar(&l.top, "top", 5, "classes per answer, best first")
-	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images and stop at the first layer that differs", verifyImages))
+	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images, say on stderr what each comparison covered, and stop at the first layer that differs", verifyImages))
 	l.imageMemory = imageio.DefaultMemoryBudget
 	fs.Var(&l.imageMemory, "image-memory", "most memory decoding one image may take (the decoder's working memory and the file included); larger images are refused")
 }
@@ -88,7 +88,7 @@ func (s *sourceFlags) add(fs *cli.FlagSet, stats time.Duration) {
 	fs.Float64Var(&s.fps, "fps", 0, "play folders and files at this rate (folders default to 30) and ask it of V4L2 cameras; pipes and HTTP streams run at the camera's rate")
 	fs.StringVar(&s.size, "size", "", "WxH: the frames are raw RGB24 of this size (pipes, files); the capture size asked of a V4L2 camera (default 640x480); the box RTSP frames are scaled down into (default 320x240)")
 	fs.IntVar(&s.maxFrame, "max-frame", stream.DefaultMaxFrame, "largest encoded frame in bytes; larger ones are dropped")
-	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "give up on an HTTP or V4L2 source that sends nothing for this long (an RTSP camera is reconnected)")
+	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "end with an error when a live source (HTTP, V4L2, a pipe, stdin) delivers no complete frame for this long, whatever bytes trickle in; an RTSP camera is reconnected instead")
 	fs.BoolVar(&s.everyFrame, "every-frame", false, "classify every frame, making the source wait (recordings); live, the newest frame wins and the others are skipped")
 	fs.DurationVar(&s.stats, "stats", stats, "print a stats line on stderr this often (0: only at the end)")
 }
@@ -121,8 +121,8 @@ func (s *sourceFlags) open(e *cli.Env, spec string, cnt *stream.Counters) (strea
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx,
-		RTSPTransport: s.transport, HWAccel: s.hwaccel, Log: e.Stderr, Counters: cnt}
+	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx, Log: e.Stderr,
+		RTSPTransport: s.transport, HWAccel: s.hwaccel, Counters: cnt}
 	if s.size != "" {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}

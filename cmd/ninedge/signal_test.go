@@ -109,9 +109,10 @@ func TestSignals(t *testing.T) {
 	}
 }
 
-// TestSignalWhileBlocked opens a named pipe that nobody writes, where no context reaches:
-// a second signal ends the command at once, and a single one after stopGrace, each with
-// status 128 + the signal.
+// TestSignalWhileBlocked opens a named pipe that nobody writes as a stream source (where a
+// pipe is wanted: classify refuses one at once), blocked where no context reaches: a second
+// signal ends the command at once, and a single one after stopGrace, each with status 128 +
+// the signal.
 func TestSignalWhileBlocked(t *testing.T) {
 	_, m, _ := model(t)
 	fifo := filepath.Join(t.TempDir(), "camera.jpg")
@@ -124,7 +125,7 @@ func TestSignalWhileBlocked(t *testing.T) {
 		signals []syscall.Signal
 		within  time.Duration
 	}{
-		{"classify, SIGINT twice", []string{"classify", fifo}, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, stopGrace / 2},
+		{"stream, SIGINT twice", []string{"stream", "--source", fifo}, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, stopGrace / 2},
 		{"stream, SIGTERM once", []string{"stream", "--source", fifo}, []syscall.Signal{syscall.SIGTERM}, stopGrace + 5*time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

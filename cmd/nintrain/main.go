@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/internal/infile"
 	"github.com/ninedge/ninedge/nin"
 	nintrain "github.com/ninedge/ninedge/nin/train"
 )
@@ -138,7 +138,7 @@ func start(c *config) (*nintrain.Trainer, nintrain.Data, nintrain.Data, error) {
 	if c.arch == "" {
 		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("--arch is required")
 	}
-	spec, err := nin.LoadSpec(c.arch, os.ReadFile)
+	spec, err := nin.LoadSpec(c.arch, infile.ReadFile)
 	if err != nil {
 		return nil, nintrain.Data{}, nintrain.Data{}, cli.Usagef("%v", err)
 	}

@@ -18,13 +18,13 @@ const module = "github.com/ninedge/ninedge/"
 // floors. Keep both in step.
 var floors = map[string]int{
 	// 0: leaves, which import no package of this module.
-	"internal/atomicfile": 0, "internal/parallel": 0, "internal/sgemm": 0, "internal/u8vec": 0,
-	"quant/fixedpoint": 0, "imageio": 0, "shaders": 0, "dataset/datasettest": 0, "onnx/onnxpb": 0, "imageio/imageiotest": 0,
-	"internal/layering": 0,
-	// 1: the int8 kernels, the weight file format, the data set readers.
-	"internal/qgemm": 1, "safetensors": 1, "dataset": 1,
-	// 2: the float vocabulary: spec, layers, forward, model files.
-	"nin": 2,
+	"internal/atomicfile": 0, "internal/infile": 0, "internal/parallel": 0, "internal/sgemm": 0,
+	"internal/u8vec": 0, "quant/fixedpoint": 0, "shaders": 0, "dataset/datasettest": 0,
+	"onnx/onnxpb": 0, "imageio/imageiotest": 0, "internal/layering": 0,
+	// 1: the int8 kernels, the weight file format, image decoding (files read through infile).
+	"internal/qgemm": 1, "safetensors": 1, "imageio": 1,
+	// 2: the float vocabulary: spec, layers, forward, model files; the data set readers.
+	"nin": 2, "dataset": 2,
 	// 3: what is built on it: the trainer, the int8 graph.
 	"nin/train": 3, "quant": 3, "nin/nintest": 3,
 	// 4: the backend contract; importers of other frameworks' models; test graphs.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ninedge/ninedge/backends"
 	"github.com/spf13/pflag"
 )
 
@@ -115,7 +116,8 @@ func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // Status is the exit status for a command's error: 0 for none (or --help), 2 for usage
-// errors, an ExitError's own code, and 1 for every other failure.
+// errors (a --device the backend does not have among them, known only once its devices are
+// listed), an ExitError's own code, and 1 for every other failure.
 func Status(err error) int {
 	var exit *ExitError
 	switch {
@@ -123,7 +125,7 @@ func Status(err error) int {
 		return 0
 	case errors.As(err, &exit):
 		return exit.Code
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), errors.Is(err, backends.ErrNoDevice):
 		return 2
 	}
 	return 1
