@@ -172,7 +172,7 @@ func (m *mqttFlags) add(fs *cli.FlagSet) {
 	fs.StringVar(&m.clientID, "mqtt-client-id", "", "MQTT client id and Home Assistant device id; each camera connects as ID-CAMERA (default ninedge-HOSTNAME)")
 	fs.StringVar(&m.topic, "mqtt-topic", mqttpub.DefaultTopic, "topic prefix: results on PREFIX/CAMERA/result, status on PREFIX/CAMERA/status")
 	fs.StringVar(&m.discovery, "mqtt-discovery", mqttpub.DefaultDiscovery, "Home Assistant discovery prefix (- for no discovery)")
-	fs.DurationVar(&m.every, "mqtt-every", mqttpub.DefaultEvery, "publish a camera's result at least this long after its last one, and on every change of its top label (0: every frame)")
+	fs.DurationVar(&m.every, "mqtt-every", mqttpub.DefaultEvery, "publish a camera's result when its top label changes, else once per this period (0: every frame)")
 	fs.StringVar(&m.ca, "mqtt-ca", "", "PEM file of the certificate authorities an ssl:// broker is checked against (default: the system's)")
 }
 
