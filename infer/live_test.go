@@ -195,3 +195,19 @@ func TestLiveBadReload(t *testing.T) {
 		t.Errorf("Reload after Close: %v", err)
 	}
 }
+
+// TestHandleAllocations: a camera loop labelling through a Live allocates nothing per frame.
+func TestHandleAllocations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	save(t, streamtest.Graph(t), path)
+	h := liveModel(t, path).Handle()
+	px := make([]uint8, h.Input().Size())
+	for range 4 { // past the labeler's verification of its first pictures
+		if _, err := h.Label(px); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { h.Label(px) }); a != 0 {
+		t.Errorf("%v allocations per Label", a)
+	}
+}
