@@ -24,10 +24,19 @@ It also checks the other direction: export-tiny.onnx, written by the Go exporter
 (go test ./onnx -run ExportGolden -update), must pass onnx.checker, and PyTorch's functions,
 applied node by node with the file's attributes, must give the nin scores in export-tiny.json.
 
+With --cifar10 OUTDIR it writes only nin-cifar10.onnx (models/nin-cifar10.safetensors rebuilt in
+PyTorch, opset 13, variable batch; 3.9 MB, too big to commit) and its fixtures.json into OUTDIR,
+which the Go test TestNINCIFAR10AgainstPyTorch does on every run. The images are the first 8
+CIFAR-10 test images when --data names the cifar10 folder (test_batch.bin.gz), else 8 seeded
+pseudo-random ones.
+
 Needs Debian's python3-torch and python3-onnx. Run from the repository root:
   /usr/bin/python3 scripts/onnx-fixtures.py
+  /usr/bin/python3 scripts/onnx-fixtures.py --cifar10 OUTDIR [--data ../shared/data/cifar10]
 """
 
+import argparse
+import gzip
 import io
 import json
 import struct
@@ -174,6 +183,7 @@ def digits():
 
 def preprocess(pre, imgs):
     """ninedge's meanstd, in float32 as nin/preprocess.go computes it, returned NCHW."""
+    assert pre["kind"] == "meanstd", f"preprocessing {pre['kind']} not handled"
     x = imgs.astype(np.float32) / np.float32(255)
     x = (x - np.array(pre["mean"], np.float32)) / np.array(pre["std"], np.float32)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
@@ -194,7 +204,7 @@ def export(model, x, path, opset, batch_axis):
         )
     m = onnx.load_from_string(b.getvalue())
     onnx.checker.check_model(m, full_check=True)
-    with open(f"{OUT}/{path}", "wb") as f:
+    with open(path, "wb") as f:
         f.write(b.getvalue())
     ops = sorted({n.op_type for n in m.graph.node})
     print(f"{path}: {len(b.getvalue())} bytes, opset {opset}, ops {' '.join(ops)}")
@@ -257,7 +267,6 @@ def check_export():
 
 def read_idx_gz(path, n):
     """The first n items of a gzipped idx file (MNIST's format)."""
-    import gzip
     with gzip.open(path, "rb") as f:
         b = f.read()
     ndim = b[3]
@@ -379,7 +388,51 @@ def run_qdq(m, x):
     return vals["scores"]
 
 
+def write_fixtures(path, fixtures):
+    """fixtures.json: per model its file, arch, preprocessing, uint8 HWC images, PyTorch scores."""
+    out = {"generator": "scripts/onnx-fixtures.py", "torch": torch.__version__, "onnx": onnx.__version__, "models": []}
+    for file, arch, p, im, lg in fixtures:
+        margin_ok(lg)
+        out["models"].append({
+            "file": file, "arch": arch, "preprocess": p,
+            "images": [[int(v) for v in i.reshape(-1)] for i in im],
+            "scores": [[float(v) for v in row] for row in lg.numpy().astype(np.float32)],
+        })
+    with open(path, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def read_cifar10_test(folder, n):
+    """The first n images of CIFAR-10's test_batch (records of a label byte and R, G, B planes), HWC."""
+    with gzip.open(f"{folder}/test_batch.bin.gz", "rb") as f:
+        b = f.read(n * 3073)
+    rec = np.frombuffer(b, np.uint8).reshape(n, 3073)
+    return np.ascontiguousarray(rec[:, 1:].reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
+
+
+def cifar10(out, data):
+    """nin-cifar10.onnx and its fixtures.json in out: the shipped CIFAR-10 model rebuilt from its
+    own metadata (spec and preprocessing) and weights, as a PyTorch user would export it."""
+    meta, tensors = read_safetensors("models/nin-cifar10.safetensors")
+    spec, pre = json.loads(meta["spec"]), json.loads(meta["preprocess"])
+    h, w, c = spec["input"]
+    imgs = read_cifar10_test(data, 8) if data else np.random.default_rng(10).integers(0, 256, (8, h, w, c), dtype=np.uint8)
+    logits = export(NIN(nin_features(spec, tensors)), preprocess(pre, imgs), f"{out}/nin-cifar10.onnx", 13, True)
+    write_fixtures(f"{out}/fixtures.json", [("nin-cifar10.onnx", "nin-cifar10", pre, imgs, logits)])
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cifar10", metavar="OUTDIR", help="write only nin-cifar10.onnx and its fixtures.json into OUTDIR")
+    ap.add_argument("--data", metavar="DIR", help="with --cifar10: the CIFAR-10 folder (test_batch.bin.gz) for the images")
+    args = ap.parse_args()
+    if args.data and not args.cifar10:
+        ap.error("--data goes with --cifar10")
+    if args.cifar10:
+        cifar10(args.cifar10, args.data)
+        return
+
     torch.manual_seed(0)
     fixtures = []
 
@@ -387,7 +440,7 @@ def main():
     spec = json.loads(meta["spec"])
     pre = json.loads(meta["preprocess"])
     imgs = digits()
-    logits = export(NIN(nin_features(spec, tensors)), preprocess(pre, imgs), "nin-mnist.onnx", 11, True)
+    logits = export(NIN(nin_features(spec, tensors)), preprocess(pre, imgs), f"{OUT}/nin-mnist.onnx", 11, True)
     fixtures.append(("nin-mnist.onnx", "nin-mnist", pre, imgs, logits))
 
     rgb = np.random.default_rng(1).integers(0, 256, (4, 18, 18, 3), dtype=np.uint8)
@@ -398,19 +451,9 @@ def main():
         ("tiny-gemm.onnx", TinyGemm(), 17, False),
         ("tiny-matmul.onnx", TinyMatMul(), 12, True),
     ]:
-        fixtures.append((path, "", pre3, rgb, export(model, x3, path, opset, batch)))
+        fixtures.append((path, "", pre3, rgb, export(model, x3, f"{OUT}/{path}", opset, batch)))
 
-    out = {"generator": "scripts/onnx-fixtures.py", "torch": torch.__version__, "onnx": onnx.__version__, "models": []}
-    for path, arch, p, im, lg in fixtures:
-        margin_ok(lg)
-        out["models"].append({
-            "file": path, "arch": arch, "preprocess": p,
-            "images": [[int(v) for v in i.reshape(-1)] for i in im],
-            "scores": [[float(v) for v in row] for row in lg.numpy().astype(np.float32)],
-        })
-    with open(f"{OUT}/fixtures.json", "w") as f:
-        json.dump(out, f, separators=(",", ":"))
-        f.write("\n")
+    write_fixtures(f"{OUT}/fixtures.json", fixtures)
     check_export()
 
     # The quantized model: its own float-simulated scores on the digits and the first 20
