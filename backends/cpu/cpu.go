@@ -8,7 +8,6 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
@@ -54,18 +53,18 @@ type Plan struct {
 	threads int
 	packed  []*qgemm.Packed // per node; nil for pools and float convs
 	acts    [][]uint8       // per node: batch × Out.Size(); nil for the global pool
-	cols    [][]uint8       // per worker: one im2col block
-	jobs    chan job
-	wg      sync.WaitGroup
+	cols    [][]uint8       // per goroutine: one im2col block
+	team    *team           // nil with one thread
 	closed  bool
 }
 
-// job is a contiguous range of one node's output rows (image-major: row = image·H·W + pixel
-// for convolutions, image·H + y for pools).
+// job is one node's output rows (image-major: row = image·H·W + pixel for convolutions,
+// image·H + y for pools), in parts of chunk rows.
 type job struct {
-	node   int
-	in     []uint8
-	r0, r1 int
+	node        int
+	in          []uint8
+	rows, chunk int
+	parts       int
 }
 
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
@@ -93,22 +92,12 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 		p.cols[w] = make([]uint8, colLen)
 	}
 	if p.threads > 1 {
-		p.jobs = make(chan job, p.threads)
-		for w := 0; w < p.threads; w++ {
-			go p.worker(w)
-		}
+		p.team = newTeam(p.threads, p.doPart)
 	}
 	return p, nil
 }
 
 func pointwise(n *quant.Node) bool { return n.Kernel == 1 && n.Stride == 1 && n.Pad == 0 }
-
-func (p *Plan) worker(w int) {
-	for j := range p.jobs {
-		p.do(w, j)
-		p.wg.Done()
-	}
-}
 
 // Run implements backends.Plan.
 func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, sums, nil) }
@@ -132,15 +121,16 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 			}
 			break
 		}
-		rows := n * node.Out.H
-		if node.Op == quant.OpConv {
-			rows = n * node.Out.H * node.Out.W
-		}
 		var t0 time.Time
 		if perNode != nil {
 			t0 = time.Now()
 		}
-		p.parallel(i, cur, rows)
+		j := p.split(i, cur, n)
+		if j.parts == 1 {
+			p.doPart(0, j, 0)
+		} else {
+			p.team.run(j)
+		}
 		if perNode != nil {
 			perNode[i] += time.Since(t0)
 		}
@@ -149,45 +139,79 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 	return nil
 }
 
-// parallel splits a node's rows into one contiguous range per worker and waits for them.
-func (p *Plan) parallel(node int, in []uint8, rows int) {
-	if p.threads == 1 || rows < 2 {
-		p.do(0, job{node: node, in: in, r0: 0, r1: rows})
-		return
+// Splitting a node: a part takes about 0.1 µs to hand over and a cache line or two to move,
+// so a node is split only where each goroutine gets at least minSplitWork multiply-adds (or,
+// for pools, window reads); below that the caller runs it alone (measured with
+// BenchmarkSplit). Each goroutine gets about partsPerThread parts, so that one whose core is
+// taken by another process holds up little, and a conv part is whole 12-row tiles (every
+// kernel's tile height divides 12), so that no tile is computed twice.
+const (
+	minSplitWork   = 1 << 18
+	partsPerThread = 4
+	tileRows       = 12
+)
+
+// split cuts node i's rows at batch n into the parts the goroutines take, or one part for
+// the caller where a split would not pay.
+func (p *Plan) split(i int, in []uint8, n int) job {
+	node := &p.g.Nodes[i]
+	perImage, work := node.Out.H, int64(node.Out.Size()*node.Kernel*node.Kernel)
+	if node.Op == quant.OpConv {
+		perImage, work = node.Out.H*node.Out.W, node.MACs()
 	}
-	parts := min(p.threads, rows)
-	p.wg.Add(parts)
-	for k := 0; k < parts; k++ {
-		p.jobs <- job{node: node, in: in, r0: rows * k / parts, r1: rows * (k + 1) / parts}
+	rows := n * perImage
+	j := job{node: i, in: in, rows: rows, chunk: rows, parts: 1}
+	if p.team == nil || work*int64(n) < minSplitWork*int64(p.threads) {
+		return j
 	}
-	p.wg.Wait()
+	want := p.threads * partsPerThread
+	switch {
+	case node.Op == quant.OpConv && node.Float:
+		j.chunk = perImage // FloatConv runs whole images
+	case node.Op == quant.OpConv:
+		j.chunk = max(1, rows/tileRows/want) * tileRows
+	default:
+		j.chunk = max(1, rows/want)
+	}
+	j.parts = max(1, rows/j.chunk)
+	return j
 }
 
-func (p *Plan) do(w int, j job) {
-	n := &p.g.Nodes[j.node]
-	out := p.acts[j.node]
+// doPart runs part k of j on goroutine w (0: the caller); the last part takes the rows that
+// do not fill a whole one.
+func (p *Plan) doPart(w int, j job, k int) {
+	r0, r1 := k*j.chunk, (k+1)*j.chunk
+	if k == j.parts-1 {
+		r1 = j.rows
+	}
+	p.do(w, j.node, j.in, r0, r1)
+}
+
+func (p *Plan) do(w, node int, in []uint8, r0, r1 int) {
+	n := &p.g.Nodes[node]
+	out := p.acts[node]
 	switch {
 	case n.Op == quant.OpConv && n.Float:
-		p.floatConv(n, j, out)
+		p.floatConv(n, in, out, r0, r1)
 	case n.Op == quant.OpConv && pointwise(n):
 		c, k := n.Out.C, n.In.C
-		p.packed[j.node].Run(j.r1-j.r0, j.in[j.r0*k:], k, out[j.r0*c:], c)
+		p.packed[node].Run(r1-r0, in[r0*k:], k, out[r0*c:], c)
 	case n.Op == quant.OpConv:
-		p.conv(w, n, p.packed[j.node], j, out)
+		p.conv(w, n, p.packed[node], in, out, r0, r1)
 	default:
-		poolRows(n, j.in, out, j.r0, j.r1)
+		poolRows(n, in, out, r0, r1)
 	}
 }
 
 // conv runs rows [r0, r1) of a k×k convolution block by block: im2col a block into this
 // worker's buffer, then one GEMM over it.
-func (p *Plan) conv(w int, n *quant.Node, pk *qgemm.Packed, j job, out []uint8) {
+func (p *Plan) conv(w int, n *quant.Node, pk *qgemm.Packed, in, out []uint8, r0, r1 int) {
 	K, c := n.K(), n.Out.C
 	col := p.cols[w]
-	for b0 := j.r0; b0 < j.r1; b0 += rowBlock {
-		b1 := min(b0+rowBlock, j.r1)
+	for b0 := r0; b0 < r1; b0 += rowBlock {
+		b1 := min(b0+rowBlock, r1)
 		for r := b0; r < b1; r++ {
-			im2colRow(n, j.in, r, col[(r-b0)*K:(r-b0+1)*K])
+			im2colRow(n, in, r, col[(r-b0)*K:(r-b0+1)*K])
 		}
 		pk.Run(b1-b0, col, K, out[b0*c:], c)
 	}
@@ -235,13 +259,13 @@ func fill(b []uint8, v uint8) {
 
 // floatConv runs a layer the user kept in float, image by image, with quant's shared
 // implementation (bit-identical to the reference by construction); rows are whole images here.
-func (p *Plan) floatConv(n *quant.Node, j job, out []uint8) {
+func (p *Plan) floatConv(n *quant.Node, in, out []uint8, r0, r1 int) {
 	pix := n.Out.H * n.Out.W
-	for img := j.r0 / pix; img*pix < j.r1; img++ {
-		if img*pix < j.r0 {
+	for img := r0 / pix; img*pix < r1; img++ {
+		if img*pix < r0 {
 			continue
 		}
-		n.FloatConv(j.in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
+		n.FloatConv(in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
 	}
 }
 
@@ -263,8 +287,8 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 
 // Close stops the workers. The plan cannot run afterwards.
 func (p *Plan) Close() error {
-	if !p.closed && p.jobs != nil {
-		close(p.jobs)
+	if !p.closed && p.team != nil {
+		p.team.close()
 	}
 	p.closed = true
 	return nil
