@@ -89,7 +89,7 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	}
 	p.cols = make([][]uint8, p.threads)
 	for w := range p.cols {
-		p.cols[w] = make([]uint8, colLen)
+		p.cols[w] = make([]uint8, colLen+16) // 16: im2colRow's short moves may overrun a row
 	}
 	if p.threads > 1 {
 		p.team = newTeam(p.threads, p.doPart)
@@ -139,14 +139,19 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 	return nil
 }
 
-// Splitting a node: a part takes about 0.1 µs to hand over and a cache line or two to move,
-// so a node is split only where each goroutine gets at least minSplitWork multiply-adds (or,
-// for pools, window reads); below that the caller runs it alone (measured with
-// BenchmarkSplit). Each goroutine gets about partsPerThread parts, so that one whose core is
-// taken by another process holds up little, and a conv part is whole 12-row tiles (every
-// kernel's tile height divides 12), so that no tile is computed twice.
+// Splitting a node: handing a part over takes about 0.1 µs and moves a cache line or two,
+// and the parts' outputs end up in different cores' caches, so a node is split only where
+// each goroutine gets at least minSplitNS of estimated work; below that the caller runs it
+// alone. The estimate takes a conv at macsPerNS multiply-adds per ns (a VNNI core does about
+// 300 at its peak, an AVX2 one half that: slower kernels split a little sooner than they
+// could) and a pool at poolReadsPerNS window bytes per ns (nin-cifar10's 3×3 max pool on AVX2,
+// measured). Each goroutine gets about partsPerThread parts, so that one whose core is taken
+// by another process holds up little, and a conv part is whole 12-row tiles (every kernel's
+// tile height divides 12), so that no tile is computed twice.
 const (
-	minSplitWork   = 1 << 18
+	minSplitNS     = 2000
+	macsPerNS      = 200
+	poolReadsPerNS = 12
 	partsPerThread = 4
 	tileRows       = 12
 )
@@ -155,13 +160,13 @@ const (
 // the caller where a split would not pay.
 func (p *Plan) split(i int, in []uint8, n int) job {
 	node := &p.g.Nodes[i]
-	perImage, work := node.Out.H, int64(node.Out.Size()*node.Kernel*node.Kernel)
+	perImage, ns := node.Out.H, int64(node.Out.Size()*node.Kernel*node.Kernel/poolReadsPerNS)
 	if node.Op == quant.OpConv {
-		perImage, work = node.Out.H*node.Out.W, node.MACs()
+		perImage, ns = node.Out.H*node.Out.W, node.MACs()/macsPerNS
 	}
 	rows := n * perImage
 	j := job{node: i, in: in, rows: rows, chunk: rows, parts: 1}
-	if p.team == nil || work*int64(n) < minSplitWork*int64(p.threads) {
+	if p.team == nil || ns*int64(n) < minSplitNS*int64(p.threads) {
 		return j
 	}
 	want := p.threads * partsPerThread
@@ -210,39 +215,63 @@ func (p *Plan) conv(w int, n *quant.Node, pk *qgemm.Packed, in, out []uint8, r0,
 	col := p.cols[w]
 	for b0 := r0; b0 < r1; b0 += rowBlock {
 		b1 := min(b0+rowBlock, r1)
-		for r := b0; r < b1; r++ {
-			im2colRow(n, in, r, col[(r-b0)*K:(r-b0+1)*K])
-		}
+		im2col(n, in, b0, b1, col)
 		pk.Run(b1-b0, col, K, out[b0*c:], c)
 	}
 }
 
-// im2colRow writes output row r's receptive field (image-major row index) in HWIO order,
-// padding with the input's zero point so that it reads as a real 0.
-func im2colRow(n *quant.Node, x []uint8, r int, dst []uint8) {
-	in, k := n.In, n.Kernel
+// im2col writes the receptive fields of output rows [r0, r1) (image-major row index) to dst,
+// K bytes a row, in HWIO order, padding with the input's zero point so that it reads as a
+// real 0. dst has 16 bytes of slack past the last row.
+func im2col(n *quant.Node, x []uint8, r0, r1 int, dst []uint8) {
+	in, k, c := n.In, n.Kernel, n.In.C
+	K, seg := n.K(), k*c
 	pix := n.Out.H * n.Out.W
-	img, p := r/pix, r%pix
+	img, p := r0/pix, r0%pix // the only divisions: rows advance pixel by pixel
 	oy, ox := p/n.Out.W, p%n.Out.W
-	src := x[img*in.Size() : (img+1)*in.Size()]
-	c := in.C
+	for r := r0; r < r1; r++ {
+		src := x[img*in.Size() : (img+1)*in.Size()]
+		row := dst[(r-r0)*K:]
+		x0, y0 := ox*n.Stride-n.Pad, oy*n.Stride-n.Pad
+		lo, hi := max(0, -x0), min(k, in.W-x0)
+		if short := seg <= 16 && len(row) >= (k-1)*seg+16; short && lo == 0 && hi == k && y0 >= 0 && y0+k <= in.H &&
+			len(src) >= ((y0+k-1)*in.W+x0)*c+16 {
+			// Inside the image, a first layer's segments are a few bytes (15 for 5×5×3):
+			// one 16-byte move each instead of a call to memmove. The bytes past a segment
+			// belong to the next segment or row, written after it, or to the slack.
+			for ky := 0; ky < k; ky++ {
+				*(*[16]byte)(row[ky*seg:]) = *(*[16]byte)(src[((y0+ky)*in.W+x0)*c:])
+			}
+		} else {
+			im2colEdge(n, src, row, x0, y0, lo, hi)
+		}
+		if ox++; ox == n.Out.W {
+			if ox, oy = 0, oy+1; oy == n.Out.H {
+				oy, img = 0, img+1
+			}
+		}
+	}
+}
+
+// im2colEdge writes one row of im2col whose window starts at (y0, x0) of the image src,
+// columns [lo, hi) of it inside the image.
+func im2colEdge(n *quant.Node, src, row []uint8, x0, y0, lo, hi int) {
+	in, k, c := n.In, n.Kernel, n.In.C
+	seg := k * c
 	for ky := 0; ky < k; ky++ {
-		iy := oy*n.Stride - n.Pad + ky
-		seg := dst[ky*k*c : (ky+1)*k*c]
-		if iy < 0 || iy >= in.H {
-			fill(seg, n.PadValue)
+		iy := y0 + ky
+		d := row[ky*seg:]
+		if iy < 0 || iy >= in.H || hi <= lo {
+			fill(d[:seg], n.PadValue)
 			continue
 		}
-		x0 := ox*n.Stride - n.Pad
-		lo, hi := max(0, -x0), min(k, in.W-x0)
 		if lo > 0 {
-			fill(seg[:lo*c], n.PadValue)
+			fill(d[:lo*c], n.PadValue)
 		}
-		if hi > lo {
-			copy(seg[lo*c:hi*c], src[(iy*in.W+x0+lo)*c:(iy*in.W+x0+hi)*c])
-		}
+		l := (hi - lo) * c
+		copy(d[lo*c:lo*c+l], src[(iy*in.W+x0+lo)*c:])
 		if hi < k {
-			fill(seg[max(hi, lo)*c:], n.PadValue)
+			fill(d[hi*c:seg], n.PadValue)
 		}
 	}
 }
