@@ -51,10 +51,11 @@ type Plan struct {
 	g       *quant.Graph
 	batch   int
 	threads int
-	packed  []*qgemm.Packed // per node; nil for pools and float convs
-	acts    [][]uint8       // per node: batch × Out.Size(); nil for the global pool
-	cols    [][]uint8       // per goroutine: one im2col block
-	team    *team           // nil with one thread
+	packed  []*qgemm.Packed       // per node; nil for pools and float convs
+	acts    [][]uint8             // per node: batch × Out.Size(); nil for the global pool
+	cols    [][]uint8             // per goroutine: one im2col block
+	floats  []*quant.FloatScratch // per goroutine, where a layer is kept in float
+	team    *team                 // nil with one thread
 	closed  bool
 }
 
@@ -89,7 +90,19 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	}
 	p.cols = make([][]uint8, p.threads)
 	for w := range p.cols {
-		p.cols[w] = make([]uint8, colLen+16) // 16: im2colRow's short moves may overrun a row
+		p.cols[w] = make([]uint8, colLen+16) // 16: im2col's short moves may overrun a row
+	}
+	var floats []*quant.Node
+	for i := range g.Nodes {
+		if g.Nodes[i].Float {
+			floats = append(floats, &g.Nodes[i])
+		}
+	}
+	if len(floats) > 0 {
+		p.floats = make([]*quant.FloatScratch, p.threads)
+		for w := range p.floats {
+			p.floats[w] = quant.NewFloatScratch(floats...)
+		}
 	}
 	if p.threads > 1 {
 		p.team = newTeam(p.threads, p.doPart)
@@ -163,6 +176,9 @@ func (p *Plan) split(i int, in []uint8, n int) job {
 	perImage, ns := node.Out.H, int64(node.Out.Size()*node.Kernel*node.Kernel/poolReadsPerNS)
 	if node.Op == quant.OpConv {
 		perImage, ns = node.Out.H*node.Out.W, node.MACs()/macsPerNS
+		if node.Float {
+			ns *= 4 // float32 multiply-adds: a quarter of int8's per instruction
+		}
 	}
 	rows := n * perImage
 	j := job{node: i, in: in, rows: rows, chunk: rows, parts: 1}
@@ -171,8 +187,6 @@ func (p *Plan) split(i int, in []uint8, n int) job {
 	}
 	want := p.threads * partsPerThread
 	switch {
-	case node.Op == quant.OpConv && node.Float:
-		j.chunk = perImage // FloatConv runs whole images
 	case node.Op == quant.OpConv:
 		j.chunk = max(1, rows/tileRows/want) * tileRows
 	default:
@@ -197,7 +211,7 @@ func (p *Plan) do(w, node int, in []uint8, r0, r1 int) {
 	out := p.acts[node]
 	switch {
 	case n.Op == quant.OpConv && n.Float:
-		p.floatConv(n, in, out, r0, r1)
+		n.FloatRows(in, out, r0, r1, p.floats[w])
 	case n.Op == quant.OpConv && pointwise(n):
 		c, k := n.Out.C, n.In.C
 		p.packed[node].Run(r1-r0, in[r0*k:], k, out[r0*c:], c)
@@ -283,18 +297,6 @@ func fill(b []uint8, v uint8) {
 	}
 	for i := range b {
 		b[i] = v
-	}
-}
-
-// floatConv runs a layer the user kept in float, image by image, with quant's shared
-// implementation (bit-identical to the reference by construction); rows are whole images here.
-func (p *Plan) floatConv(n *quant.Node, in, out []uint8, r0, r1 int) {
-	pix := n.Out.H * n.Out.W
-	for img := r0 / pix; img*pix < r1; img++ {
-		if img*pix < r0 {
-			continue
-		}
-		n.FloatConv(in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
 	}
 }
 
