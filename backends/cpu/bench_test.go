@@ -95,3 +95,46 @@ func BenchmarkPool(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSplit times each node of nin-cifar10 at batch 1 run by the caller alone and split
+// over a team of two, in one run: the evidence for split's estimate (minSplitNS). A node that
+// split would leave alone is marked so in its name.
+func BenchmarkSplit(b *testing.B) {
+	s, err := nin.LoadSpec("nin-cifar10", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := quanttest.Graph(b, s, 1)
+	pl, err := NewDevice(2).Prepare(g, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pl.Close()
+	p := pl.(*Plan)
+	p.Run(quanttest.Input(g, 1, 1), 1, make([]int32, len(g.Classes))) // every node's input
+	for i, n := range g.Nodes {
+		if n.Op == quant.OpGlobalAvg {
+			continue
+		}
+		in := quanttest.Input(g, 1, 1)
+		if i > 0 {
+			in = p.acts[i-1]
+		}
+		j := p.split(i, in, 1)
+		name := n.Name
+		if j.parts == 1 {
+			name += "(alone)"
+			j = p.parts(i, in, j.rows)
+		}
+		b.Run(name+"/alone", func(b *testing.B) {
+			for b.Loop() {
+				p.do(0, i, in, 0, j.rows)
+			}
+		})
+		b.Run(name+"/split", func(b *testing.B) {
+			for b.Loop() {
+				p.team.run(j)
+			}
+		})
+	}
+}

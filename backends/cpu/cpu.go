@@ -180,14 +180,18 @@ func (p *Plan) split(i int, in []uint8, n int) job {
 			ns *= 4 // float32 multiply-adds: a quarter of int8's per instruction
 		}
 	}
-	rows := n * perImage
-	j := job{node: i, in: in, rows: rows, chunk: rows, parts: 1}
 	if p.team == nil || ns*int64(n) < minSplitNS*int64(p.threads) {
-		return j
+		return job{node: i, in: in, rows: n * perImage, chunk: n * perImage, parts: 1}
 	}
+	return p.parts(i, in, n*perImage)
+}
+
+// parts cuts node i's rows into about partsPerThread parts per goroutine.
+func (p *Plan) parts(i int, in []uint8, rows int) job {
+	j := job{node: i, in: in, rows: rows}
 	want := p.threads * partsPerThread
 	switch {
-	case node.Op == quant.OpConv:
+	case p.g.Nodes[i].Op == quant.OpConv:
 		j.chunk = max(1, rows/tileRows/want) * tileRows
 	default:
 		j.chunk = max(1, rows/want)
