@@ -17,9 +17,13 @@ type team struct {
 	state   atomic.Uint64
 	pending atomic.Int64 // parts of the current generation not yet done
 	stop    atomic.Bool
-	job     job // the current generation's node; written only while no worker reads it
-	workers []teamWorker
-	do      func(w int, j job, part int)
+	// The caller parks too when the last parts take long (a worker's core was taken by
+	// another process): spinning then would only take time from that worker.
+	callerWaits atomic.Bool
+	done        chan struct{}
+	job         job // the current generation's node; written only while no worker reads it
+	workers     []teamWorker
+	do          func(w int, j job, part int)
 }
 
 type teamWorker struct {
@@ -33,12 +37,16 @@ type teamWorker struct {
 
 // spinFor is how long an idle worker polls for the next node before it parks: longer than
 // the gap between two nodes of one frame (the caller's share of a node), far shorter than
-// the gap between frames of a camera.
-const spinFor = 200 * time.Microsecond
+// the gap between frames of a camera. The caller polls for the last parts of a node for
+// callerSpinFor at most: a part lasts tens of microseconds unless its worker lost its core.
+const (
+	spinFor       = 200 * time.Microsecond
+	callerSpinFor = 50 * time.Microsecond
+)
 
 // newTeam starts threads−1 workers running do(w, job, part) for w in [1, threads).
 func newTeam(threads int, do func(w int, j job, part int)) *team {
-	t := &team{workers: make([]teamWorker, threads-1), do: do}
+	t := &team{workers: make([]teamWorker, threads-1), do: do, done: make(chan struct{}, 1)}
 	for i := range t.workers {
 		t.workers[i].wake = make(chan struct{}, 1)
 		go t.work(i)
@@ -69,9 +77,25 @@ func (t *team) run(j job) {
 		}
 	}
 	t.take(0, gen, &t.job)
-	for spins := 0; t.pending.Load() > 0; spins++ {
-		pause(spins)
+	t.await()
+}
+
+// await returns when the current job's parts are all done.
+func (t *team) await() {
+	if t.pending.Load() == 0 {
+		return
 	}
+	start := time.Now()
+	for spins := 0; spins%64 != 63 || time.Since(start) < callerSpinFor; spins++ {
+		if t.pending.Load() == 0 {
+			return
+		}
+	}
+	t.callerWaits.Store(true)
+	if t.pending.Load() == 0 && t.callerWaits.CompareAndSwap(true, false) {
+		return
+	}
+	<-t.done // the last part's worker claimed the wake-up and sends it
 }
 
 // take runs parts of generation gen's job until none is left.
@@ -83,7 +107,9 @@ func (t *team) take(w int, gen uint32, j *job) {
 		}
 		if t.state.CompareAndSwap(s, s+1) {
 			t.do(w, *j, int(uint32(s)))
-			t.pending.Add(-1)
+			if t.pending.Add(-1) == 0 && t.callerWaits.CompareAndSwap(true, false) {
+				t.done <- struct{}{}
+			}
 		}
 	}
 }

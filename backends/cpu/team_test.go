@@ -6,18 +6,21 @@ import (
 	"time"
 )
 
-// Every part of every job runs exactly once, whether the workers spin or have parked, and
-// close ends parked and spinning workers alike.
+// Every part of every job runs exactly once, whether the workers spin or have parked and
+// whether the caller spins or parks for the last parts, and close ends parked and spinning
+// workers alike.
 func TestTeamRunsEachPartOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		threads int
 		parts   []int
 		gap     time.Duration // between jobs: past spinFor, the workers park
+		part    time.Duration // a worker's part: past callerSpinFor, the caller parks
 	}{
-		{"two spinning", 2, []int{1, 2, 7, 64, 3}, 0},
-		{"three parked", 3, []int{5, 1, 9}, 2 * spinFor},
-		{"four spinning", 4, []int{100, 4, 2, 33}, 0},
+		{"two spinning", 2, []int{1, 2, 7, 64, 3}, 0, 0},
+		{"three parked", 3, []int{5, 1, 9}, 2 * spinFor, 0},
+		{"four spinning", 4, []int{100, 4, 2, 33}, 0, 0},
+		{"caller parked", 2, []int{2, 3, 8}, 0, 2 * callerSpinFor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var counts [128]atomic.Int32
@@ -25,6 +28,9 @@ func TestTeamRunsEachPartOnce(t *testing.T) {
 			tm := newTeam(tc.threads, func(w int, j job, part int) {
 				counts[part].Add(1)
 				workers[w].Add(1)
+				if w > 0 {
+					time.Sleep(tc.part)
+				}
 			})
 			defer tm.close()
 			for round := 0; round < 50; round++ {
@@ -41,7 +47,7 @@ func TestTeamRunsEachPartOnce(t *testing.T) {
 					}
 					time.Sleep(tc.gap)
 				}
-				if tc.gap > 0 && round == 3 {
+				if (tc.gap > 0 || tc.part > 0) && round == 3 {
 					break
 				}
 			}
