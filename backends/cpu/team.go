@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -86,9 +85,15 @@ func (t *team) await() {
 		return
 	}
 	start := time.Now()
-	for spins := 0; spins%64 != 63 || time.Since(start) < callerSpinFor; spins++ {
+	for spins := 0; ; spins++ {
 		if t.pending.Load() == 0 {
 			return
+		}
+		if spins%64 == 63 {
+			if time.Since(start) > callerSpinFor {
+				break
+			}
+			osYield()
 		}
 	}
 	t.callerWaits.Store(true)
@@ -147,11 +152,11 @@ func (t *team) wait(w *teamWorker, seen uint32) uint32 {
 		if gen, ok := t.next(seen); ok {
 			return gen
 		}
-		if spins%64 == 63 && time.Since(start) > spinFor {
-			break
-		}
-		if spins%1024 == 1023 {
-			runtime.Gosched() // more workers than free cores: let the others run
+		if spins%64 == 63 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			osYield() // more threads than free cores: let the others run
 		}
 	}
 	for {
@@ -169,11 +174,10 @@ func (t *team) wait(w *teamWorker, seen uint32) uint32 {
 	}
 }
 
-// pause yields now and then while the caller waits on workers, in case one of them waits
-// for a core.
+// pause yields now and then while the caller waits for a worker to let go of a job.
 func pause(spins int) {
-	if spins%256 == 255 {
-		runtime.Gosched()
+	if spins%64 == 63 {
+		osYield()
 	}
 }
 
