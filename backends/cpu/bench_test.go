@@ -138,3 +138,31 @@ func BenchmarkSplit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIm2col times im2col of nin-cifar10's conv1 (5×5×3, pad 2: 15-byte segments) and
+// conv2 (5×5×96) over one image's rows, block by block as conv runs it.
+func BenchmarkIm2col(b *testing.B) {
+	s, err := nin.LoadSpec("nin-cifar10", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := quanttest.Graph(b, s, 1)
+	for _, name := range []string{"conv1", "conv2"} {
+		var n *quant.Node
+		for i := range g.Nodes {
+			if g.Nodes[i].Name == name {
+				n = &g.Nodes[i]
+			}
+		}
+		x := quanttest.Images(1, 1, n.In)
+		col := make([]uint8, rowBlock*n.K()+16)
+		rows := n.Out.H * n.Out.W
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				for r := 0; r < rows; r += rowBlock {
+					im2col(n, x, r, min(r+rowBlock, rows), col)
+				}
+			}
+		})
+	}
+}
