@@ -6,12 +6,12 @@ import "golang.org/x/sys/cpu"
 
 var (
 	vnniKernel = kernel{name: "avx512vnni", mr: 12, nr: 32, kstep: 4, layout: dot4, qorder: 16, hiShift: true, probe: peakVNNI, probeMACs: 12 * 64}
-	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8, probe: peakAVX2, probeMACs: 12 * 16}
+	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8, hiShift: true, probe: peakAVX2, probeMACs: 12 * 16}
 	// avx2MaddubsKernel needs weights in [-64, 64]: VPMADDUBSW adds two u8×s8 products in a
 	// saturating int16, exact while 255·(|b0|+|b1|) ≤ 32767. It does 32 products per
 	// multiply instruction pair where avx2Kernel does 16 per VPMADDWD plus the shuffling to
 	// widen activations, and reads half the weight bytes.
-	avx2MaddubsKernel = kernel{name: "avx2-maddubs", mr: 6, nr: 16, kstep: 4, layout: dot4, qorder: 8, maxAbsB: 64,
+	avx2MaddubsKernel = kernel{name: "avx2-maddubs", mr: 6, nr: 16, kstep: 4, layout: dot4, qorder: 8, maxAbsB: 64, hiShift: true,
 		probe: peakAVX2Maddubs, probeMACs: 12 * 32}
 )
 
@@ -51,6 +51,10 @@ func (kn *kernel) requant(t []int32, rows int, p *Packed, j0 int, c []uint8, ldc
 		}
 		requantAVX512(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
 	case &avx2Kernel, &avx2MaddubsKernel:
+		if p.hi[j0/kn.nr] {
+			requantAVX2Hi(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.hrnd[j0], &p.hshift[j0], &c[0], ldc)
+			return
+		}
 		requantAVX2(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
 	default:
 		requantGo(t, rows, kn.nr, p, j0, c, ldc)
@@ -100,6 +104,13 @@ func requantAVX512(t *int32, rows, nr int, bias, mult *int32, rnd, shift *int64,
 //
 //go:noescape
 func requantAVX512Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
+
+// requantAVX2Hi is requantAVX512Hi with 8 lanes.
+//
+//	for r < rows, j < nr: c[r*ldc+j] = Requantize(t[r*nr+j]+bias[j], mult[j], shift[j])
+//
+//go:noescape
+func requantAVX2Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
 
 // requantAVX2 is requantGo with 8 lanes; nr is a multiple of 8 and rnd, shift are in
 // qorder 8.

@@ -452,7 +452,7 @@ q8row:
 	VEXTRACTI128 $1, Y1, X2
 	VPACKUSDW    X2, X1, X1
 	VPACKUSWB    X1, X1, X1
-	MOVQ         X1, (R9)
+	VMOVQ        X1, (R9)
 	ADDQ         BX, AX
 	ADDQ         DX, R9
 	DECQ         CX
@@ -466,6 +466,63 @@ q8row:
 	ADDQ $8, DI
 	SUBQ $8, R10
 	JNZ  q8chunk
+	VZEROUPPER
+	RET
+
+// func requantAVX2Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
+// requantAVX512Hi with 8 lanes: the odd lanes' high halves merge by VPBLENDD; values are below
+// 2^31, so VPMINUD clamps them and the signed packs keep them.
+TEXT ·requantAVX2Hi(SB), NOSPLIT, $0-72
+	MOVQ t+0(FP), SI
+	MOVQ nr+16(FP), R10
+	MOVQ bias+24(FP), R11
+	MOVQ mult+32(FP), R12
+	MOVQ rnd+40(FP), R13
+	MOVQ shift+48(FP), R14
+	MOVQ c+56(FP), DI
+	MOVQ ldc+64(FP), DX
+	LEAQ 0(R10*4), BX
+	VPXOR        Y15, Y15, Y15
+	VPBROADCASTD max8<>(SB), Y7
+
+h8chunk:
+	VMOVDQU (R11), Y8
+	VMOVDQU (R12), Y9
+	VPSRLQ  $32, Y9, Y10
+	VMOVDQU (R13), Y11
+	VMOVDQU (R14), Y12
+	MOVQ    rows+8(FP), CX
+	MOVQ    SI, AX
+	MOVQ    DI, R9
+
+h8row:
+	VPADDD       (AX), Y8, Y0
+	VPMAXSD      Y15, Y0, Y0
+	VPMULUDQ     Y9, Y0, Y1
+	VPSRLQ       $32, Y0, Y2
+	VPMULUDQ     Y10, Y2, Y2
+	VPSRLQ       $32, Y1, Y1
+	VPBLENDD     $0xAA, Y2, Y1, Y1
+	VPADDD       Y11, Y1, Y1
+	VPSRLVD      Y12, Y1, Y1
+	VPMINUD      Y7, Y1, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPACKUSDW    X2, X1, X1
+	VPACKUSWB    X1, X1, X1
+	VMOVQ        X1, (R9)
+	ADDQ         BX, AX
+	ADDQ         DX, R9
+	DECQ         CX
+	JNZ          h8row
+
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, R14
+	ADDQ $8, DI
+	SUBQ $8, R10
+	JNZ  h8chunk
 	VZEROUPPER
 	RET
 

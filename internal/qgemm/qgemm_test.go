@@ -472,11 +472,11 @@ func TestHiShift(t *testing.T) {
 					pr.mult[j], pr.shift[j] = int32(1<<30+rng.IntN(1<<30)), int32(33+rng.IntN(12))
 				}
 			}
-			if n > 32 {
-				pr.shift[40] = 32 // the second panel takes the general path
+			if n > 40 {
+				pr.shift[40] = 32 // column 40's panel takes the general path
 			}
 			pk := pr.pack(kn, tc)
-			if kn.hiShift && (!pk.hi[0] || n > 32 && pk.hi[1]) {
+			if kn.hiShift && (!pk.hi[0] || n > 40 && pk.hi[40/kn.nr]) {
 				t.Fatalf("%s n=%d: panels %v", kn.name, n, pk.hi)
 			}
 			checkAgainstRef(t, kn.name, pk, tc, pr.a)
