@@ -82,10 +82,10 @@ func BenchmarkPool(b *testing.B) {
 		{Name: "pool1", Op: quant.OpMaxPool, In: nin.Shape{H: 32, W: 32, C: 96}, Out: nin.Shape{H: 16, W: 16, C: 96}, Kernel: 3, Stride: 2},
 		{Name: "pool2", Op: quant.OpAvgPool, In: nin.Shape{H: 16, W: 16, C: 192}, Out: nin.Shape{H: 8, W: 8, C: 192}, Kernel: 3, Stride: 2},
 	} {
-		x, y := quanttest.Images(1, 1, n.In), make([]uint8, n.Out.Size())
+		x, y, rowMax := quanttest.Images(1, 1, n.In), make([]uint8, n.Out.Size()), make([]uint8, n.In.W*n.In.C)
 		b.Run(n.Name+"/fast", func(b *testing.B) {
 			for b.Loop() {
-				poolRows(&n, x, y, 0, n.Out.H)
+				poolRows(&n, x, y, 0, n.Out.H, rowMax)
 			}
 		})
 		b.Run(n.Name+"/ref", func(b *testing.B) {

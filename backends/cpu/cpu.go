@@ -53,7 +53,7 @@ type Plan struct {
 	threads int
 	packed  []*qgemm.Packed       // per node; nil for pools and float convs
 	acts    [][]uint8             // per node: batch × Out.Size(); nil for the global pool
-	cols    [][]uint8             // per goroutine: one im2col block
+	cols    [][]uint8             // per goroutine: one im2col block, or a max pool's row
 	floats  []*quant.FloatScratch // per goroutine, where a layer is kept in float
 	team    *team                 // nil with one thread
 	closed  bool
@@ -80,6 +80,9 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 			continue
 		}
 		p.acts[i] = make([]uint8, batch*n.Out.Size())
+		if n.Op == quant.OpMaxPool {
+			colLen = max(colLen, n.In.W*n.In.C) // maxPoolRow's scratch
+		}
 		if n.Op != quant.OpConv || n.Float {
 			continue
 		}
@@ -222,7 +225,7 @@ func (p *Plan) do(w, node int, in []uint8, r0, r1 int) {
 	case n.Op == quant.OpConv:
 		p.conv(w, n, p.packed[node], in, out, r0, r1)
 	default:
-		poolRows(n, in, out, r0, r1)
+		poolRows(n, in, out, r0, r1, p.cols[w])
 	}
 }
 
