@@ -31,7 +31,7 @@ type teamWorker struct {
 	active   atomic.Bool
 	sleeping atomic.Bool
 	wake     chan struct{}
-	_        [40]byte // one cache line per worker: they spin on their own flags
+	_        [48]byte // one cache line per worker (16 bytes above): they spin on their own flags
 }
 
 // spinFor is how long an idle worker polls for the next node before it parks: longer than
