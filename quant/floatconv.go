@@ -11,6 +11,7 @@ import (
 type FloatScratch struct {
 	ws       sgemm.Workspace
 	col, sum []float32
+	deq      []float32    // one image, dequantized
 	lut      [256]float32 // the dequantized value of each input byte
 }
 
@@ -35,6 +36,9 @@ func (s *FloatScratch) reserve(n *Node) {
 	if len(s.sum) < floatBlock*n.Out.C {
 		s.sum = make([]float32, floatBlock*n.Out.C)
 	}
+	if len(s.deq) < n.In.Size() {
+		s.deq = make([]float32, n.In.Size())
+	}
 	s.ws.Reserve(floatBlock, n.Out.C, n.K())
 }
 
@@ -57,12 +61,20 @@ func (n *Node) FloatRows(x, y []uint8, r0, r1 int, s *FloatScratch) {
 	}
 	s.reserve(n) // nothing to do where NewFloatScratch was given n
 	inv := 1 / float64(n.OutScale)
+	// The image is dequantized once, so that im2col copies runs of floats: a k×k window reads
+	// each input value k² times.
+	src, deq := s.deq[:in.Size()], -1
 	for b0 := r0; b0 < r1; b0 += floatBlock {
 		b1 := min(b0+floatBlock, r1)
 		for r := b0; r < b1; r++ {
 			img, p := r/pix, r%pix
 			oy, ox := p/out.W, p%out.W
-			src := x[img*in.Size() : (img+1)*in.Size()]
+			if img != deq {
+				for i, v := range x[img*in.Size() : (img+1)*in.Size()] {
+					src[i] = s.lut[v]
+				}
+				deq = img
+			}
 			row := s.col[(r-b0)*K : (r-b0+1)*K]
 			x0 := ox*n.Stride - n.Pad
 			lo, hi := max(0, -x0), max(min(k, in.W-x0), 0)
@@ -75,11 +87,7 @@ func (n *Node) FloatRows(x, y []uint8, r0, r1 int, s *FloatScratch) {
 				}
 				clear(d[:lo*in.C])
 				clear(d[hi*in.C:])
-				seg := src[(iy*in.W+x0+lo)*in.C : (iy*in.W+x0+hi)*in.C]
-				d = d[lo*in.C : lo*in.C+len(seg)]
-				for i, v := range seg {
-					d[i] = s.lut[v]
-				}
+				copy(d[lo*in.C:hi*in.C], src[(iy*in.W+x0+lo)*in.C:])
 			}
 		}
 		m := b1 - b0
@@ -93,12 +101,13 @@ func (n *Node) FloatRows(x, y []uint8, r0, r1 int, s *FloatScratch) {
 
 // roundByte is min(math.Round(x), 255) for x ≥ 0 (the ReLU's output), without math.Round's
 // bit twiddling and without a branch on the fraction, which is a coin toss: each took a third
-// of a float first layer's time. x − ⌊x⌋ is exact, and so is its difference with 0.5 where
-// the sign matters.
+// of a float first layer's time. For x ≥ 0.5, x + 0.5 is a multiple of x's ulp and rounds
+// (if at all, into the next binade) without crossing an integer, so truncating it is exact;
+// below 0.5 the answer is 0, which x − 0.5's sign (exact there) masks in.
 func roundByte(x float64) uint8 {
 	if x >= 255 {
 		return 255
 	}
-	q := uint8(x)
-	return q + uint8(1^math.Float64bits(x-float64(q)-0.5)>>63)
+	q := int64(x + 0.5)
+	return uint8(q &^ (int64(math.Float64bits(x-0.5)) >> 63))
 }

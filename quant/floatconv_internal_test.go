@@ -21,3 +21,18 @@ func TestRoundByte(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRoundByte(b *testing.B) {
+	xs := make([]float64, 4096)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range xs {
+		xs[i] = max(0, r.NormFloat64()*60)
+	}
+	var sink uint8
+	for b.Loop() {
+		for _, x := range xs {
+			sink += roundByte(x)
+		}
+	}
+	_ = sink
+}
