@@ -158,16 +158,16 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 // Splitting a node: handing a part over takes about 0.1 µs and moves a cache line or two,
 // and the parts' outputs end up in different cores' caches, so a node is split only where
 // each goroutine gets at least minSplitNS of estimated work; below that the caller runs it
-// alone. The estimate takes a conv at macsPerNS multiply-adds per ns (a VNNI core does about
-// 300 at its peak, an AVX2 one half that: slower kernels split a little sooner than they
-// could) and a pool at poolReadsPerNS window bytes per ns (nin-cifar10's 3×3 max pool on AVX2,
-// measured). Each goroutine gets about partsPerThread parts, so that one whose core is taken
+// alone. The estimate takes a conv at macsPerNS multiply-adds per ns (a VNNI core peaks at
+// about 360, an AVX2 one at a third of that: slower kernels split a little sooner than they
+// could) and a pool at poolReadsPerNS window bytes per ns (nin-cifar10's 3×3 average pool,
+// measured with BenchmarkSplit: 110,592 bytes in 7.5 µs; the max pool does twice that). Each goroutine gets about partsPerThread parts, so that one whose core is taken
 // by another process holds up little, and a conv part is whole 12-row tiles (every kernel's
 // tile height divides 12), so that no tile is computed twice.
 const (
 	minSplitNS     = 2000
 	macsPerNS      = 200
-	poolReadsPerNS = 12
+	poolReadsPerNS = 14
 	partsPerThread = 4
 	tileRows       = 12
 )
