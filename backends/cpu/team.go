@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -93,7 +94,7 @@ func (t *team) await() {
 			if time.Since(start) > callerSpinFor {
 				break
 			}
-			osYield()
+			yield()
 		}
 	}
 	t.callerWaits.Store(true)
@@ -156,7 +157,7 @@ func (t *team) wait(w *teamWorker, seen uint32) uint32 {
 			if time.Since(start) > spinFor {
 				break
 			}
-			osYield() // more threads than free cores: let the others run
+			yield() // more threads than free cores: let the others run
 		}
 	}
 	for {
@@ -177,8 +178,16 @@ func (t *team) wait(w *teamWorker, seen uint32) uint32 {
 // pause yields now and then while the caller waits for a worker to let go of a job.
 func pause(spins int) {
 	if spins%64 == 63 {
-		osYield()
+		yield()
 	}
+}
+
+// yield lets whatever a spinning goroutine keeps waiting run: another goroutine when there are
+// more goroutines than Ps (--threads above GOMAXPROCS), another thread when there are more
+// threads than free cores.
+func yield() {
+	runtime.Gosched()
+	osYield()
 }
 
 // close stops the workers; run must not be called afterwards.
