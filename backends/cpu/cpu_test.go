@@ -40,6 +40,23 @@ func TestRunAllocatesNothing(t *testing.T) {
 	}
 }
 
+// A layer kept in float allocates nothing per Run either, split or not.
+func TestFloatLayerAllocatesNothing(t *testing.T) {
+	spec := quanttest.Cases(t)[0].Spec
+	g := quanttest.GraphWith(t, spec, 1, quant.Options{FloatLayers: []string{spec.Layers[0].Name}})
+	for _, threads := range []int{1, 2} {
+		p, err := NewDevice(threads).Prepare(g, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, sums := quanttest.Input(g, 1, 2), make([]int32, 2*len(g.Classes))
+		if a := testing.AllocsPerRun(20, func() { p.Run(in, 2, sums) }); a != 0 {
+			t.Errorf("threads %d: %v allocations per Run", threads, a)
+		}
+		p.Close()
+	}
+}
+
 // Profile gives the reference's sums and a time for every node that does work.
 func TestProfile(t *testing.T) { backendtest.Profile(t, NewDevice(2), backendtest.TimesWork) }
 

@@ -22,6 +22,10 @@ type kernel struct {
 	probe     func(n int)
 	probeMACs int
 
+	// hiShift: the kernel has a faster requantization for panels whose shifts are all at
+	// least 33 (Packed.hi), on the high halves of the 64-bit products.
+	hiShift bool
+
 	// qorder is the order of Packed.qrnd and Packed.qshift. 0: not used (Go requantization).
 	// g > 0: x86, vectors of g int32 lanes; in each group of g columns the even columns come
 	// first, then the odd ones, as the 32×32→64 multiplies of even and odd lanes produce them.
