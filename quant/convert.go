@@ -126,7 +126,11 @@ func FromQuantized(m *nin.Model, inScale float32, inZero uint8, convs map[string
 		node.Weights = nin.OIHWToHWIO(c.Weights, node.convShape())
 		node.WScale = slices.Clone(c.WScale)
 		node.Bias = slices.Clone(c.Bias)
-		return node.requantization()
+		wscale := make([]float64, len(c.WScale))
+		for o, ws := range c.WScale {
+			wscale[o] = float64(ws)
+		}
+		return node.requantization(wscale)
 	})
 }
 
@@ -219,6 +223,7 @@ func quantizeConv(n *Node, w, b []float32, bits int) error {
 	n.Weights = make([]int8, k*c)
 	n.Bias = make([]int32, c)
 	n.WScale = make([]float32, c)
+	wscale := make([]float64, c)
 	for o := 0; o < c; o++ {
 		var amax float64
 		for r := 0; r < k; r++ {
@@ -228,7 +233,7 @@ func quantizeConv(n *Node, w, b []float32, bits int) error {
 		if ws == 0 {
 			ws = 1 // an all-zero channel: any scale represents it exactly
 		}
-		n.WScale[o] = float32(ws)
+		n.WScale[o], wscale[o] = float32(ws), ws
 		for r := 0; r < k; r++ {
 			n.Weights[r*c+o] = int8(math.Round(float64(w[r*c+o]) / ws))
 		}
@@ -239,13 +244,16 @@ func quantizeConv(n *Node, w, b []float32, bits int) error {
 		}
 		n.Bias[o] = int32(bias)
 	}
-	return n.requantization()
+	return n.requantization(wscale)
 }
 
-// requantization finishes a conv node whose Weights, WScale and Bias (at InScale·WScale,
-// for a real-valued input) are set: the bias takes the input zero point's term, −zero·Σw,
-// and each channel gets the fixed-point multiplier of InScale·WScale/OutScale.
-func (n *Node) requantization() error {
+// requantization finishes a conv node whose Weights and Bias (at InScale·wscale, for a
+// real-valued input) are set: the bias takes the input zero point's term, −zero·Σw, and each
+// channel gets the fixed-point multiplier of InScale·wscale/OutScale. wscale is the weight
+// scale the weights were rounded with, in float64 where Convert chose it: the float32 WScale
+// stored in the file is that scale rounded, and a multiplier from it would be off by up to a
+// part in 2^24.
+func (n *Node) requantization(wscale []float64) error {
 	k, c := n.K(), n.Out.C
 	n.Mult = make([]int32, c)
 	n.Shift = make([]int32, c)
@@ -259,7 +267,7 @@ func (n *Node) requantization() error {
 			return fmt.Errorf("channel %d: bias %d is out of int32 range", o, bias)
 		}
 		n.Bias[o] = int32(bias)
-		m, s, err := fixedpoint.Multiplier(float64(n.InScale) * float64(n.WScale[o]) / float64(n.OutScale))
+		m, s, err := fixedpoint.Multiplier(float64(n.InScale) * wscale[o] / float64(n.OutScale))
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", o, err)
 		}
