@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ninedge/ninedge/quant"
 )
@@ -45,7 +46,8 @@ type Options struct {
 // Device runs graphs.
 type Device interface {
 	Info() DeviceInfo
-	// Prepare compiles the graph for batches of up to batch images.
+	// Prepare compiles the graph for batches of up to batch images. It refuses a graph feature
+	// the backend cannot run with an error that matches ErrUnsupported.
 	Prepare(g *quant.Graph, batch int) (Plan, error)
 }
 
@@ -58,7 +60,31 @@ type Plan interface {
 	// Trace runs one image and writes every node's output into acts[i] (sized
 	// Nodes[i].Out.Size(); the last node writes only sums). It is for tests and --verify.
 	Trace(in []uint8, acts [][]uint8, sums []int32) error
+	// Close frees the plan's memory and device objects. Closing twice is harmless; every
+	// other call afterwards returns an error that matches ErrClosed.
 	Close() error
+}
+
+// Profiler is implemented by plans that can time each node: `ninedge bench` uses it for its
+// per-layer table.
+type Profiler interface {
+	// Profile runs like Run and adds each node's wall time to perNode.
+	Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error
+}
+
+// KernelProfiler is a Profiler whose plan runs each convolution on a named CPU kernel whose
+// arithmetic ceiling can be measured (the CPU backend's plan): `ninedge bench` names each
+// layer's kernel and says how much of the peak the network reached.
+type KernelProfiler interface {
+	Profiler
+	// Kernels names the distinct kernels of the plan's convolutions, in node order, joined by "+".
+	Kernels() string
+	// Kernel names the kernel that runs node i, "" where none does (pools, layers kept in float).
+	Kernel(i int) string
+	// Peak measures the multiply-adds per second that the plan's threads reach together running
+	// the named kernel's multiply-accumulate instructions on registers only, for about d; 0 for
+	// a kernel without a meaningful peak (the portable Go one) or one this CPU does not run.
+	Peak(kernel string, d time.Duration) float64
 }
 
 var registry = map[string]Backend{}
@@ -96,28 +122,22 @@ func NewTraceBuffers(g *quant.Graph) [][]uint8 {
 	return acts
 }
 
-// CheckTraceBuffers checks that acts has one buffer per node, each large enough for the
-// node's output, as Trace requires.
-func CheckTraceBuffers(g *quant.Graph, acts [][]uint8) error {
-	if len(acts) < len(g.Nodes) {
-		return fmt.Errorf("trace: %d buffers for %d nodes", len(acts), len(g.Nodes))
-	}
-	for i, n := range g.Nodes {
-		if n.Op != quant.OpGlobalAvg && len(acts[i]) < n.Out.Size() {
-			return fmt.Errorf("trace: buffer %d (%s) has %d bytes, the node writes %d", i, n.Name, len(acts[i]), n.Out.Size())
-		}
-	}
-	return nil
+// Compared is what Compare checked: its nodes and their output bytes (the global pool's
+// int32 sums counted as 4 bytes each).
+type Compared struct {
+	Nodes int
+	Bytes int
 }
 
 // Compare runs the reference executor and the plan on one image and returns an error naming
-// the first node whose bytes differ, or nil.
-func Compare(g *quant.Graph, p Plan, in []uint8) error {
+// the first node whose bytes differ, or nil, with what it compared up to there.
+func Compare(g *quant.Graph, p Plan, in []uint8) (Compared, error) {
+	var done Compared
 	ref := g.Reference(in)
 	acts := NewTraceBuffers(g)
 	sums := make([]int32, len(g.Classes))
 	if err := p.Trace(in, acts, sums); err != nil {
-		return err
+		return done, err
 	}
 	for i, n := range g.Nodes {
 		if n.Op == quant.OpGlobalAvg {
@@ -126,15 +146,19 @@ func Compare(g *quant.Graph, p Plan, in []uint8) error {
 		for j := range ref.Acts[i] {
 			if acts[i][j] != ref.Acts[i][j] {
 				pix, ch := j/n.Out.C, j%n.Out.C
-				return fmt.Errorf("node %s (%d of %d) differs first at pixel %d channel %d: got %d, reference %d",
+				return done, fmt.Errorf("node %s (%d of %d) differs first at pixel %d channel %d: got %d, reference %d",
 					n.Name, i+1, len(g.Nodes), pix, ch, acts[i][j], ref.Acts[i][j])
 			}
 		}
+		done.Nodes++
+		done.Bytes += len(ref.Acts[i])
 	}
 	for c := range ref.Sums {
 		if sums[c] != ref.Sums[c] {
-			return fmt.Errorf("global pool sums differ at class %d: got %d, reference %d", c, sums[c], ref.Sums[c])
+			return done, fmt.Errorf("global pool sums differ at class %d: got %d, reference %d", c, sums[c], ref.Sums[c])
 		}
 	}
-	return nil
+	done.Nodes++
+	done.Bytes += 4 * len(ref.Sums)
+	return done, nil
 }

@@ -1,20 +1,16 @@
 package backends
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ninedge/ninedge/quant"
 )
-
-// Profiler is implemented by plans that can time each node: `ninedge bench` uses it for its
-// per-layer table.
-type Profiler interface {
-	// Profile runs like Run and adds each node's wall time to perNode.
-	Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error
-}
 
 // Choice is the outcome of Open: the plan, its device, and why it was chosen.
 type Choice struct {
@@ -23,31 +19,80 @@ type Choice struct {
 	Reason string
 }
 
-// Open prepares the graph on the named backend ("cpu", "opencl", "vulkan" or "auto") and
-// device index. Any failure to open or prepare a non-CPU device falls back to the CPU, with a
-// warning on warn; "auto" runs a short timed trial on every usable device and keeps the
-// fastest, because on boards like the Raspberry Pi the GPU is often slower than the CPU.
-func Open(name string, index int, g *quant.Graph, batch int, opt Options, warn io.Writer) (*Choice, error) {
-	if name == "auto" {
-		return openAuto(g, batch, opt, warn)
+// ErrNoDevice matches Open's refusal of a device index its backend does not have: a mistake
+// in how it was called, not a failure of the device.
+var ErrNoDevice = errors.New("no such device")
+
+type noDevice struct {
+	backend      string
+	index, count int
+}
+
+func (e noDevice) Error() string {
+	return fmt.Sprintf("%s: no device %d (it has %d)", e.backend, e.index, e.count)
+}
+
+func (e noDevice) Is(target error) bool { return target == ErrNoDevice }
+
+// ParseChoice checks a backend choice as Open takes it: "auto", or one or more registered
+// backends, comma-separated, each at most once ("opencl,cpu"), and returns the names.
+func ParseChoice(choice string) ([]string, error) {
+	if choice == "auto" {
+		return []string{"auto"}, nil
 	}
-	b, err := Get(name)
+	names := strings.Split(choice, ",")
+	for i, name := range names {
+		switch {
+		case name == "auto":
+			return nil, fmt.Errorf("%q: auto is a choice of its own, not part of a list", choice)
+		case slices.Contains(names[:i], name):
+			return nil, fmt.Errorf("%q names %s twice", choice, name)
+		}
+		if _, err := Get(name); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// Open prepares the graph on a backend choice (see ParseChoice). A named backend runs the
+// graph or Open fails: a user who asked for the GPU must hear that it did not happen. A list
+// is an explicit order of fallbacks: each backend that cannot open or prepare the graph is
+// said on warn and the next is tried; index picks the first backend's device (the fallbacks
+// run on their device 0). An index the first backend's devices do not reach is an error that
+// matches ErrNoDevice, never a reason to fall back. "auto" runs a short timed trial on every
+// usable device and keeps the fastest, because on boards like the Raspberry Pi the GPU is
+// often slower than the CPU; a device that fails is skipped, as said on warn.
+func Open(choice string, index int, g *quant.Graph, batch int, opt Options, warn io.Writer) (*Choice, error) {
+	names, err := ParseChoice(choice)
 	if err != nil {
 		return nil, err
 	}
-	if name == "cpu" {
-		return prepare(b, index, g, batch, opt, "chosen with --backend cpu")
+	if choice == "auto" {
+		return openAuto(g, batch, opt, warn)
 	}
-	c, err := prepare(b, index, g, batch, opt, "chosen with --backend "+name)
-	if err == nil {
-		return c, nil
+	var failures []string
+	for i := 0; ; i++ {
+		b, _ := Get(names[i])
+		reason := "chosen with --backend " + choice
+		if i > 0 {
+			reason = fmt.Sprintf("fallback: %s failed (%s)", strings.Join(names[:i], ", "), strings.Join(failures, "; "))
+		}
+		c, err := prepare(b, index, g, batch, opt, reason)
+		switch {
+		case err == nil:
+			return c, nil
+		case errors.Is(err, ErrNoDevice):
+			return nil, err
+		case i == len(names)-1 && i > 0:
+			return nil, fmt.Errorf("no backend of %s could run the model: %s; %w", choice, strings.Join(failures, "; "), err)
+		case i == len(names)-1:
+			return nil, err
+		}
+		fmt.Fprintf(warn, "warning: %v; trying %s\n", err, names[i+1])
+		failures = append(failures, err.Error())
+		index = 0
 	}
-	fmt.Fprintf(warn, "warning: %v; falling back to the CPU\n", err)
-	cpu, cerr := Get("cpu")
-	if cerr != nil {
-		return nil, err
-	}
-	return prepare(cpu, 0, g, batch, opt, fmt.Sprintf("fallback: %s failed (%v)", name, err))
 }
 
 func prepare(b Backend, index int, g *quant.Graph, batch int, opt Options, reason string) (*Choice, error) {
@@ -55,8 +100,11 @@ func prepare(b Backend, index int, g *quant.Graph, batch int, opt Options, reaso
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if index < 0 || index >= len(devs) {
-		return nil, fmt.Errorf("%s: no device %d (it has %d)", b.Name(), index, len(devs))
+	switch {
+	case len(devs) == 0:
+		return nil, fmt.Errorf("%s: no usable device", b.Name())
+	case index < 0 || index >= len(devs):
+		return nil, noDevice{b.Name(), index, len(devs)}
 	}
 	p, err := devs[index].Prepare(g, batch)
 	if err != nil {

@@ -21,10 +21,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // MaxSize is the largest model accepted, the same limit Caffe puts on a binary proto (2 GiB
@@ -64,7 +65,7 @@ func (n *Net) Layer(name string) (*Layer, error) {
 
 // ReadFile reads and decodes a .caffemodel file.
 func ReadFile(path string) (*Net, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("caffe: %w", err)
 	}
@@ -72,9 +73,6 @@ func ReadFile(path string) (*Net, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("caffe: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("caffe: %s is not a regular file", path)
 	}
 	if st.Size() > MaxSize {
 		return nil, fmt.Errorf("caffe: %s is %d bytes, over the %d-byte limit", path, st.Size(), MaxSize)

@@ -61,7 +61,7 @@ var cifar100 = cifarFormat{
 func (cf cifarFormat) recordSize() int { return len(cf.labels) + cifarPixels }
 
 func (cf cifarFormat) load(dir, split string, opt Options) (*Set, error) {
-	if err := opt.fixedSize(cifarSide, cifarSide); err != nil {
+	if err := opt.fixedSize(cifarSide, cifarSide, 3); err != nil {
 		return nil, err
 	}
 	// Locate every file first, so that a missing one is reported before any reading, and

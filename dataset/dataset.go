@@ -148,10 +148,23 @@ func (opt Options) check(split string) error {
 	return nil
 }
 
-// fixedSize rejects an Options.Size other than the h×w of a set that is not resized.
-func (opt Options) fixedSize(h, w int) error {
+// SizeError is returned when a set whose images have a fixed size (every set but "folder")
+// is asked for another size: its images are not resized. Callers that know why the size was
+// asked for (a model's input) can say so in their own words.
+type SizeError struct {
+	H, W, C int    // the set's images
+	Size    [2]int // Options.Size
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("Options.Size %v: this set's images are %d×%d×%d and are not resized (leave Size zero)", e.Size, e.H, e.W, e.C)
+}
+
+// fixedSize rejects an Options.Size other than the h×w of a set of h×w×c images that is not
+// resized.
+func (opt Options) fixedSize(h, w, c int) error {
 	if opt.Size != [2]int{} && opt.Size != [2]int{h, w} {
-		return fmt.Errorf("Options.Size %v: this set is %d×%d and is not resized (leave Size zero)", opt.Size, h, w)
+		return &SizeError{H: h, W: w, C: c, Size: opt.Size}
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func TestLoadRejectsBadArguments(t *testing.T) {
 		{"negative limit", "mnist", "train", Options{Limit: -1}, "Options.Limit -1"},
 		{"half a size", "folder", "train", Options{Size: [2]int{32, 0}}, "Options.Size [32 0]"},
 		{"huge size", "folder", "train", Options{Size: [2]int{1 << 20, 1 << 20}}, "Options.Size"},
-		{"resizing a fixed set", "cifar10", "test", Options{Size: [2]int{28, 28}}, "is 32×32 and is not resized"},
+		{"resizing a fixed set", "cifar10", "test", Options{Size: [2]int{28, 28}}, "images are 32×32×3 and are not resized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

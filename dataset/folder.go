@@ -43,18 +43,19 @@ func loadFolder(dir, split string, opt Options) (*Set, error) {
 	var files []folderImage
 	held := opt.Holdout > 0 && root == "."
 	for i, class := range classes {
-		entries, err := os.ReadDir(filepath.Join(dir, root, class))
+		paths, skipped, err := imageio.ListImages(filepath.Join(dir, root, class))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // a class of the other split only
 		}
 		if err != nil {
 			return nil, err
 		}
+		if len(skipped) > 0 { // a set that silently lost pictures would mislead every number
+			return nil, skipped[0]
+		}
 		var class []folderImage
-		for _, e := range entries { // sorted by name
-			if e.Type().IsRegular() && imageio.IsImageName(e.Name()) {
-				class = append(class, folderImage{filepath.Join(root, classes[i], e.Name()), int32(i)})
-			}
+		for _, p := range paths {
+			class = append(class, folderImage{filepath.Join(root, classes[i], filepath.Base(p)), int32(i)})
 		}
 		if held {
 			class = holdout(class, split, opt.Holdout, opt.Seed, uint64(i))

@@ -9,6 +9,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -156,6 +158,23 @@ func TestFolderErrors(t *testing.T) {
 			wantError(t, err, tt.want)
 		})
 	}
+	t.Run("links", func(t *testing.T) {
+		// A set assembled from links is read through them; a dangling one is an error, not
+		// a picture silently missing from every number.
+		dir := t.TempDir()
+		writeFile(t, dir, "cat/a.pgm", []byte("P5 1 1 255\n\x00"))
+		if err := os.Symlink("a.pgm", filepath.Join(dir, "cat", "b.pgm")); err != nil {
+			t.Fatal(err)
+		}
+		set, err := Load("folder", dir, "train", Options{})
+		if err != nil || set.N != 2 {
+			t.Fatalf("%v, %v", set, err)
+		}
+		gone := filepath.Join(dir, "cat", "c.pgm")
+		os.Symlink("gone.pgm", gone)
+		_, err = Load("folder", dir, "train", Options{})
+		wantError(t, err, "dataset folder: "+gone+", a link to gone.pgm: no such file or directory")
+	})
 	t.Run("missing folder", func(t *testing.T) {
 		_, err := Load("folder", t.TempDir()+"/nothing", "train", Options{})
 		if !errors.Is(err, fs.ErrNotExist) {

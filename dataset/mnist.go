@@ -23,7 +23,7 @@ func loadMNIST(dir, split string, opt Options) (*Set, error) {
 		return nil, fmt.Errorf("%s holds %d images but %s holds %d labels", images.name, images.dims[0], labels.name, labels.dims[0])
 	}
 	h, w := images.dims[1], images.dims[2]
-	if err := opt.fixedSize(h, w); err != nil {
+	if err := opt.fixedSize(h, w, 1); err != nil {
 		return nil, err
 	}
 	s := &Set{N: len(labels.data), H: h, W: w, C: 1, Images: images.data, Labels: make([]int32, len(labels.data)), Classes: digitNames}

@@ -3,7 +3,9 @@ package dataset
 import (
 	"bytes"
 	"encoding/binary"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -87,6 +89,16 @@ func TestMNISTErrors(t *testing.T) {
 		writeFile(t, dir, "t10k-labels-idx1-ubyte.gz", gzipped(t, goodLabels))
 		_, err := Load("mnist", dir, "test", Options{})
 		wantError(t, err, "t10k-images-idx3-ubyte.gz: truncated: header declares 3 items of 784 bytes, data ends after 984")
+	})
+	t.Run("a FIFO for the images", func(t *testing.T) {
+		// Refused by name and at once: opening it would wait for a writer forever.
+		dir := t.TempDir()
+		if err := syscall.Mkfifo(filepath.Join(dir, "t10k-images-idx3-ubyte"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "t10k-labels-idx1-ubyte", goodLabels)
+		_, err := Load("mnist", dir, "test", Options{})
+		wantError(t, err, "t10k-images-idx3-ubyte: open "+filepath.Join(dir, "t10k-images-idx3-ubyte")+": a named pipe (FIFO), not a regular file")
 	})
 	t.Run("missing labels", func(t *testing.T) {
 		dir := t.TempDir()

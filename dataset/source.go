@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // source is one data file, found under one of the names its archive may leave it with.
@@ -26,11 +27,11 @@ func findSource(dir string, candidates ...string) (source, error) {
 	for _, c := range candidates {
 		for _, name := range []string{c, c + ".gz"} {
 			path := filepath.Join(dir, filepath.FromSlash(name))
-			fi, err := os.Stat(path)
-			if err == nil && fi.Mode().IsRegular() {
+			_, err := infile.Check(path)
+			if err == nil {
 				return source{path: path, name: name}, nil
 			}
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if !errors.Is(err, fs.ErrNotExist) {
 				return source{}, fmt.Errorf("%s: %w", name, err)
 			}
 			tried = append(tried, name)
@@ -49,7 +50,7 @@ const maxDeflateRatio = 1032
 // claims are checked against, and expect, the number it will yield if it is intact (the
 // file size, or the length a gzip trailer records), used only to size buffers.
 func (s source) size() (expect, most int64, err error) {
-	f, err := os.Open(s.path)
+	f, err := infile.Open(s.path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", s.name, err)
 	}
@@ -89,7 +90,7 @@ func openFound(dir, base string) (src source, r io.ReadCloser, most int64, err e
 
 // open returns the source's contents, decompressed when it is gzipped.
 func (s source) open() (io.ReadCloser, error) {
-	f, err := os.Open(s.path)
+	f, err := infile.Open(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
@@ -128,7 +129,7 @@ func (rc readCloser) Close() error { return rc.close() }
 // readNames reads class names, one per line, from the file name in dir. Blank lines are
 // ignored; there must be exactly want names. A missing file gives the standard names.
 func readNames(dir, name string, want int, standard []string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	data, err := infile.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return standard, nil
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func loadSVHN(dir, split string, opt Options) (*Set, error) {
-	if err := opt.fixedSize(cifarSide, cifarSide); err != nil {
+	if err := opt.fixedSize(cifarSide, cifarSide, 3); err != nil {
 		return nil, err
 	}
 	src, r, most, err := openFound(dir, split+"_32x32.mat")

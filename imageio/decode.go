@@ -7,16 +7,18 @@
 package imageio
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	_ "image/jpeg" // registers "jpeg" with image.Decode
-	_ "image/png"  // registers "png" with image.Decode
+	"image/jpeg" // also registers "jpeg" with image.Decode
+	"image/png"  // also registers "png" with image.Decode
 	"io"
-	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // Limits on decoded images. A few bytes of PNG, JPEG or PPM header can declare an image of
@@ -36,14 +38,19 @@ var ErrTooLarge = errors.New("image too large")
 
 // limits lets the fuzz test lower the caps, so that it explores decoder logic instead of
 // spending its time allocating 256 MiB images.
-type limits struct{ side, pixels int }
+type limits struct {
+	side, pixels int
+	budget       int64 // bytes; 0: MemoryBudget()
+}
 
 var defaultLimits = limits{side: MaxSide, pixels: MaxPixels}
 
 // Decode reads a PNG, JPEG, PPM (P6, P3) or PGM (P5, P2) image and returns it with the
-// format name ("png", "jpeg", "ppm" or "pgm"). The header is read first and images larger
-// than MaxSide per side or MaxPixels in all, or with no pixels, are rejected before
-// anything is allocated for them.
+// format name ("png", "jpeg", "ppm" or "pgm"). It reads the whole file first (a file larger
+// than the memory budget is refused), then its headers: images larger than MaxSide per side
+// or MaxPixels in all, with no pixels, or whose decoding would take more memory than the
+// budget (SetMemoryBudget; the file's own bytes included) are refused with an error that
+// wraps ErrTooLarge before the decoder allocates anything for them.
 //
 // Decoders return their natural types: *image.YCbCr or *image.Gray for JPEG, *image.RGBA,
 // *image.NRGBA, *image.Gray and others for PNG, *image.RGBA or *image.Gray for PPM/PGM.
@@ -51,26 +58,89 @@ func Decode(r io.Reader) (image.Image, string, error) {
 	return decode(r, defaultLimits)
 }
 
+// readBufs holds the buffers files are read into: a camera's frames come one after another,
+// and reading each into a new buffer would allocate per frame.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// keepBuffer is the largest read buffer put back into readBufs: a large file's buffer goes
+// back to the system instead.
+const keepBuffer = 4 << 20
+
 func decode(r io.Reader, lim limits) (image.Image, string, error) {
-	// DecodeConfig consumes the header; keep a copy of what it read and replay it.
-	var head bytes.Buffer
-	br := bufio.NewReader(r)
-	cfg, format, err := image.DecodeConfig(io.TeeReader(br, &head))
+	budget := lim.budgetOr()
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= keepBuffer {
+			readBufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(r, budget+1)); err != nil {
+		return nil, "", fmt.Errorf("imageio: reading: %w", err)
+	}
+	return decodeBytes(buf.Bytes(), lim)
+}
+
+// DecodeBytes decodes an encoded image held in memory as Decode does, without copying it.
+func DecodeBytes(data []byte) (image.Image, string, error) {
+	return decodeBytes(data, defaultLimits)
+}
+
+func (l limits) budgetOr() int64 {
+	if l.budget == 0 {
+		return MemoryBudget()
+	}
+	return l.budget
+}
+
+func decodeBytes(data []byte, lim limits) (image.Image, string, error) {
+	budget := lim.budgetOr()
+	if int64(len(data)) > budget {
+		return nil, "", fmt.Errorf("imageio: %w: a file larger than the image memory budget of %s", ErrTooLarge, FormatBytes(budget))
+	}
+	need, err := Estimate(data)
 	if err != nil {
 		return nil, "", fmt.Errorf("imageio: reading header: %w", err)
 	}
-	if err := lim.check(cfg.Width, cfg.Height); err != nil {
-		return nil, format, fmt.Errorf("imageio: %s: %w", format, err)
+	if err := lim.check(need.W, need.H); err != nil {
+		return nil, need.Format, fmt.Errorf("imageio: %s: %w", need.Format, err)
 	}
-	if bpp := bytesPerPixel(cfg.ColorModel); int64(cfg.Width)*int64(cfg.Height)*bpp > 4*int64(lim.pixels) {
-		return nil, format, fmt.Errorf("imageio: %s: %w: %d×%d at %d bytes a pixel, more than %d MiB", format, ErrTooLarge,
-			cfg.Width, cfg.Height, bpp, 4*lim.pixels>>20)
+	if total := need.Bytes + int64(len(data)); total > budget {
+		return nil, need.Format, fmt.Errorf("imageio: %w: decoding a %v takes about %s, more than the image memory budget of %s",
+			ErrTooLarge, need, FormatBytes(total), FormatBytes(budget))
 	}
-	img, format, err := image.Decode(io.MultiReader(&head, br))
+	img, err := decodeAs(need.Format, data)
 	if err != nil {
-		return nil, format, fmt.Errorf("imageio: %s: %w", format, err)
+		return nil, need.Format, fmt.Errorf("imageio: %s: %w", need.Format, err)
 	}
-	return img, format, nil
+	if need.Bytes > releaseAbove {
+		releaseSoon()
+	}
+	return img, need.Format, nil
+}
+
+func decodeAs(format string, data []byte) (image.Image, error) {
+	switch format {
+	case "jpeg":
+		return jpeg.Decode(bytes.NewReader(data))
+	case "png":
+		return png.Decode(bytes.NewReader(data))
+	}
+	return decodePNM(bytes.NewReader(data))
+}
+
+// FormatBytes writes a size for people: "128 MiB", "1.5 GiB", "512 KiB", "100 bytes".
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift {
+			v := strconv.FormatFloat(float64(n)/float64(int64(1)<<u.shift), 'f', 1, 64)
+			return strings.TrimSuffix(v, ".0") + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func (l limits) check(w, h int) error {
@@ -85,29 +155,9 @@ func (l limits) check(w, h int) error {
 	return nil
 }
 
-// bytesPerPixel is the size of a pixel of the decoded image for a colour model (a YCbCr
-// JPEG counts as 4:4:4). The decoders' working memory comes on top: a progressive JPEG's
-// coefficients take about as much again.
-func bytesPerPixel(m color.Model) int64 {
-	switch m {
-	case color.RGBA64Model, color.NRGBA64Model:
-		return 8
-	case color.Gray16Model, color.Alpha16Model:
-		return 2
-	case color.GrayModel, color.AlphaModel:
-		return 1
-	case color.YCbCrModel:
-		return 3
-	}
-	if _, ok := m.(color.Palette); ok {
-		return 1
-	}
-	return 4
-}
-
 // DecodeFile decodes the image file at path with Decode; errors name the file.
 func DecodeFile(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}

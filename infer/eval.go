@@ -1,6 +1,8 @@
 package infer
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/ninedge/ninedge/dataset"
@@ -21,7 +23,9 @@ type Evaluation struct {
 }
 
 // Evaluate scores the first n images of the set (all when n ≤ 0). progress, if not nil, is
-// called with the number of images done after each batch.
+// called with the number of images done after each batch. Scores that are not finite (a float
+// model whose finite but huge weights overflow) are an error naming how many images had
+// them: an accuracy computed from them would mean nothing.
 func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress func(done int)) (Evaluation, error) {
 	if n <= 0 || n > set.N {
 		n = set.N
@@ -35,7 +39,7 @@ func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress 
 	scores := make([]float32, s.Batch()*k)
 	perClassN := make([]int, k)
 	top := make([]int, 0, 5)
-	var hit1, hit5 int
+	var hit1, hit5, nonFinite int
 	start := time.Now()
 	for i0 := 0; i0 < n; i0 += s.Batch() {
 		cnt := min(s.Batch(), n-i0)
@@ -44,6 +48,9 @@ func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress 
 		}
 		for j := 0; j < cnt; j++ {
 			sc := scores[j*k : (j+1)*k]
+			if !finite(sc) {
+				nonFinite++
+			}
 			label := int(set.Labels[i0+j])
 			top = nin.TopK(sc, 5, top)
 			res.Pred[i0+j] = int32(top[0])
@@ -67,6 +74,9 @@ func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress 
 			progress(i0 + cnt)
 		}
 	}
+	if nonFinite > 0 {
+		return res, fmt.Errorf("%d of %d images have scores that are not finite (NaN or infinite): the model is broken, and no accuracy is reported", nonFinite, n)
+	}
 	res.ImagesPerSec = float64(n) / time.Since(start).Seconds()
 	res.Top1 = float64(hit1) / float64(n)
 	res.Top5 = float64(hit5) / float64(n)
@@ -76,4 +86,13 @@ func Evaluate(s *Classifier, set *dataset.Set, n int, keepScores bool, progress 
 		}
 	}
 	return res, nil
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
 }

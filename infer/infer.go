@@ -18,16 +18,18 @@ import (
 
 // Options say how a model runs.
 type Options struct {
-	// Backend runs int8 models: cpu, opencl, vulkan, or auto (a short timed trial; also "").
-	// Float models run on the CPU's float runner whatever it says.
+	// Backend runs int8 models: cpu, opencl, vulkan (or fail), a list tried in order
+	// ("opencl,cpu"), or auto (a short timed trial; also ""). Float models run on the CPU's
+	// float runner whatever it says.
 	Backend string
-	Device  int // device index within a named Backend
+	Device  int // device index within a named Backend, the first of a list
 	Threads int // CPU threads (0: all cores)
 	Batch   int // most images per Scores call (0: 1)
 	// Pictures refuses, before a backend is opened and timed, a model whose input no picture
 	// can be fitted to (channels other than 1 or 3): what camera and file commands need.
 	Pictures bool
-	// Log receives backends.Open's warnings (a fallback, a device skipped); nil discards them.
+	// Log receives backends.Open's warnings (a fallback, a device skipped) and what a
+	// Labeler's verification compared; nil discards them.
 	Log io.Writer
 }
 
@@ -46,6 +48,7 @@ type Classifier struct {
 	x      []float32 // preprocessed images
 	q      []uint8   // int8: quantized images
 	sums   []int32   // int8: the global pool's sums
+	log    io.Writer // Options.Log, never nil
 }
 
 // Open reads a model file of either kind and prepares it.
@@ -113,28 +116,32 @@ func NewFloat(m *nin.Model, o Options) *Classifier {
 	batch := max(o.Batch, 1)
 	r := nin.NewRunner(m, batch, o.Threads)
 	return &Classifier{Model: m, runner: r, pp: nin.NewPreprocessor(&m.Pre, m.Spec.Input, r.Threads), batch: batch,
-		x: make([]float32, batch*m.Spec.Input.Size())}
+		x: make([]float32, batch*m.Spec.Input.Size()), log: o.log()}
 }
 
-// NewInt8 prepares an int8 graph on o's backend and device through backends.Open, which
-// falls back to the CPU where a device fails and, for auto, times every usable device.
+func (o Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
+}
+
+// NewInt8 prepares an int8 graph on o's backend and device through backends.Open: a named
+// backend runs it or fails, a list falls back in its order, auto times every usable device.
 func NewInt8(g *quant.Graph, o Options) (*Classifier, error) {
 	batch := max(o.Batch, 1)
 	name := o.Backend
 	if name == "" {
 		name = "auto"
 	}
-	log := o.Log
-	if log == nil {
-		log = io.Discard
-	}
+	log := o.log()
 	c, err := backends.Open(name, o.Device, g, batch, backends.Options{Threads: o.Threads}, log)
 	if err != nil {
 		return nil, err
 	}
 	d := g.Spec.Input.Size()
 	return &Classifier{Graph: g, Choice: c, pp: nin.NewPreprocessor(&g.Pre, g.Spec.Input, o.Threads), batch: batch,
-		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes))}, nil
+		x: make([]float32, batch*d), q: make([]uint8, batch*d), sums: make([]int32, batch*len(g.Classes)), log: log}, nil
 }
 
 // Scores fills scores (n × classes) for n ≤ Batch images, HWC uint8 fitted to Input.
@@ -170,10 +177,11 @@ func (c *Classifier) Quantize(images []uint8, n int) []uint8 {
 }
 
 // Verify runs one image (fitted to Input) through the plan beside quant's reference executor
-// and names the first layer whose bytes differ. Float models have nothing to verify.
-func (c *Classifier) Verify(pixels []uint8) error {
+// and names the first layer whose bytes differ; it returns what it compared. Float models
+// have nothing to verify.
+func (c *Classifier) Verify(pixels []uint8) (backends.Compared, error) {
 	if c.Graph == nil {
-		return nil
+		return backends.Compared{}, nil
 	}
 	return backends.Compare(c.Graph, c.Choice.Plan, c.Quantize(pixels, 1))
 }

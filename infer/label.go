@@ -30,19 +30,20 @@ var ErrVerify = errors.New("the backend disagrees with the CPU reference executo
 // probabilities: the answer classify, stream and serve share. It is not safe for concurrent
 // use: the plan and the buffers are shared by every call.
 type Labeler struct {
-	c      *Classifier
-	fit    *imageio.Fitter
-	k      int
-	verify int // images left to check against the reference executor
-	pixels []uint8
-	scores []float32
-	probs  []float32
-	idx    []int
-	top    []Class
+	c        *Classifier
+	fit      *imageio.Fitter
+	k        int
+	verify   int // images left to check against the reference executor
+	verified int // images checked
+	pixels   []uint8
+	scores   []float32
+	probs    []float32
+	idx      []int
+	top      []Class
 }
 
 // NewLabeler labels with c (batch 1 is enough), returning the k best classes. The first verify
-// images are also checked with c.Verify. It fails for a model whose input no picture can be
+// images are also checked with c.Verify, each saying on c's Options.Log what it compared. It fails for a model whose input no picture can be
 // fitted to (channels other than 1 or 3).
 func NewLabeler(c *Classifier, k, verify int) (*Labeler, error) {
 	in, n := c.Input(), len(c.Classes())
@@ -71,8 +72,15 @@ func (l *Labeler) Image(img image.Image) ([]Class, error) {
 func (l *Labeler) Label(pixels []uint8) ([]Class, error) {
 	if l.verify > 0 {
 		l.verify--
-		if err := l.c.Verify(pixels); err != nil {
+		l.verified++
+		done, err := l.c.Verify(pixels)
+		if err != nil {
 			return nil, fmt.Errorf("--verify: %w: %v", ErrVerify, err)
+		}
+		if l.c.Choice != nil {
+			d := l.c.Choice.Device
+			fmt.Fprintf(l.c.log, "--verify: image %d on %s device %d: %d nodes, %d bytes identical to the CPU reference executor\n",
+				l.verified, d.Backend, d.Index, done.Nodes, done.Bytes)
 		}
 	}
 	if err := l.c.Scores(pixels, 1, l.scores); err != nil {

@@ -72,3 +72,35 @@ func closeEnough(got, want []float32, tol float64) string {
 	}
 	return ""
 }
+
+// Pools with a stride larger than their window give finite values in both forward paths:
+// no window is empty (an empty one gave -Inf for max and NaN for average).
+func TestForwardStrideBeyondWindow(t *testing.T) {
+	s, err := nin.Expand("gaps", nin.Shape{H: 11, W: 14, C: 2}, 3, []nin.Block{
+		{Out: []int{4}, Kernel: 3, Pad: 1, Pool: "max", Size: 2, Step: 4},
+		{Out: []int{4}, Kernel: 1, Pool: "avg", Size: 1, Step: 2},
+		{Out: []int{3}, Kernel: 1, Pool: "global"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := s.Shapes()
+	if sh[2] != (nin.Shape{H: 3, W: 4, C: 4}) || sh[4] != (nin.Shape{H: 2, W: 2, C: 4}) {
+		t.Fatalf("pool outputs %v and %v, want 3x4 and 2x2", sh[2], sh[4])
+	}
+	m := nintest.RandomModel(t, s, 5)
+	x := make([]float32, s.Input.Size())
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	r := nin.NewRunner(m, 1, 1)
+	r.Forward(x, 1)
+	for li, ref := range nin.ForwardRef(m, x) {
+		act := r.Activation(li, 1)
+		for i, v := range ref {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || math.IsNaN(float64(act[i])) || math.IsInf(float64(act[i]), 0) {
+				t.Fatalf("layer %s value %d: reference %v, runner %v", s.Layers[li].Name, i, v, act[i])
+			}
+		}
+	}
+}

@@ -42,9 +42,14 @@ func ForwardLayer(threads int, x []float32, n int, in Shape, l Layer, w, b []flo
 // The in-bounds part of each kernel row is contiguous in the NHWC input, so it is one copy.
 // Exported for nin/train: the weight gradient is a product with these same rows.
 func Im2col(x []float32, in Shape, l Layer, out Shape, col []float32) {
+	im2colRows(x, in, l, out, col, 0, out.H)
+}
+
+// im2colRows is Im2col of output rows [oy0, oy1) only, so that goroutines can share an image.
+func im2colRows(x []float32, in Shape, l Layer, out Shape, col []float32, oy0, oy1 int) {
 	k, c := l.Kernel, in.C
 	rowLen := k * k * c
-	for oy := 0; oy < out.H; oy++ {
+	for oy := oy0; oy < oy1; oy++ {
 		for ox := 0; ox < out.W; ox++ {
 			row := col[(oy*out.W+ox)*rowLen:][:rowLen]
 			kx0, kx1, ix0 := KernelSpan(ox, l, in.W)
@@ -106,8 +111,10 @@ func convForward(threads int, x []float32, n int, in Shape, l Layer, w, b []floa
 	chunk := ColImages(l, in, out, n)
 	for i0 := 0; i0 < n; i0 += chunk {
 		cnt := min(chunk, n-i0)
-		parallel.For(threads, cnt, func(i int) {
-			Im2col(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:])
+		// By output row, not by image: at batch 1 a second goroutine must have a share.
+		parallel.For(threads, cnt*out.H, func(u int) {
+			i, oy := u/out.H, u%out.H
+			im2colRows(x[(i0+i)*in.Size():], in, l, out, col[i*pix*kdim:], oy, oy+1)
 		})
 		sgemm.GemmBiasReLU(threads, false, false, cnt*pix, l.Out, kdim, col, kdim, w, l.Out, 0, y[i0*pix*l.Out:], l.Out, b, l.ReLU)
 	}
@@ -129,43 +136,43 @@ func PoolWindow(o, k, stride, size int) (lo, hi int) {
 	return lo, min(lo+k, size)
 }
 
-// poolForward computes max or average pooling for n images, images split over goroutines.
+// poolForward computes max or average pooling for n images, output rows split over
+// goroutines (at batch 1 a second goroutine must have a share).
 func poolForward(threads int, x []float32, n int, in Shape, l Layer, out Shape, y []float32) {
 	c := in.C
-	parallel.For(threads, n, func(img int) {
+	parallel.For(threads, n*out.H, func(u int) {
+		img, oy := u/out.H, u%out.H
 		xi := x[img*in.Size():][:in.Size()]
 		yi := y[img*out.Size():][:out.Size()]
-		for oy := 0; oy < out.H; oy++ {
-			y0, y1 := PoolWindow(oy, l.Kernel, l.Stride, in.H)
-			for ox := 0; ox < out.W; ox++ {
-				x0, x1 := PoolWindow(ox, l.Kernel, l.Stride, in.W)
-				dst := yi[(oy*out.W+ox)*c:][:c]
-				if l.Kind == MaxPool {
-					for ch := range dst {
-						dst[ch] = float32(math.Inf(-1))
-					}
-				} else {
-					clear(dst)
+		y0, y1 := PoolWindow(oy, l.Kernel, l.Stride, in.H)
+		for ox := 0; ox < out.W; ox++ {
+			x0, x1 := PoolWindow(ox, l.Kernel, l.Stride, in.W)
+			dst := yi[(oy*out.W+ox)*c:][:c]
+			if l.Kind == MaxPool {
+				for ch := range dst {
+					dst[ch] = float32(math.Inf(-1))
 				}
-				for iy := y0; iy < y1; iy++ {
-					for ix := x0; ix < x1; ix++ {
-						src := xi[(iy*in.W+ix)*c:][:c]
-						if l.Kind == MaxPool {
-							for ch, v := range src {
-								dst[ch] = max(dst[ch], v)
-							}
-						} else {
-							for ch, v := range src {
-								dst[ch] += v
-							}
+			} else {
+				clear(dst)
+			}
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					src := xi[(iy*in.W+ix)*c:][:c]
+					if l.Kind == MaxPool {
+						for ch, v := range src {
+							dst[ch] = max(dst[ch], v)
+						}
+					} else {
+						for ch, v := range src {
+							dst[ch] += v
 						}
 					}
 				}
-				if l.Kind == AvgPool {
-					inv := 1 / float32((y1-y0)*(x1-x0))
-					for ch := range dst {
-						dst[ch] *= inv
-					}
+			}
+			if l.Kind == AvgPool {
+				inv := 1 / float32((y1-y0)*(x1-x0))
+				for ch := range dst {
+					dst[ch] *= inv
 				}
 			}
 		}

@@ -1,10 +1,14 @@
 package nin
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/ninedge/ninedge/safetensors"
@@ -160,6 +164,27 @@ func (m *Model) File() (*safetensors.File, error) {
 			safetensors.F32(l.Name+".bias", []int{l.Out}, m.Biases[i]))
 	}
 	return f, nil
+}
+
+// Fingerprint identifies the model's parameters: "sha256:" and the hex SHA-256 over, for
+// each layer with weights in order, its name, its weight tensor (file layout: OIHW, fc
+// [out, h·w·c]) and its bias as little-endian float32. An int8 file records its float
+// model's fingerprint, so that a report can refuse to compare it with another float model.
+func (m *Model) Fingerprint() string {
+	h := sha256.New()
+	var buf []byte
+	for i, l := range m.Spec.Layers {
+		if !l.HasWeights() {
+			continue
+		}
+		buf = append(buf[:0], l.Name...)
+		buf = append(buf, 0)
+		for _, v := range slices.Concat(m.WeightsOIHW(i), m.Biases[i]) {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		h.Write(buf)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Save writes the model atomically (a temporary file renamed into place).

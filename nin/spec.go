@@ -267,11 +267,14 @@ func (l Layer) checkCost(in, out Shape, macs int64) (int64, error) {
 	return macs, nil
 }
 
-// poolOut is Caffe's ceil-mode pooled size, with its rule that the last window must start
-// inside the (padded) image.
-func poolOut(in, k, stride, pad int) int {
-	out := (in+2*pad-k+stride-1)/stride + 1
-	if pad > 0 && (out-1)*stride >= in+pad {
+// poolOut is the ceil-mode pooled size (nin pools take no padding). A last window that
+// would start past the input is dropped: it would be empty (a max of nothing, an average
+// over no cells). PyTorch and ONNX always drop it; Caffe drops it only for padded pools and
+// otherwise computes such an empty window, so a spec whose stride exceeds its kernel gets
+// the PyTorch/ONNX size. With stride ≤ kernel no window can start past the input.
+func poolOut(in, k, stride int) int {
+	out := (in-k+stride-1)/stride + 1
+	if (out-1)*stride >= in {
 		out--
 	}
 	return out
@@ -297,7 +300,7 @@ func (l Layer) OutShape(in Shape) (Shape, error) {
 		if in.H < l.Kernel || in.W < l.Kernel {
 			return Shape{}, fmt.Errorf("pool window %d larger than input %v", l.Kernel, in)
 		}
-		return Shape{H: poolOut(in.H, l.Kernel, l.Stride, 0), W: poolOut(in.W, l.Kernel, l.Stride, 0), C: in.C}, nil
+		return Shape{H: poolOut(in.H, l.Kernel, l.Stride), W: poolOut(in.W, l.Kernel, l.Stride), C: in.C}, nil
 	case GlobalAvg:
 		return Shape{H: 1, W: 1, C: in.C}, nil
 	case Dropout:

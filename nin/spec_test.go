@@ -63,7 +63,7 @@ func TestCifarShapes(t *testing.T) {
 		}
 	}
 	// Ceil mode: 32 → 16 (floor would give 15), and the MNIST pools take 28 → 14 → 7.
-	if got := poolOut(32, 3, 2, 0); got != 16 {
+	if got := poolOut(32, 3, 2); got != 16 {
 		t.Errorf("poolOut(32,3,2) = %d", got)
 	}
 	m, _ := LoadSpec("nin-mnist", nil)
@@ -158,6 +158,20 @@ func TestWithClasses(t *testing.T) {
 		}
 		if sh := got.Shapes(); got.Classes != 3 || sh[len(sh)-1].C != 3 || s.Classes != 10 {
 			t.Errorf("%s: %d classes, output %v; the original now has %d", head, got.Classes, sh[len(sh)-1], s.Classes)
+		}
+	}
+}
+
+// A pool whose stride exceeds its window drops the ceil-mode window that would start past
+// the input, as PyTorch and ONNX do: out = ⌈(in−k)/s⌉+1, less one when (out−1)·s ≥ in.
+func TestPoolOutDropsEmptyWindow(t *testing.T) {
+	for _, c := range []struct{ in, k, s, want int }{
+		{32, 3, 2, 16}, {28, 3, 2, 14}, {18, 3, 2, 9}, {9, 2, 2, 5}, // NIN pools, clipped last windows kept
+		{5, 1, 3, 2}, {11, 2, 4, 3}, {4, 1, 2, 2}, {7, 2, 4, 2}, // the last window would be empty
+		{14, 2, 4, 4}, {10, 3, 5, 2}, {3, 3, 7, 1},
+	} {
+		if got := poolOut(c.in, c.k, c.s); got != c.want {
+			t.Errorf("poolOut(%d, %d, %d) = %d, want %d", c.in, c.k, c.s, got, c.want)
 		}
 	}
 }

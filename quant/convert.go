@@ -56,13 +56,8 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 			return nil, fmt.Errorf("convert: --float-layers %q is not a conv layer of %s (conv layers: %s)", name, spec.Name, strings.Join(convNames(spec), ", "))
 		}
 	}
-	for _, l := range spec.Layers {
-		if l.Kind == nin.FC {
-			return nil, fmt.Errorf("convert: layer %s is fully connected; the int8 path supports NIN's global-average-pool head only", l.Name)
-		}
-		if l.Kind == nin.Conv && !l.ReLU {
-			return nil, fmt.Errorf("convert: conv %s has no ReLU; int8 activations are unsigned, so every conv must end in ReLU", l.Name)
-		}
+	if err := checkInt8Spec(spec); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
 	}
 	input, layers, err := calibrate(m, images, n, opt)
 	if err != nil {
@@ -70,11 +65,81 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 	}
 	lo, hi := input.signedRange(opt.Method, opt.Percentile)
 	inScale, inZero := asymmetric(lo, hi)
-	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero,
-		Calib: CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers, WeightBits: opt.WeightBits}}
+	calib := CalibInfo{Method: opt.Method, Images: n, Dataset: opt.Dataset, Float: opt.FloatLayers, WeightBits: opt.WeightBits}
 	if opt.Method == MethodPercentile {
-		g.Calib.Percentile = opt.Percentile
+		calib.Percentile = opt.Percentile
 	}
+	g, err := assemble(m, inScale, inZero, calib, func(i int, node *Node) error {
+		node.OutScale = outputScale(layers[i].unsignedThreshold(opt.Method, opt.Percentile))
+		if slices.Contains(opt.FloatLayers, node.Name) {
+			node.Float = true
+			node.FWeights = slices.Clone(m.Weights[i])
+			node.FBias = slices.Clone(m.Biases[i])
+			return nil
+		}
+		return quantizeConv(node, m.Weights[i], m.Biases[i], opt.WeightBits)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	g.FloatFingerprint = m.Fingerprint()
+	return g, nil
+}
+
+// GivenConv is one conv layer's quantization chosen elsewhere (a model quantized by another
+// tool), in ninedge's scheme: symmetric int8 weights per output channel, a uint8 output with
+// zero point 0 after the ReLU.
+type GivenConv struct {
+	OutScale float32   // the ReLU output's scale
+	Weights  []int8    // OIHW, within ±127 (±63 for 7-bit weights)
+	WScale   []float32 // per output channel
+	// Bias is at scale InScale·WScale[o] for a real-valued input, as ONNX's QDQ form stores
+	// it; the input zero point's term is added here.
+	Bias []int32
+}
+
+// FromQuantized builds the graph of a model quantized elsewhere: the float model gives the
+// architecture, classes and preprocessing; the input quantization and convs (by layer name,
+// one per conv layer) give the integers. Pools keep their input's scale. calib records where
+// the numbers came from.
+func FromQuantized(m *nin.Model, inScale float32, inZero uint8, convs map[string]GivenConv, calib CalibInfo) (*Graph, error) {
+	if err := checkInt8Spec(m.Spec); err != nil {
+		return nil, err
+	}
+	return assemble(m, inScale, inZero, calib, func(i int, node *Node) error {
+		c, ok := convs[node.Name]
+		k, out := node.K(), node.Out.C
+		switch {
+		case !ok:
+			return fmt.Errorf("no quantization given")
+		case len(c.Weights) != k*out || len(c.WScale) != out || len(c.Bias) != out:
+			return fmt.Errorf("%d weights, %d weight scales and %d biases; want %d, %d and %d", len(c.Weights), len(c.WScale), len(c.Bias), k*out, out, out)
+		case !plausibleScale(c.OutScale):
+			return fmt.Errorf("output scale %v", c.OutScale)
+		}
+		for o, ws := range c.WScale {
+			if !plausibleScale(ws) {
+				return fmt.Errorf("channel %d: weight scale %v", o, ws)
+			}
+		}
+		node.OutScale = c.OutScale
+		node.Weights = nin.OIHWToHWIO(c.Weights, node.convShape())
+		node.WScale = slices.Clone(c.WScale)
+		node.Bias = slices.Clone(c.Bias)
+		wscale := make([]float64, len(c.WScale))
+		for o, ws := range c.WScale {
+			wscale[o] = float64(ws)
+		}
+		return node.requantization(wscale)
+	})
+}
+
+// assemble builds the graph of the float model's spec with the given input quantization:
+// pools keep their input's scale, the global pool ends the graph, and conv fills in each
+// conv node (its output scale, weights and requantization) from layer i.
+func assemble(m *nin.Model, inScale float32, inZero uint8, calib CalibInfo, conv func(i int, node *Node) error) (*Graph, error) {
+	spec := m.Spec
+	g := &Graph{Spec: spec, Classes: m.Classes, Pre: m.Pre, InScale: inScale, InZero: inZero, Calib: calib}
 	shapes := spec.Shapes()
 	scale, pad := inScale, inZero
 	for i, l := range spec.Layers {
@@ -85,13 +150,8 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 			continue
 		case nin.Conv:
 			node.Op, node.Pad = OpConv, l.Pad
-			node.OutScale = outputScale(layers[i].unsignedThreshold(opt.Method, opt.Percentile))
-			if slices.Contains(opt.FloatLayers, l.Name) {
-				node.Float = true
-				node.FWeights = slices.Clone(m.Weights[i])
-				node.FBias = slices.Clone(m.Biases[i])
-			} else if err := quantizeConv(&node, m.Weights[i], m.Biases[i], opt.WeightBits); err != nil {
-				return nil, fmt.Errorf("convert: layer %s: %w", l.Name, err)
+			if err := conv(i, &node); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", l.Name, err)
 			}
 		case nin.MaxPool:
 			node.Op = OpMaxPool
@@ -105,9 +165,23 @@ func Convert(m *nin.Model, images []uint8, n int, opt Options) (*Graph, error) {
 		scale, pad = node.OutScale, 0
 	}
 	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("convert: %w", err)
+		return nil, err
 	}
 	return g, nil
+}
+
+// checkInt8Spec refuses what the int8 scheme cannot run: a fully connected head, a conv
+// without ReLU.
+func checkInt8Spec(spec nin.Spec) error {
+	for _, l := range spec.Layers {
+		if l.Kind == nin.FC {
+			return fmt.Errorf("layer %s is fully connected; the int8 path supports NIN's global-average-pool head only", l.Name)
+		}
+		if l.Kind == nin.Conv && !l.ReLU {
+			return fmt.Errorf("conv %s has no ReLU; int8 activations are unsigned, so every conv must end in ReLU", l.Name)
+		}
+	}
+	return nil
 }
 
 func convNames(s nin.Spec) []string {
@@ -148,9 +222,8 @@ func quantizeConv(n *Node, w, b []float32, bits int) error {
 	k, c := n.K(), n.Out.C
 	n.Weights = make([]int8, k*c)
 	n.Bias = make([]int32, c)
-	n.Mult = make([]int32, c)
-	n.Shift = make([]int32, c)
 	n.WScale = make([]float32, c)
+	wscale := make([]float64, c)
 	for o := 0; o < c; o++ {
 		var amax float64
 		for r := 0; r < k; r++ {
@@ -160,20 +233,41 @@ func quantizeConv(n *Node, w, b []float32, bits int) error {
 		if ws == 0 {
 			ws = 1 // an all-zero channel: any scale represents it exactly
 		}
-		n.WScale[o] = float32(ws)
-		var wsum int64
+		n.WScale[o], wscale[o] = float32(ws), ws
 		for r := 0; r < k; r++ {
-			q := int8(math.Round(float64(w[r*c+o]) / ws))
-			n.Weights[r*c+o] = q
-			wsum += int64(q)
+			n.Weights[r*c+o] = int8(math.Round(float64(w[r*c+o]) / ws))
 		}
 		accScale := float64(n.InScale) * ws
-		bias := math.Round(float64(b[o])/accScale) - float64(n.PadValue)*float64(wsum)
+		bias := math.Round(float64(b[o]) / accScale)
 		if math.Abs(bias) > math.MaxInt32/2 {
 			return fmt.Errorf("channel %d: bias %v is out of int32 range at scale %g", o, b[o], accScale)
 		}
 		n.Bias[o] = int32(bias)
-		m, s, err := fixedpoint.Multiplier(accScale / float64(n.OutScale))
+	}
+	return n.requantization(wscale)
+}
+
+// requantization finishes a conv node whose Weights and Bias (at InScale·wscale, for a
+// real-valued input) are set: the bias takes the input zero point's term, −zero·Σw, and each
+// channel gets the fixed-point multiplier of InScale·wscale/OutScale. wscale is the weight
+// scale the weights were rounded with, in float64 where Convert chose it: the float32 WScale
+// stored in the file is that scale rounded, and a multiplier from it would be off by up to a
+// part in 2^24.
+func (n *Node) requantization(wscale []float64) error {
+	k, c := n.K(), n.Out.C
+	n.Mult = make([]int32, c)
+	n.Shift = make([]int32, c)
+	for o := 0; o < c; o++ {
+		var wsum int64
+		for r := 0; r < k; r++ {
+			wsum += int64(n.Weights[r*c+o])
+		}
+		bias := int64(n.Bias[o]) - int64(n.PadValue)*wsum
+		if bias > math.MaxInt32/2 || bias < -math.MaxInt32/2 {
+			return fmt.Errorf("channel %d: bias %d is out of int32 range", o, bias)
+		}
+		n.Bias[o] = int32(bias)
+		m, s, err := fixedpoint.Multiplier(float64(n.InScale) * wscale[o] / float64(n.OutScale))
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", o, err)
 		}

@@ -1,8 +1,6 @@
 package quant
 
 import (
-	"math"
-
 	"github.com/ninedge/ninedge/nin"
 
 	"github.com/ninedge/ninedge/quant/fixedpoint"
@@ -63,35 +61,6 @@ func (n *Node) refConv(x, y []uint8) {
 					}
 				}
 				y[(oy*out.W+ox)*nc+o] = fixedpoint.Requantize(acc, n.Mult[o], n.Shift[o])
-			}
-		}
-	}
-}
-
-// FloatConv runs a layer kept in float: dequantize, convolve in float32 in one fixed order,
-// ReLU, quantize (round half away from zero). Every backend calls this same function for such
-// layers, which is what keeps mixed graphs bit-identical across backends.
-func (n *Node) FloatConv(x, y []uint8) {
-	in, out, k, nc := n.In, n.Out, n.Kernel, n.Out.C
-	inv := 1 / float64(n.OutScale)
-	for oy := 0; oy < out.H; oy++ {
-		for ox := 0; ox < out.W; ox++ {
-			for o := 0; o < nc; o++ {
-				s := n.FBias[o]
-				for ky := 0; ky < k; ky++ {
-					for kx := 0; kx < k; kx++ {
-						iy, ix := oy*n.Stride-n.Pad+ky, ox*n.Stride-n.Pad+kx
-						if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
-							continue
-						}
-						for c := 0; c < in.C; c++ {
-							v := float32(int32(x[(iy*in.W+ix)*in.C+c])-int32(n.PadValue)) * n.InScale
-							s += v * n.FWeights[((ky*k+kx)*in.C+c)*nc+o]
-						}
-					}
-				}
-				q := math.Round(float64(max(s, 0)) * inv)
-				y[(oy*out.W+ox)*nc+o] = uint8(min(q, 255))
 			}
 		}
 	}

@@ -40,6 +40,8 @@ type quantJSON struct {
 	OutPixels int        `json:"output_pixels"`
 	Calib     CalibInfo  `json:"calibration"`
 	Nodes     []nodeJSON `json:"nodes"`
+	// FloatFingerprint is Graph.FloatFingerprint; absent in older files, which still load.
+	FloatFingerprint string `json:"float_fingerprint,omitempty"`
 }
 
 func shape3(s nin.Shape) [3]int   { return [3]int{s.H, s.W, s.C} }
@@ -54,7 +56,7 @@ func (g *Graph) File() (*safetensors.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := quantJSON{InScale: g.InScale, InZero: g.InZero, OutScale: g.OutScale, OutPixels: g.OutPixels, Calib: g.Calib}
+	q := quantJSON{InScale: g.InScale, InZero: g.InZero, OutScale: g.OutScale, OutPixels: g.OutPixels, Calib: g.Calib, FloatFingerprint: g.FloatFingerprint}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		q.Nodes = append(q.Nodes, nodeJSON{Name: n.Name, Op: n.Op, In: shape3(n.In), Out: shape3(n.Out), Kernel: n.Kernel,
@@ -132,7 +134,7 @@ func FromFile(f *safetensors.File) (*Graph, error) {
 		return nil, fmt.Errorf("metadata quant: %d nodes for %d layers", len(q.Nodes), len(spec.Layers))
 	}
 	g := &Graph{Spec: spec, Classes: classes, Pre: pre, InScale: q.InScale, InZero: q.InZero,
-		OutScale: q.OutScale, OutPixels: q.OutPixels, Calib: q.Calib}
+		OutScale: q.OutScale, OutPixels: q.OutPixels, Calib: q.Calib, FloatFingerprint: q.FloatFingerprint}
 	for _, nj := range q.Nodes {
 		n := Node{Name: nj.Name, Op: nj.Op, In: unshape3(nj.In), Out: unshape3(nj.Out), Kernel: nj.Kernel, Stride: nj.Stride,
 			Pad: nj.Pad, InScale: nj.InScale, OutScale: nj.OutScale, PadValue: nj.PadValue, Float: nj.Float}

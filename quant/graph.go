@@ -81,6 +81,10 @@ type Graph struct {
 	Calib     CalibInfo
 	OutScale  float32 // scale of the last node's input: scores = sum·OutScale/pixels
 	OutPixels int
+	// FloatFingerprint is the nin.Model.Fingerprint of the float model the graph was
+	// converted from; empty in files written before it was recorded and in graphs imported
+	// already quantized.
+	FloatFingerprint string
 }
 
 // CalibInfo records how the scales were chosen, for reports and reproducibility.
@@ -91,11 +95,25 @@ type CalibInfo struct {
 	Dataset    string   `json:"dataset,omitempty"`
 	Float      []string `json:"float_layers,omitempty"`
 	WeightBits int      `json:"weight_bits,omitempty"` // 7 or 8; files from before the option have 0, meaning 8
+	// Source names the file of a model quantized elsewhere (Method MethodImported), and
+	// Changes lists what had to change to fit ninedge's scheme, each with its reason.
+	Source  string   `json:"source,omitempty"`
+	Changes []string `json:"changes,omitempty"`
 }
+
+// MethodImported is the calibration method of a graph whose scales another tool chose.
+const MethodImported = "imported"
 
 // String describes the calibration in one line, for reports and inspect.
 func (c CalibInfo) String() string {
 	var b strings.Builder
+	if c.Method == MethodImported {
+		fmt.Fprintf(&b, "imported already quantized from %s, its scales kept", c.Source)
+		if len(c.Changes) > 0 {
+			fmt.Fprintf(&b, " but for %d changes (ninquant inspect lists them)", len(c.Changes))
+		}
+		return b.String()
+	}
 	b.WriteString(c.Method)
 	if c.Method == MethodPercentile {
 		fmt.Fprintf(&b, " %g", c.Percentile)

@@ -369,3 +369,35 @@ func FuzzFromFile(f *testing.F) {
 		g.Reference(make([]uint8, g.Spec.Input.Size()))
 	})
 }
+
+// The int8 file records the fingerprint of the float model it was converted from; one weight
+// changes it; a file without it (written before it was recorded) still loads.
+func TestFloatFingerprint(t *testing.T) {
+	s := quanttest.Cases(t)[0].Spec
+	m := quanttest.Model(t, s, 3)
+	g := quanttest.Graph(t, s, 3)
+	if fp := m.Fingerprint(); g.FloatFingerprint != fp || !strings.HasPrefix(fp, "sha256:") || len(fp) != len("sha256:")+64 {
+		t.Fatalf("graph records %q, the model's fingerprint is %q", g.FloatFingerprint, fp)
+	}
+	other := quanttest.Model(t, s, 3)
+	other.Biases[0][0] += 1e-6
+	if other.Fingerprint() == m.Fingerprint() {
+		t.Fatal("a changed bias keeps the fingerprint")
+	}
+	f, _ := g.File()
+	back, err := quant.FromFile(f)
+	if err != nil || back.FloatFingerprint != g.FloatFingerprint {
+		t.Fatalf("read back %q (%v), want %q", back.FloatFingerprint, err, g.FloatFingerprint)
+	}
+	if !strings.Contains(f.Metadata["quant"], `"float_fingerprint":"sha256:`) {
+		t.Fatalf("metadata quant lacks the fingerprint: %s", f.Metadata["quant"])
+	}
+	g.FloatFingerprint = ""
+	f, _ = g.File()
+	if strings.Contains(f.Metadata["quant"], "float_fingerprint") {
+		t.Fatal("an empty fingerprint is written")
+	}
+	if back, err := quant.FromFile(f); err != nil || back.FloatFingerprint != "" {
+		t.Fatalf("a file without a fingerprint: %v, %q", err, back.FloatFingerprint)
+	}
+}

@@ -79,6 +79,24 @@ func CheckPair(m *nin.Model, g *quant.Graph) error {
 	return nil
 }
 
+// CheckSource makes sure the int8 graph was converted from this float model, by the float
+// model's fingerprint recorded in the int8 file: a report on a different float model of the
+// same architecture measures the difference between two models, not what int8 cost. It
+// returns nil for graphs that record no fingerprint (older files, graphs imported already
+// quantized); Recorded tells those apart.
+func CheckSource(m *nin.Model, g *quant.Graph) error {
+	if !Recorded(g) {
+		return nil
+	}
+	if fp := m.Fingerprint(); fp != g.FloatFingerprint {
+		return fmt.Errorf("the int8 model was converted from the float model %s, not from this one (%s)", g.FloatFingerprint, fp)
+	}
+	return nil
+}
+
+// Recorded reports whether the int8 graph names the float model it was converted from.
+func Recorded(g *quant.Graph) bool { return g.FloatFingerprint != "" }
+
 // Options control a report run.
 type Options struct {
 	Run         infer.Options // batch and threads of both models; the int8 model's backend

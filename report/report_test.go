@@ -189,3 +189,21 @@ func TestPairedStatistics(t *testing.T) {
 		}
 	}
 }
+
+// An int8 graph is checked against the float model it records; one that records none passes.
+func TestCheckSource(t *testing.T) {
+	s := quanttest.Cases(t)[0].Spec
+	m, other := quanttest.Model(t, s, 3), quanttest.Model(t, s, 4)
+	g := quanttest.Graph(t, s, 3)
+	if err := CheckSource(m, g); err != nil || !Recorded(g) {
+		t.Fatalf("its own float model: %v (recorded %v)", err, Recorded(g))
+	}
+	err := CheckSource(other, g)
+	if err == nil || !strings.Contains(err.Error(), m.Fingerprint()) || !strings.Contains(err.Error(), other.Fingerprint()) {
+		t.Fatalf("another float model: %v, want both fingerprints", err)
+	}
+	g.FloatFingerprint = ""
+	if err := CheckSource(other, g); err != nil || Recorded(g) {
+		t.Fatalf("a graph without a fingerprint: %v (recorded %v)", err, Recorded(g))
+	}
+}

@@ -18,13 +18,13 @@ import (
 	"maps"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ninedge/ninedge/internal/atomicfile"
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, the same bound the reference
@@ -430,7 +430,7 @@ func Read(r io.Reader, limit int64) (*File, error) {
 
 // ReadFile reads a safetensors file from disk; its size, taken first, bounds every allocation.
 func ReadFile(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, err := infile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -438,9 +438,6 @@ func ReadFile(path string) (*File, error) {
 	st, err := fd.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("safetensors: %s is not a regular file", path)
 	}
 	f, err := read(fd, st.Size(), true)
 	if err != nil {

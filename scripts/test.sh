@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: vet and format checks, the native tests (real data from ../shared/data when
-# present), the portable (purego) kernels, the OpenCL (PoCL) and Vulkan (lavapipe) backends,
+# present), the load test of `ninedge serve`, the portable (purego) kernels, the OpenCL (PoCL) and Vulkan (lavapipe) backends,
 # the committed SPIR-V against its GLSL, CGO_ENABLED=0 and cross builds, and the arm64 and
 # armv7 tests under qemu-user with both arm64 NEON paths (Cortex-A72 without dot product,
 # Cortex-A76 with it). It ends with one summary line: "N passed, N failed".
@@ -26,10 +26,11 @@ step drivers drivers
 step gofmt fmtcheck
 step vet go vet ./...
 step test go test -timeout 60m ./...
+step load env NINEDGE_LOAD=1 go test -count=1 -run TestServeLoad -timeout 15m ./cmd/ninedge/  # 2 min of 200 clients: bombs, photos, slow clients
 step purego go test -tags purego "${kernels[@]}"
 step purego-nin go test -tags purego -short ./nin/...  # ./nin/train/: the Go twins of the trainer's AVX2 helpers
-step opencl env CGO_CFLAGS=-DCL_TARGET_OPENCL_VERSION=120 bash -c 'go vet -tags opencl ./backends/opencl/ && go test -tags opencl -timeout 60m ./backends/opencl/'
-step vulkan bash -c 'go vet -tags vulkan ./backends/vulkan/ ./shaders/ ./cmd/ninedge/ && go test -tags vulkan -timeout 60m ./backends/vulkan/'
+step opencl env CGO_CFLAGS=-DCL_TARGET_OPENCL_VERSION=120 bash -c 'go vet -tags opencl ./backends/opencl/ ./cmd/ninquant/ && go test -tags opencl -timeout 60m ./backends/opencl/ && go test -tags opencl -run ONNXImport ./cmd/ninquant/ && go test -tags opencl -run TestBackendChoice ./cmd/ninedge/'
+step vulkan bash -c 'go vet -tags vulkan ./backends/vulkan/ ./shaders/ ./cmd/ninedge/ ./cmd/ninquant/ && go test -tags vulkan -timeout 60m ./backends/vulkan/ && go test -tags vulkan -run ONNXImport ./cmd/ninquant/ && go test -tags vulkan -run TestBackendChoice ./cmd/ninedge/'
 step spirv-fresh go test -count=1 -run TestSPIRVFresh ./shaders/
 step build-arm64-vulkan env CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc GOOS=linux GOARCH=arm64 go build -tags vulkan ./...
 step build-nocgo env CGO_ENABLED=0 go build ./...

@@ -33,14 +33,27 @@ var cifarClasses = []string{"airplane", "automobile", "bird", "cat", "deer", "do
 // found in a page.
 func newServer(t *testing.T, source string, maxUpload int64) (*Server, *infer.Labeler, *httptest.Server) {
 	t.Helper()
+	var cams []Camera
+	if source != "" {
+		cams = []Camera{{Name: "cam1", Source: source}}
+	}
+	s, lab, _, ts := serveCameras(t, Config{Cameras: cams, MaxUpload: maxUpload})
+	return s, lab, ts
+}
+
+// serveCameras serves the small test model, with CIFAR-10's class names so that labels can be
+// found in a page, as cfg says; it returns a labeler of the same model for expectations and
+// the model file's path.
+func serveCameras(t *testing.T, cfg Config) (*Server, *infer.Labeler, string, *httptest.Server) {
+	t.Helper()
 	g := streamtest.Graph(t)
 	g.Classes = cifarClasses
-	lab := streamtest.Labeler(t, g, 3)
-	s := New(Config{Labeler: lab, Device: cpu.NewDevice(1).Info(), Reason: "test", Model: "tiny.safetensors",
-		Source: source, MaxUpload: maxUpload})
+	live, path := streamtest.Live(t, g, 3)
+	cfg.Live, cfg.Device, cfg.Reason, cfg.Model = live, cpu.NewDevice(1).Info(), "test", "tiny.safetensors"
+	s := New(cfg)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return s, lab, ts
+	return s, streamtest.Labeler(t, g, 3), path, ts
 }
 
 func multipartBody(t *testing.T, field, file string, data []byte) (string, []byte) {
@@ -152,10 +165,7 @@ func TestClose(t *testing.T) {
 // A client that sends its body slowly, or never, gets 408 once UploadTimeout has passed,
 // rather than holding its connection and buffer for as long as it likes.
 func TestSlowUpload(t *testing.T) {
-	s := New(Config{Labeler: streamtest.Labeler(t, streamtest.Graph(t), 3), Device: cpu.NewDevice(1).Info(),
-		UploadTimeout: 300 * time.Millisecond})
-	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	_, _, _, ts := serveCameras(t, Config{UploadTimeout: 300 * time.Millisecond})
 	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +188,12 @@ func TestSlowUpload(t *testing.T) {
 // until the last frame has been classified.
 func live(t *testing.T, s *Server, ts *httptest.Server, opt stream.SourceOptions, data []byte, last int) {
 	t.Helper()
+	liveCamera(t, s, ts, "cam1", opt, data, last)
+}
+
+// liveCamera is live for the camera named camera.
+func liveCamera(t *testing.T, s *Server, ts *httptest.Server, camera string, opt stream.SourceOptions, data []byte, last int) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	opt.Stdin = pr
 	src, err := stream.Open("-", opt)
@@ -187,7 +203,7 @@ func live(t *testing.T, s *Server, ts *httptest.Server, opt stream.SourceOptions
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- stream.Run(ctx, src, s, stream.RunOptions{EveryFrame: true, Counters: s.Counters()}, s.Frame)
+		done <- stream.RunCameras(ctx, []stream.Camera{{Name: camera, Source: src, Counters: s.Counters(camera)}}, s, stream.RunOptions{EveryFrame: true}, s.Frame)
 	}()
 	go pw.Write(data)
 	t.Cleanup(func() {
@@ -198,7 +214,7 @@ func live(t *testing.T, s *Server, ts *httptest.Server, opt stream.SourceOptions
 		}
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		l := getLatest(t, ts)
+		l := getLatestOf(t, ts, camera)
 		if l.Result != nil && l.Result.Frame == last {
 			return
 		}
@@ -211,8 +227,13 @@ func live(t *testing.T, s *Server, ts *httptest.Server, opt stream.SourceOptions
 
 func getLatest(t *testing.T, ts *httptest.Server) latestJSON {
 	t.Helper()
+	return getLatestOf(t, ts, "")
+}
+
+func getLatestOf(t *testing.T, ts *httptest.Server, camera string) latestJSON {
+	t.Helper()
 	var l latestJSON
-	get(t, ts.URL+"/api/latest", 200, func(b []byte) {
+	get(t, ts.URL+"/api/latest?camera="+camera, 200, func(b []byte) {
 		if err := json.Unmarshal(b, &l); err != nil {
 			t.Fatal(err)
 		}
@@ -289,9 +310,11 @@ func TestMetricsAndHealth(t *testing.T) {
 	http.Post(ts.URL+"/predict", "text/plain", strings.NewReader("nope"))
 	get(t, ts.URL+"/metrics", 200, func(b []byte) {
 		for _, want := range []string{
-			"ninedge_frames_total 1", "ninedge_frames_classified_total 1", "ninedge_frames_skipped_total 0",
-			"ninedge_frames_bad_total 0", `ninedge_backend_info{backend="cpu"`, `ninedge_latency_seconds_count{path="stream"} 1`,
-			`ninedge_predict_requests_total{code="415"} 1`, "go_goroutines",
+			`ninedge_frames_total{camera="cam1"} 1`, `ninedge_frames_classified_total{camera="cam1"} 1`, `ninedge_frames_skipped_total{camera="cam1"} 0`,
+			`ninedge_frames_bad_total{camera="cam1"} 0`, `ninedge_source_reconnects_total{camera="cam1"} 0`, `ninedge_backend_info{backend="cpu"`,
+			`ninedge_latency_seconds_count{camera="cam1",path="stream"} 1`, `ninedge_predict_requests_total{code="415"} 1`,
+			`ninedge_model_reloads_total{result="error"} 0`, `ninedge_model_info{file="model-int8.safetensors",sha256="`,
+			"ninedge_model_loaded_timestamp_seconds 1", "go_goroutines",
 		} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("/metrics lacks %q", want)
@@ -303,25 +326,25 @@ func TestMetricsAndHealth(t *testing.T) {
 	get(t, plain.URL+"/nothing-here", 404, nil)
 }
 
-// TestPageInChromium loads the page in headless Chromium and checks that the label, the top-k
-// bars and the picture of the live frame were rendered by the page's script.
-func TestPageInChromium(t *testing.T) {
+// chromiumPath finds headless Chromium, or skips the test.
+func chromiumPath(t *testing.T) string {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium not installed: the page is not tested in a browser")
 	}
-	s, _, ts := newServer(t, "-", 0)
-	pics := streamtest.Pictures(2, 64, 48)
-	live(t, s, ts, stream.SourceOptions{}, append(streamtest.JPEG(t, pics[0]), streamtest.JPEG(t, pics[1])...), 1)
-	res := getLatest(t, ts).Result
+	return chromium
+}
 
+// dumpDOM loads url in headless Chromium and returns the DOM once the page's fetches and
+// timers have had budgetMS of virtual time.
+func dumpDOM(t *testing.T, chromium, url string, budgetMS int) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	profile := t.TempDir()
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+profile,
-		// Virtual time lets the page's fetches and timers run before the DOM is dumped.
-		"--virtual-time-budget=5000", "--dump-dom", ts.URL+"/")
+		fmt.Sprintf("--virtual-time-budget=%d", budgetMS), "--dump-dom", url)
 	cmd.Env = append(os.Environ(), "HOME="+profile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -329,9 +352,21 @@ func TestPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	dom := string(out)
+	return string(out)
+}
+
+// TestPageInChromium loads the page in headless Chromium and checks that the label, the top-k
+// bars and the picture of the live frame were rendered by the page's script.
+func TestPageInChromium(t *testing.T) {
+	chromium := chromiumPath(t)
+	s, _, ts := newServer(t, "-", 0)
+	pics := streamtest.Pictures(2, 64, 48)
+	live(t, s, ts, stream.SourceOptions{}, append(streamtest.JPEG(t, pics[0]), streamtest.JPEG(t, pics[1])...), 1)
+	res := getLatest(t, ts).Result
+
+	dom := dumpDOM(t, chromium, ts.URL+"/", 5000)
 	want := []string{
-		fmt.Sprintf(`<div id="label">%s</div>`, res.Top[0].Label),
+		fmt.Sprintf(`<div class="label">%s</div>`, res.Top[0].Label),
 		fmt.Sprintf(`data-shown="%d"`, res.Frame), // the picture loaded from /frame.jpg
 		fmt.Sprintf("frame %d · ", res.Frame),
 		"tiny.safetensors on cpu",

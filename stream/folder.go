@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ninedge/ninedge/imageio"
+	"github.com/ninedge/ninedge/internal/infile"
 )
 
 // folder plays a folder's images in name order, paced like a camera.
@@ -20,9 +20,14 @@ type folder struct {
 }
 
 func openFolder(dir string, opt SourceOptions) (Source, error) {
-	files, err := imageio.ListImages(dir)
+	files, skipped, err := imageio.ListImages(dir)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
+	}
+	if opt.Log != nil {
+		for _, s := range skipped {
+			fmt.Fprintf(opt.Log, "source: skipping %v\n", s)
+		}
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("source %s: no image files (%s)", dir, strings.Join(imageio.Extensions, ", "))
@@ -42,7 +47,7 @@ func (s *folder) Next() (Packet, error) {
 	}
 	name := s.files[s.next]
 	s.next++
-	f, err := os.Open(name)
+	f, err := infile.Open(name)
 	if err != nil {
 		return Packet{}, &FrameError{Msg: err.Error()}
 	}

@@ -61,23 +61,7 @@ func openHTTP(url string, opt SourceOptions) (Source, error) {
 	body := &idleReader{r: resp.Body, timeout: timeout, cancel: cancel}
 	body.timer = time.AfterFunc(time.Hour, body.expire)
 	body.timer.Stop()
-	return liveSource{newMJPEG(body, name, opt.maxFrame(), true), name}, nil
-}
-
-// liveSource ends with an error where the camera closes its stream: a live camera never ends
-// one on purpose (it rebooted, or dropped the client), and an exit status of 0 would keep a
-// supervisor from starting the capture again.
-type liveSource struct {
-	Source
-	name string
-}
-
-func (l liveSource) Next() (Packet, error) {
-	p, err := l.Source.Next()
-	if err == io.EOF {
-		err = fmt.Errorf("%s: the camera closed the stream", l.name)
-	}
-	return p, err
+	return &live{Source: newMJPEG(body, name, opt.maxFrame(), true), name: name, timeout: timeout, camera: true}, nil
 }
 
 func checkMJPEGResponse(resp *http.Response) error {

@@ -24,6 +24,9 @@ type Classifier interface {
 
 // Result is one classified frame: a line of `ninedge stream --json`.
 type Result struct {
+	// Camera names the source when a run has several (omitted for one, so that a single
+	// camera's lines stay as they always were).
+	Camera  string        `json:"camera,omitempty"`
 	Frame   int           `json:"frame"`
 	Time    time.Time     `json:"time"`
 	Top     []infer.Class `json:"top"`
@@ -33,9 +36,10 @@ type Result struct {
 
 // Counters are a run's totals, safe to read while it runs (for /metrics). Every frame the
 // source delivers is counted in Frames and ends as exactly one of Classified, Skipped or Bad
-// (it did not decode); Bad also counts damaged data the source skipped.
+// (it did not decode); Bad also counts damaged data the source skipped. Reconnects counts
+// the times a source that reconnects by itself (RTSP) lost its camera.
 type Counters struct {
-	Frames, Classified, Skipped, Bad atomic.Int64
+	Frames, Classified, Skipped, Bad, Reconnects atomic.Int64
 }
 
 // RunOptions configure Run.
@@ -47,124 +51,255 @@ type RunOptions struct {
 	Log io.Writer
 	// StatsEvery is the period of the stats line (0: only the final summary).
 	StatsEvery time.Duration
-	// Counters, when set, are updated as the run goes.
+	// Counters, when set, are updated as the run goes (Run's one source; RunCameras takes
+	// each camera's own).
 	Counters *Counters
+}
+
+// Camera is one named source of RunCameras.
+type Camera struct {
+	Name     string // in each Result, and in the log when there are several cameras
+	Source   Source
+	Counters *Counters // nil: counted for the log only
 }
 
 // maxMessages is how many damaged-frame messages are printed in full; after that a broken
 // stream is only counted, so that it cannot flood a log at 30 lines a second.
 const maxMessages = 20
 
-// frames is the number of frames a run owns: one being decoded, one waiting, one classified.
+// frames is the number of frames a camera owns: one being decoded, one waiting, one classified.
 const frames = 3
 
 // Run classifies src's frames with c and hands each result to emit, until the source ends or
 // ctx is done (both return nil, unless the source ended having sent damaged frames or none
-// at all) or something fails; a summary goes to Log in every case. A decoder
+// at all) or something fails, a live source's silence included: no frame that decodes for
+// its SourceOptions.Timeout, however many bytes come; a summary goes to Log in every case. A decoder
 // goroutine reads, decodes and fits frames into a one-slot mailbox: a frame that arrives
 // while the previous one still waits there replaces it and is counted as skipped, so the
 // latency stays that of one frame however slow the network is, and memory stays flat.
 // emit's Frame and Result are reused for later frames: valid only during the call.
 func Run(ctx context.Context, src Source, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
+	return RunCameras(ctx, []Camera{{Source: src, Counters: opt.Counters}}, c, opt, emit)
+}
+
+// camera is one camera's state during a run.
+type camera struct {
+	Camera
+	m        *mailbox
+	lv       *live      // a live source, whose silence ends the run
+	done     chan error // the decoder's end
+	finished bool
+	err      error
+	prefix   string // of its log lines
+	win, all *latencies
+	last     counts
+	res      Result
+}
+
+// RunCameras is Run for several cameras sharing one classifier: each has its own decoder
+// goroutine and mailbox, and the classifier takes the cameras' newest frames in turn, so a
+// camera that sends 30 frames a second gets no more turns than one that sends 5, and one
+// that stalls (its decoder blocked in Next) holds up nobody. The run ends when ctx is done,
+// when every source has ended, or at the first error (a source's, the classifier's or emit's).
+func RunCameras(ctx context.Context, cams []Camera, c Classifier, opt RunOptions, emit func(*Frame, *Result) error) error {
 	in := c.Input()
 	if err := imageio.CheckFitterShape(in.W, in.H, in.C); err != nil {
 		return fmt.Errorf("stream: the classifier takes %w", err)
 	}
+	if len(cams) == 0 {
+		return errors.New("stream: no camera")
+	}
 	log := &logger{w: opt.Log}
-	cnt := opt.Counters
-	if cnt == nil {
-		cnt = new(Counters)
-	}
-	m := &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), every: opt.EveryFrame, cnt: cnt}
-	for range frames {
-		m.free <- &Frame{Pixels: make([]uint8, in.Size())}
-	}
 	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- decode(src, imageio.NewFitter(in.W, in.H, in.C), m, stop, log)
-		close(m.slot)
-	}()
+	ready := make(chan struct{}, 1) // a decoder posted a frame or ended
+	runs := make([]*camera, len(cams))
+	for i, cam := range cams {
+		if cam.Counters == nil {
+			cam.Counters = new(Counters)
+		}
+		r := &camera{Camera: cam, done: make(chan error, 1), prefix: "stream: ", win: newLatencies(1024), all: newLatencies(4096),
+			m: &mailbox{slot: make(chan *Frame, 1), free: make(chan *Frame, frames), ready: ready, every: opt.EveryFrame, cnt: cam.Counters, start: time.Now()}}
+		r.lv, _ = cam.Source.(*live)
+		if len(cams) > 1 {
+			r.prefix = "stream: " + cam.Name + ": "
+		}
+		for range frames {
+			r.m.free <- &Frame{Pixels: make([]uint8, in.Size())}
+		}
+		runs[i] = r
+		go func() {
+			r.done <- decode(r.Source, imageio.NewFitter(in.W, in.H, in.C), r.m, stop, log, r.prefix)
+			close(r.m.slot)
+			r.m.wake()
+		}()
+	}
 
 	start := time.Now()
-	win, all := newLatencies(1024), newLatencies(4096)
+	// A live camera may be gone while bytes still trickle in: its silence is measured by its
+	// decoder's wait for a frame that decodes. One timer serves every live camera: it fires
+	// when the first of them could have been silent for its timeout.
+	var silence <-chan time.Time
+	var silenceTimer *time.Timer
+	untilSilent := func() (time.Duration, bool) {
+		var first time.Duration
+		any := false
+		for _, r := range runs {
+			if r.lv != nil && !r.finished {
+				if left := r.lv.timeout - r.m.waited(); !any || left < first {
+					first, any = left, true
+				}
+			}
+		}
+		return max(first, time.Millisecond), any
+	}
+	if d, ok := untilSilent(); ok {
+		silenceTimer = time.NewTimer(d)
+		defer silenceTimer.Stop()
+		silence = silenceTimer.C
+	}
 	var tick <-chan time.Time
 	if opt.StatsEvery > 0 {
 		t := time.NewTicker(opt.StatsEvery)
 		defer t.Stop()
 		tick = t.C
 	}
-	last, lastAt := snapshot(cnt), start
-	var res Result
-	reason, err, finished := "end of stream", error(nil), false
+	for _, r := range runs {
+		r.last = snapshot(r.Counters)
+	}
+	lastAt := start
+	stats := func(now time.Time) {
+		for _, r := range runs {
+			cur := snapshot(r.Counters)
+			log.printf("%s%s\n", r.prefix, cur.minus(r.last).line(now.Sub(lastAt), r.win))
+			r.last = cur
+			r.win.reset()
+		}
+		lastAt = now
+	}
+	// busy stands for "a frame was just served, look again at once": a closed channel, so
+	// that the select below still notices a stop or the stats tick between frames.
+	busy := make(chan struct{})
+	close(busy)
+	reason, err, left, next := "end of stream", error(nil), len(runs), 0
 loop:
-	for {
+	for left > 0 {
+		// The first camera from next on with a frame waiting, or with its decoder ended.
+		var r *camera
+		var f *Frame
+		ok := false
+		for i := range runs {
+			k := (next + i) % len(runs)
+			if runs[k].finished {
+				continue
+			}
+			select {
+			case f, ok = <-runs[k].m.slot:
+				r = runs[k]
+			default:
+				continue
+			}
+			next = k + 1
+			break
+		}
+		wait := ready
+		switch {
+		case r != nil && !ok:
+			r.finished, r.err = true, <-r.done
+			left--
+			err, wait = r.err, busy
+		case r != nil:
+			err, wait = classify(c, f, r, emit), busy
+			r.m.free <- f
+		}
+		if err != nil {
+			if len(runs) > 1 {
+				err = fmt.Errorf("camera %s: %w", r.Name, err)
+			}
+			break
+		}
 		select {
 		case <-ctx.Done():
 			reason = "interrupted"
 			break loop
-		case now := <-tick:
-			cur := snapshot(cnt)
-			log.printf("stream: %s\n", cur.minus(last).line(now.Sub(lastAt), win))
-			last, lastAt = cur, now
-			win.reset()
-		case f, ok := <-m.slot:
-			if !ok {
-				err, finished = <-done, true
-				break loop
+		case <-silence:
+			for _, r = range runs {
+				if r.lv != nil && !r.finished && r.m.waited() >= r.lv.timeout {
+					err = fmt.Errorf("stream: %s: no complete frame for %v", r.lv.name, r.lv.timeout)
+					break
+				}
 			}
-			err = classify(c, f, m, cnt, emit, &res, win, all)
-			m.free <- f
 			if err != nil {
+				if len(runs) > 1 {
+					err = fmt.Errorf("camera %s: %w", r.Name, err)
+				}
 				break loop
 			}
+			d, _ := untilSilent()
+			silenceTimer.Reset(d)
+		case now := <-tick:
+			stats(now)
+		case <-wait:
 		}
 	}
 	close(stop)
-	_ = src.Close()
-	if !finished {
-		// The decoder stays stuck in Next only when closing cannot interrupt a read: stdin,
-		// which Go reads with plain blocking reads. The program is ending then, so the
-		// decoder is left behind after a second.
+	for _, r := range runs {
+		_ = r.Source.Close()
+	}
+	// The decoder stays stuck in Next only when closing cannot interrupt a read: stdin,
+	// which Go reads with plain blocking reads. The program is ending then, so the decoder
+	// is left behind after a second.
+	grace := time.After(time.Second)
+	for _, r := range runs {
+		if r.finished {
+			continue
+		}
 		select {
-		case <-done:
-		case <-time.After(time.Second):
+		case <-r.done:
+		case <-grace:
 		}
 	}
 	if err != nil {
 		reason = "stopped by an error"
 	}
-	log.printf("stream: %s: %s\n", reason, snapshot(cnt).line(time.Since(start), all))
-	if finished && err == nil && ctx.Err() == nil {
-		// A source that ended on its own was a recording or a pipe: damage in it, or no
-		// frame at all, is the caller's to know from the exit status, not only from the log.
-		if bad := cnt.Bad.Load(); bad > 0 {
-			err = fmt.Errorf("stream: damaged frames in the source: %d", bad)
-		} else if cnt.Classified.Load() == 0 {
-			err = errors.New("stream: the source ended without a frame")
+	var errs []error
+	for _, r := range runs {
+		log.printf("%s%s: %s\n", r.prefix, reason, snapshot(r.Counters).line(time.Since(start), r.all))
+		if r.finished && r.err == nil && err == nil && ctx.Err() == nil {
+			// A source that ended on its own was a recording or a pipe: damage in it, or
+			// no frame at all, is the caller's to know from the exit status, not only from
+			// the log.
+			if bad := r.Counters.Bad.Load(); bad > 0 {
+				errs = append(errs, fmt.Errorf("%sdamaged frames in the source: %d", r.prefix, bad))
+			} else if r.Counters.Classified.Load() == 0 {
+				errs = append(errs, fmt.Errorf("%sthe source ended without a frame", r.prefix))
+			}
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
-func classify(c Classifier, f *Frame, m *mailbox, cnt *Counters, emit func(*Frame, *Result) error, res *Result, lats ...*latencies) error {
-	skipped := m.skipped.Swap(0)
+func classify(c Classifier, f *Frame, r *camera, emit func(*Frame, *Result) error) error {
+	skipped := r.m.skipped.Swap(0)
 	top, err := c.Label(f.Pixels)
 	if err != nil {
 		return fmt.Errorf("frame %d: %w", f.Index, err)
 	}
 	lat := time.Since(f.Time)
-	cnt.Classified.Add(1)
-	for _, l := range lats {
-		l.add(lat)
-	}
-	*res = Result{Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped}
-	return emit(f, res)
+	r.Counters.Classified.Add(1)
+	r.win.add(lat)
+	r.all.add(lat)
+	r.res = Result{Camera: r.Name, Frame: f.Index, Time: f.Time, Top: top, MS: math.Round(float64(lat.Microseconds())) / 1000, Skipped: skipped}
+	return emit(f, &r.res)
 }
 
 // decode is the decoder goroutine: it reads the source, decodes and fits each frame, and
 // posts it to the mailbox. It returns nil at the end of the stream or when told to stop.
-func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger) error {
+func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, log *logger, prefix string) error {
+	m.waiting()
+	defer m.waitFrom.Store(0) // the source has ended: its frames may still be classified
 	for index := 0; ; {
 		p, err := src.Next()
 		select {
@@ -177,7 +312,7 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 			return nil
 		case isFrameError(err):
 			m.cnt.Bad.Add(1)
-			log.damaged("stream: %v\n", err)
+			log.damaged("%s%v\n", prefix, err)
 			continue
 		case err != nil:
 			return err
@@ -193,28 +328,48 @@ func decode(src Source, fit *imageio.Fitter, m *mailbox, stop <-chan struct{}, l
 		m.cnt.Frames.Add(1)
 		if err := f.load(p, fit); err != nil {
 			m.cnt.Bad.Add(1)
-			log.damaged("stream: frame %d: %v\n", f.Index, err)
+			log.damaged("%sframe %d: %v\n", prefix, f.Index, err)
 			m.free <- f
 			continue
 		}
+		m.waitFrom.Store(0) // the wait for the classifier is not the camera's silence
 		if !m.put(f, stop) {
 			return nil
 		}
+		m.waiting()
 	}
 }
 
-// mailbox holds the newest decoded frame.
+// mailbox holds a camera's newest decoded frame.
 type mailbox struct {
 	slot    chan *Frame // capacity 1
 	free    chan *Frame
+	ready   chan struct{} // shared by a run's cameras: wakes the classifier
 	every   bool
 	skipped atomic.Int64 // since the classifier last took a frame
 	cnt     *Counters
+	start   time.Time
+	// waitFrom is when the decoder began waiting for a frame that decodes, as 1 + the time
+	// since start (0: it is not waiting on the source but posting a frame).
+	waitFrom atomic.Int64
+}
+
+// waiting records that the decoder now waits on the source for a good frame.
+func (m *mailbox) waiting() { m.waitFrom.Store(int64(time.Since(m.start)) + 1) }
+
+// waited is how long the decoder has waited on the source for a good frame (0 while it posts).
+func (m *mailbox) waited() time.Duration {
+	w := m.waitFrom.Load()
+	if w == 0 {
+		return 0
+	}
+	return time.Since(m.start) - time.Duration(w-1)
 }
 
 // put posts f, replacing (and counting) a frame still waiting, or in every-frame mode waiting
 // for the slot. It reports false when told to stop.
 func (m *mailbox) put(f *Frame, stop <-chan struct{}) bool {
+	defer m.wake()
 	if m.every {
 		select {
 		case m.slot <- f:
@@ -236,6 +391,14 @@ func (m *mailbox) put(f *Frame, stop <-chan struct{}) bool {
 			m.free <- old
 		default: // the classifier took it meanwhile
 		}
+	}
+}
+
+// wake tells the classifier that a frame is waiting, or that the decoder ended.
+func (m *mailbox) wake() {
+	select {
+	case m.ready <- struct{}{}:
+	default:
 	}
 }
 

@@ -545,3 +545,150 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("p50 %v, p95 %v; want 3ms, 7ms", p50, p95)
 	}
 }
+
+// A folder's links to pictures are frames; a dangling link is said on Log and skipped.
+func TestFolderLinks(t *testing.T) {
+	dir := t.TempDir()
+	streamtest.WriteFile(t, dir, "0001.png", streamtest.PNG(t, streamtest.Pictures(1, 8, 8)[0]))
+	os.Symlink("0001.png", filepath.Join(dir, "latest.png"))
+	os.Symlink("0000.png", filepath.Join(dir, "gone.png"))
+	var log bytes.Buffer
+	src, err := Open(dir, SourceOptions{FPS: 500, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, end := drain(t, src)
+	gone := filepath.Join(dir, "gone.png")
+	if len(frames) != 2 || end != nil || log.String() != "source: skipping "+gone+", a link to 0000.png: no such file or directory\n" {
+		t.Errorf("%d frames, end %v, log %q; want the file and its link, and the dangling link said", len(frames), end, log.String())
+	}
+}
+
+// trickle writes a good frame, then the start of one that never completes, a byte at a time,
+// until stop: a camera that hangs mid-frame while its connection stays up.
+func trickle(w io.Writer, flush func(), good []byte, stop <-chan struct{}) {
+	w.Write(good)
+	w.Write([]byte{0xFF, markerSOI, 0xFF, 0xE0, 0x00, 0x10})
+	flush()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if _, err := w.Write([]byte{0x42}); err != nil {
+			return
+		}
+		flush()
+	}
+}
+
+// A live source that sends no complete frame for its timeout ends the run with an error,
+// whatever trickles in (a frame that never ends, damaged frames, garbage), on every kind of
+// live source; a slow classifier does not count against the camera, and a recording has no
+// such limit.
+func TestLiveSilence(t *testing.T) {
+	lab := streamtest.Labeler(t, streamtest.Graph(t), 3)
+	jpegs := streamtest.JPEGs(t, streamtest.Pictures(3, 32, 32))
+	broken := withoutSegment(t, jpegs[1], 0xC0)
+	const timeout = 400 * time.Millisecond
+	stop := make(chan struct{})
+	defer close(stop)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/trickle", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=b")
+		fmt.Fprint(w, "--b\r\nContent-Type: image/jpeg\r\n\r\n")
+		trickle(w, w.(http.Flusher).Flush, jpegs[0], stop)
+	})
+	mux.HandleFunc("/damaged", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=b")
+		for {
+			fmt.Fprintf(w, "--b\r\nContent-Type: image/jpeg\r\n\r\n%s\r\n", broken)
+			w.(http.Flusher).Flush()
+			select {
+			case <-stop:
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	pipe := func(t *testing.T) *os.File {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { trickle(w, func() {}, jpegs[0], stop); w.Close() }()
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt := SourceOptions{Timeout: timeout}
+	for _, tt := range []struct {
+		name   string
+		open   func(t *testing.T) (Source, error)
+		frames int    // classified before the silence
+		err    string // "" for a run that ends well
+		slow   time.Duration
+	}{
+		{"HTTP, a frame that never ends", func(*testing.T) (Source, error) { return Open(srv.URL+"/trickle", opt) }, 1,
+			"stream: " + srv.URL + "/trickle: no complete frame for 400ms", 0},
+		{"HTTP, damaged frames only", func(*testing.T) (Source, error) { return Open(srv.URL+"/damaged", opt) }, 0,
+			"stream: " + srv.URL + "/damaged: no complete frame for 400ms", 0},
+		{"stdin pipe", func(t *testing.T) (Source, error) { return Open("-", SourceOptions{Timeout: timeout, Stdin: pipe(t)}) }, 1,
+			"stream: stdin: no complete frame for 400ms", 0},
+		{"stdin that Close cannot interrupt", func(t *testing.T) (Source, error) {
+			return Open("-", SourceOptions{Timeout: timeout, Stdin: struct{ io.Reader }{pipe(t)}})
+		}, 1, "stream: stdin: no complete frame for 400ms", 0},
+		{"named pipe", func(t *testing.T) (Source, error) {
+			go func() {
+				if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+					trickle(f, func() {}, jpegs[0], stop)
+					f.Close()
+				}
+			}()
+			return Open(fifo, opt)
+		}, 1, "stream: " + fifo + ": no complete frame for 400ms", 0},
+		{"a classifier slower than the timeout", func(*testing.T) (Source, error) {
+			return Open("-", SourceOptions{Timeout: timeout, Stdin: bytes.NewReader(bytes.Join(jpegs, nil))})
+		}, 3, "", 2 * timeout},
+		{"a recording that is slower than the timeout", func(t *testing.T) (Source, error) {
+			return Open(streamtest.WriteFile(t, t.TempDir(), "rec.mjpeg", bytes.Join(jpegs[:2], nil)), SourceOptions{Timeout: timeout, FPS: 2})
+		}, 2, "", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := tt.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c Classifier = lab
+			if tt.slow > 0 {
+				c = slow{lab, tt.slow}
+			}
+			start := time.Now()
+			got, err := runAll(t, src, c, RunOptions{EveryFrame: true, Log: io.Discard})
+			d := time.Since(start)
+			if len(got.frames) != tt.frames {
+				t.Errorf("%d frames classified, want %d", len(got.frames), tt.frames)
+			}
+			if tt.err == "" {
+				if err != nil {
+					t.Errorf("ended with %v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("ended with %v, want %q", err, tt.err)
+			}
+			if d < timeout || d > timeout+2*time.Second {
+				t.Errorf("ended after %v, want about %v", d, timeout)
+			}
+		})
+	}
+}

@@ -82,14 +82,24 @@ type SourceOptions struct {
 	FPS float64
 	// MaxFrame caps one encoded frame in bytes (0: DefaultMaxFrame).
 	MaxFrame int
-	// Timeout bounds connecting to an HTTP stream and each wait for its next bytes, and each
-	// wait for a V4L2 frame (0: DefaultTimeout).
+	// Timeout bounds connecting to an HTTP stream and each wait for its next bytes, each wait
+	// for a V4L2 frame, and, for every live source (stdin, a pipe, HTTP, V4L2), how long Run
+	// waits for a complete frame: bytes that trickle in without making one do not count
+	// (0: DefaultTimeout).
 	Timeout time.Duration
 	// Stdin is what "-" reads (nil: os.Stdin).
 	Stdin io.Reader
+	// Log, when set, receives what a folder's listing skipped (a dangling link, say), and
+	// what a source that reconnects by itself (RTSP) has to say.
+	Log io.Writer
 	// Cancel, when done, abandons connecting to an HTTP stream (a stop asked for while an
 	// unreachable camera is being waited for); once open, the source is closed with Close.
 	Cancel context.Context
+	// RTSPTransport is "tcp" (also "") or "udp"; HWAccel picks ffmpeg's decoder for RTSP:
+	// "none" (also ""), "auto", an ffmpeg hwaccel name or a decoder name (h264_v4l2m2m).
+	RTSPTransport, HWAccel string
+	// Counters, when set, count the reconnections of such a source.
+	Counters *Counters
 }
 
 // Defaults of SourceOptions.
@@ -113,16 +123,26 @@ func (o SourceOptions) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// Redacted is a spec fit to print or serve: an HTTP source's password is replaced by "xxxxx".
+// Redacted is a spec fit to print or serve: an HTTP or RTSP source's password is replaced by
+// "xxxxx".
 func Redacted(spec string) string {
-	if u, err := url.Parse(spec); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+	if u, err := url.Parse(spec); err == nil && isURL(u.Scheme) {
 		return u.Redacted()
 	}
 	return spec
 }
 
+func isURL(scheme string) bool {
+	switch scheme {
+	case "http", "https", "rtsp", "rtsps":
+		return true
+	}
+	return false
+}
+
 // Open opens a source from its spec: "-" (stdin), a path to a pipe or file (MJPEG, or raw
-// RGB24 with W and H), "http://…" or "https://…" (MJPEG over HTTP), "/dev/videoN" (V4L2)
+// RGB24 with W and H), "http://…" or "https://…" (MJPEG over HTTP), "rtsp://…" or
+// "rtsps://…" (H.264 or H.265 through ffmpeg, scaled into a W×H box), "/dev/videoN" (V4L2)
 // or a folder of images, played in name order.
 func Open(spec string, opt SourceOptions) (Source, error) {
 	if (opt.W == 0) != (opt.H == 0) || opt.W < 0 || opt.H < 0 {
@@ -140,14 +160,16 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 		if !ok {
 			rc = io.NopCloser(in)
 		}
-		return newReaderSource(rc, "stdin", opt), nil
+		return &live{Source: newReaderSource(rc, "stdin", opt), name: "stdin", timeout: opt.timeout()}, nil
 	case strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://"):
 		if opt.W > 0 {
 			return nil, errors.New("a frame size is for raw RGB24 frames on a pipe or in a file, and for V4L2: an HTTP stream is MJPEG")
 		}
 		return openHTTP(spec, opt)
+	case strings.HasPrefix(spec, "rtsp://") || strings.HasPrefix(spec, "rtsps://"):
+		return openRTSP(spec, opt)
 	case strings.HasPrefix(spec, "/dev/video"):
-		return openV4L2(spec, opt)
+		return openLiveV4L2(spec, opt)
 	}
 	st, err := os.Stat(spec)
 	if err != nil {
@@ -159,17 +181,49 @@ func Open(spec string, opt SourceOptions) (Source, error) {
 	case st.IsDir():
 		return openFolder(spec, opt)
 	case st.Mode()&os.ModeCharDevice != 0:
-		return openV4L2(spec, opt)
+		return openLiveV4L2(spec, opt)
 	}
 	f, err := os.Open(spec)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	src := newReaderSource(f, spec, opt)
-	if st.Mode().IsRegular() && opt.FPS > 0 {
+	switch {
+	case !st.Mode().IsRegular(): // a FIFO: a camera's pipe
+		return &live{Source: src, name: spec, timeout: opt.timeout()}, nil
+	case opt.FPS > 0:
 		return pace(src, opt.FPS), nil
 	}
 	return src, nil
+}
+
+func openLiveV4L2(path string, opt SourceOptions) (Source, error) {
+	src, err := openV4L2(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &live{Source: src, name: path, timeout: opt.timeout()}, nil
+}
+
+// live marks a source fed by a camera as it films (stdin, a pipe, HTTP, V4L2), unlike a
+// recording or a folder: Run ends it with an error when no complete frame comes for timeout,
+// however many bytes trickle in, so that a supervisor restarts a capture whose camera is gone.
+type live struct {
+	Source
+	name    string
+	timeout time.Duration
+	// camera: the end of the stream is an error too. A camera never ends one on purpose (it
+	// rebooted, or dropped the client), and an exit status of 0 would keep a supervisor
+	// from starting the capture again; a pipe ends when its writer is done.
+	camera bool
+}
+
+func (l *live) Next() (Packet, error) {
+	p, err := l.Source.Next()
+	if err == io.EOF && l.camera {
+		err = fmt.Errorf("%s: the camera closed the stream", l.name)
+	}
+	return p, err
 }
 
 // newReaderSource reads MJPEG, or raw RGB24 frames when the options give their size.

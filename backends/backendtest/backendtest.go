@@ -6,6 +6,7 @@
 package backendtest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,10 +25,10 @@ import (
 
 // Options say what a device supports and how to prepare its plans.
 type Options struct {
-	// FloatRefusal, when set, says the device refuses graphs with layers kept in float: Prepare
-	// must fail with an error containing it. When empty, such graphs must match the reference
-	// like any other.
-	FloatRefusal string
+	// RefusesFloat says the device refuses graphs with layers kept in float: Prepare must fail
+	// with an error that matches backends.ErrUnsupported and names the layer. When false, such
+	// graphs must match the reference like any other.
+	RefusesFloat bool
 	// Variants are the ways of preparing a plan that MatchesReference checks on every graph
 	// (thread counts, kernel options); none means the device's Prepare alone.
 	Variants []Variant
@@ -48,7 +49,7 @@ const floatLayer = "cccp1"
 // MatchesReference checks every quanttest graph, as int8, with a layer kept in float and with
 // 7-bit weights, prepared for batches of 1 and 3 by every variant: Trace of each image node by
 // node, and Run in every run length against the reference's sums. A device that refuses float-kept layers
-// must refuse them with opt.FloatRefusal.
+// (opt.RefusesFloat) must refuse them with backends.ErrUnsupported.
 func MatchesReference(t *testing.T, dev backends.Device, opt Options) {
 	t.Helper()
 	variants := opt.Variants
@@ -72,13 +73,13 @@ func MatchesReference(t *testing.T, dev backends.Device, opt Options) {
 				for _, batch := range []int{1, 3} {
 					t.Run(fmt.Sprintf("%s/%s/%s/batch%d", c.Name, kept, v.Name, batch), func(t *testing.T) {
 						p, err := v.Prepare(g, batch)
-						if float != nil && opt.FloatRefusal != "" {
+						if float != nil && opt.RefusesFloat {
 							if err == nil {
 								p.Close()
 								t.Fatalf("Prepare accepted layer %s kept in float", floatLayer)
 							}
-							if want := floatLayer + " "; !strings.Contains(err.Error(), opt.FloatRefusal) || !strings.Contains(err.Error(), want) {
-								t.Fatalf("Prepare of layer %s kept in float: %v, want an error naming it and containing %q", floatLayer, err, opt.FloatRefusal)
+							if want := floatLayer + " "; !errors.Is(err, backends.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+								t.Fatalf("Prepare of layer %s kept in float: %v, want an error naming it that matches backends.ErrUnsupported", floatLayer, err)
 							}
 							return
 						}
@@ -104,7 +105,7 @@ func CheckPlan(t testing.TB, g *quant.Graph, p backends.Plan, in []uint8, images
 	refs := make([][]int32, images)
 	for img := range refs {
 		one := in[img*d : (img+1)*d]
-		if err := backends.Compare(g, p, one); err != nil {
+		if _, err := backends.Compare(g, p, one); err != nil {
 			t.Fatalf("image %d: %v", img, err)
 		}
 		refs[img] = g.Reference(one).Sums
@@ -136,7 +137,7 @@ func CheckPlan(t testing.TB, g *quant.Graph, p backends.Plan, in []uint8, images
 // BadCalls checks that a plan refuses what it cannot do and still works afterwards: Prepare
 // of batch 0 or -1 or of an empty graph; Run of too many images, none, a short input or a
 // short output; Trace of a short input, too few or short buffers; Profile with too few
-// timings; and, after Close (twice, harmlessly), every call.
+// timings; and, after Close (twice, harmlessly), every call, with backends.ErrClosed.
 func BadCalls(t *testing.T, dev backends.Device, opt Options) {
 	t.Helper()
 	g := quanttest.Graph(t, quanttest.Cases(t)[0].Spec, 3)
@@ -197,14 +198,14 @@ func BadCalls(t *testing.T, dev backends.Device, opt Options) {
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if p.Run(in, 1, sums) == nil {
-		t.Error("Run after Close: no error")
+	closed := map[string]error{"Run": p.Run(in, 1, sums), "Trace": p.Trace(in, acts, sums)}
+	if prof != nil {
+		closed["Profile"] = prof.Profile(in, 1, sums, make([]time.Duration, len(g.Nodes)))
 	}
-	if p.Trace(in, acts, sums) == nil {
-		t.Error("Trace after Close: no error")
-	}
-	if prof != nil && prof.Profile(in, 1, sums, make([]time.Duration, len(g.Nodes))) == nil {
-		t.Error("Profile after Close: no error")
+	for _, call := range slices.Sorted(maps.Keys(closed)) {
+		if err := closed[call]; !errors.Is(err, backends.ErrClosed) {
+			t.Errorf("%s after Close: %v, want an error that matches backends.ErrClosed", call, err)
+		}
 	}
 }
 

@@ -8,9 +8,6 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/ninedge/ninedge/backends"
@@ -54,27 +51,25 @@ type Plan struct {
 	g       *quant.Graph
 	batch   int
 	threads int
-	packed  []*qgemm.Packed // per node; nil for pools and float convs
-	acts    [][]uint8       // per node: batch × Out.Size(); nil for the global pool
-	cols    [][]uint8       // per worker: one im2col block
-	jobs    chan job
-	wg      sync.WaitGroup
+	packed  []*qgemm.Packed       // per node; nil for pools and float convs
+	acts    [][]uint8             // per node: batch × Out.Size(); nil for the global pool
+	cols    [][]uint8             // per goroutine: one im2col block, or a max pool's row
+	floats  []*quant.FloatScratch // per goroutine, where a layer is kept in float
+	team    *team                 // nil with one thread
 	closed  bool
 }
 
-// job is a contiguous range of one node's output rows (image-major: row = image·H·W + pixel
-// for convolutions, image·H + y for pools).
+// job is one node's output rows (image-major: row = image·H·W + pixel for convolutions,
+// image·H + y for pools), in parts of chunk rows.
 type job struct {
-	node   int
-	in     []uint8
-	r0, r1 int
+	node        int
+	in          []uint8
+	rows, chunk int
+	parts       int
 }
 
 func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("cpu: batch %d", batch)
-	}
-	if err := g.Validate(); err != nil {
+	if err := backends.CheckPrepare(g, batch); err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	p := &Plan{g: g, batch: batch, threads: d.threads, packed: make([]*qgemm.Packed, len(g.Nodes)), acts: make([][]uint8, len(g.Nodes))}
@@ -85,6 +80,9 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 			continue
 		}
 		p.acts[i] = make([]uint8, batch*n.Out.Size())
+		if n.Op == quant.OpMaxPool {
+			colLen = max(colLen, n.In.W*n.In.C) // maxPoolRow's scratch
+		}
 		if n.Op != quant.OpConv || n.Float {
 			continue
 		}
@@ -95,25 +93,27 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 	}
 	p.cols = make([][]uint8, p.threads)
 	for w := range p.cols {
-		p.cols[w] = make([]uint8, colLen)
+		p.cols[w] = make([]uint8, colLen+16) // 16: im2col's short moves may overrun a row
+	}
+	var floats []*quant.Node
+	for i := range g.Nodes {
+		if g.Nodes[i].Float {
+			floats = append(floats, &g.Nodes[i])
+		}
+	}
+	if len(floats) > 0 {
+		p.floats = make([]*quant.FloatScratch, p.threads)
+		for w := range p.floats {
+			p.floats[w] = quant.NewFloatScratch(floats...)
+		}
 	}
 	if p.threads > 1 {
-		p.jobs = make(chan job, p.threads)
-		for w := 0; w < p.threads; w++ {
-			go p.worker(w)
-		}
+		p.team = newTeam(p.threads, p.doPart)
 	}
 	return p, nil
 }
 
 func pointwise(n *quant.Node) bool { return n.Kernel == 1 && n.Stride == 1 && n.Pad == 0 }
-
-func (p *Plan) worker(w int) {
-	for j := range p.jobs {
-		p.do(w, j)
-		p.wg.Done()
-	}
-}
 
 // Run implements backends.Plan.
 func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, sums, nil) }
@@ -121,14 +121,11 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error { return p.run(in, n, 
 // run runs the graph; with perNode it also adds each node's wall time there (Profile).
 func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) error {
 	if p.closed {
-		return fmt.Errorf("cpu: plan is closed")
-	}
-	if n < 1 || n > p.batch {
-		return fmt.Errorf("cpu: batch of %d images, prepared for 1..%d", n, p.batch)
+		return fmt.Errorf("cpu: %w", backends.ErrClosed)
 	}
 	g := p.g
-	if len(in) < n*g.Spec.Input.Size() || len(sums) < n*len(g.Classes) {
-		return fmt.Errorf("cpu: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	if err := backends.CheckRun(g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	cur := in
 	for i := range g.Nodes {
@@ -140,15 +137,16 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 			}
 			break
 		}
-		rows := n * node.Out.H
-		if node.Op == quant.OpConv {
-			rows = n * node.Out.H * node.Out.W
-		}
 		var t0 time.Time
 		if perNode != nil {
 			t0 = time.Now()
 		}
-		p.parallel(i, cur, rows)
+		j := p.split(i, cur, n)
+		if j.parts == 1 {
+			p.doPart(0, j, 0)
+		} else {
+			p.team.run(j)
+		}
 		if perNode != nil {
 			perNode[i] += time.Since(t0)
 		}
@@ -157,76 +155,144 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 	return nil
 }
 
-// parallel splits a node's rows into one contiguous range per worker and waits for them.
-func (p *Plan) parallel(node int, in []uint8, rows int) {
-	if p.threads == 1 || rows < 2 {
-		p.do(0, job{node: node, in: in, r0: 0, r1: rows})
-		return
+// Splitting a node: handing a part over takes about 0.1 µs and moves a cache line or two,
+// and the parts' outputs end up in different cores' caches, so a node is split only where
+// each goroutine gets at least minSplitNS of estimated work; below that the caller runs it
+// alone. The estimate takes a conv at macsPerNS multiply-adds per ns (a VNNI core peaks at
+// about 360, an AVX2 one at a third of that: slower kernels split a little sooner than they
+// could) and a pool at poolReadsPerNS window bytes per ns (nin-cifar10's 3×3 average pool,
+// measured with BenchmarkSplit: 110,592 bytes in 7.5 µs; the max pool does twice that). Each goroutine gets about partsPerThread parts, so that one whose core is taken
+// by another process holds up little, and a conv part is whole 12-row tiles (every kernel's
+// tile height divides 12), so that no tile is computed twice.
+const (
+	minSplitNS     = 2000
+	macsPerNS      = 200
+	poolReadsPerNS = 14
+	partsPerThread = 4
+	tileRows       = 12
+)
+
+// split cuts node i's rows at batch n into the parts the goroutines take, or one part for
+// the caller where a split would not pay.
+func (p *Plan) split(i int, in []uint8, n int) job {
+	node := &p.g.Nodes[i]
+	perImage, ns := node.Out.H, int64(node.Out.Size()*node.Kernel*node.Kernel/poolReadsPerNS)
+	if node.Op == quant.OpConv {
+		perImage, ns = node.Out.H*node.Out.W, node.MACs()/macsPerNS
+		if node.Float {
+			ns *= 4 // float32 multiply-adds: a quarter of int8's per instruction
+		}
 	}
-	parts := min(p.threads, rows)
-	p.wg.Add(parts)
-	for k := 0; k < parts; k++ {
-		p.jobs <- job{node: node, in: in, r0: rows * k / parts, r1: rows * (k + 1) / parts}
+	if p.team == nil || ns*int64(n) < minSplitNS*int64(p.threads) {
+		return job{node: i, in: in, rows: n * perImage, chunk: n * perImage, parts: 1}
 	}
-	p.wg.Wait()
+	return p.parts(i, in, n*perImage)
 }
 
-func (p *Plan) do(w int, j job) {
-	n := &p.g.Nodes[j.node]
-	out := p.acts[j.node]
+// parts cuts node i's rows into about partsPerThread parts per goroutine.
+func (p *Plan) parts(i int, in []uint8, rows int) job {
+	j := job{node: i, in: in, rows: rows}
+	want := p.threads * partsPerThread
+	switch {
+	case p.g.Nodes[i].Op == quant.OpConv:
+		j.chunk = max(1, rows/tileRows/want) * tileRows
+	default:
+		j.chunk = max(1, rows/want)
+	}
+	j.parts = max(1, rows/j.chunk)
+	return j
+}
+
+// doPart runs part k of j on goroutine w (0: the caller); the last part takes the rows that
+// do not fill a whole one.
+func (p *Plan) doPart(w int, j job, k int) {
+	r0, r1 := k*j.chunk, (k+1)*j.chunk
+	if k == j.parts-1 {
+		r1 = j.rows
+	}
+	p.do(w, j.node, j.in, r0, r1)
+}
+
+func (p *Plan) do(w, node int, in []uint8, r0, r1 int) {
+	n := &p.g.Nodes[node]
+	out := p.acts[node]
 	switch {
 	case n.Op == quant.OpConv && n.Float:
-		p.floatConv(n, j, out)
+		n.FloatRows(in, out, r0, r1, p.floats[w])
 	case n.Op == quant.OpConv && pointwise(n):
 		c, k := n.Out.C, n.In.C
-		p.packed[j.node].Run(j.r1-j.r0, j.in[j.r0*k:], k, out[j.r0*c:], c)
+		p.packed[node].Run(r1-r0, in[r0*k:], k, out[r0*c:], c)
 	case n.Op == quant.OpConv:
-		p.conv(w, n, p.packed[j.node], j, out)
+		p.conv(w, n, p.packed[node], in, out, r0, r1)
 	default:
-		poolRows(n, j.in, out, j.r0, j.r1)
+		poolRows(n, in, out, r0, r1, p.cols[w])
 	}
 }
 
 // conv runs rows [r0, r1) of a k×k convolution block by block: im2col a block into this
 // worker's buffer, then one GEMM over it.
-func (p *Plan) conv(w int, n *quant.Node, pk *qgemm.Packed, j job, out []uint8) {
+func (p *Plan) conv(w int, n *quant.Node, pk *qgemm.Packed, in, out []uint8, r0, r1 int) {
 	K, c := n.K(), n.Out.C
 	col := p.cols[w]
-	for b0 := j.r0; b0 < j.r1; b0 += rowBlock {
-		b1 := min(b0+rowBlock, j.r1)
-		for r := b0; r < b1; r++ {
-			im2colRow(n, j.in, r, col[(r-b0)*K:(r-b0+1)*K])
-		}
+	for b0 := r0; b0 < r1; b0 += rowBlock {
+		b1 := min(b0+rowBlock, r1)
+		im2col(n, in, b0, b1, col)
 		pk.Run(b1-b0, col, K, out[b0*c:], c)
 	}
 }
 
-// im2colRow writes output row r's receptive field (image-major row index) in HWIO order,
-// padding with the input's zero point so that it reads as a real 0.
-func im2colRow(n *quant.Node, x []uint8, r int, dst []uint8) {
-	in, k := n.In, n.Kernel
+// im2col writes the receptive fields of output rows [r0, r1) (image-major row index) to dst,
+// K bytes a row, in HWIO order, padding with the input's zero point so that it reads as a
+// real 0. dst has 16 bytes of slack past the last row.
+func im2col(n *quant.Node, x []uint8, r0, r1 int, dst []uint8) {
+	in, k, c := n.In, n.Kernel, n.In.C
+	K, seg := n.K(), k*c
 	pix := n.Out.H * n.Out.W
-	img, p := r/pix, r%pix
+	img, p := r0/pix, r0%pix // the only divisions: rows advance pixel by pixel
 	oy, ox := p/n.Out.W, p%n.Out.W
-	src := x[img*in.Size() : (img+1)*in.Size()]
-	c := in.C
+	for r := r0; r < r1; r++ {
+		src := x[img*in.Size() : (img+1)*in.Size()]
+		row := dst[(r-r0)*K:]
+		x0, y0 := ox*n.Stride-n.Pad, oy*n.Stride-n.Pad
+		lo, hi := max(0, -x0), min(k, in.W-x0)
+		if short := seg <= 16 && len(row) >= (k-1)*seg+16; short && lo == 0 && hi == k && y0 >= 0 && y0+k <= in.H &&
+			len(src) >= ((y0+k-1)*in.W+x0)*c+16 {
+			// Inside the image, a first layer's segments are a few bytes (15 for 5×5×3):
+			// one 16-byte move each instead of a call to memmove. The bytes past a segment
+			// belong to the next segment or row, written after it, or to the slack.
+			for ky := 0; ky < k; ky++ {
+				*(*[16]byte)(row[ky*seg:]) = *(*[16]byte)(src[((y0+ky)*in.W+x0)*c:])
+			}
+		} else {
+			im2colEdge(n, src, row, x0, y0, lo, hi)
+		}
+		if ox++; ox == n.Out.W {
+			if ox, oy = 0, oy+1; oy == n.Out.H {
+				oy, img = 0, img+1
+			}
+		}
+	}
+}
+
+// im2colEdge writes one row of im2col whose window starts at (y0, x0) of the image src,
+// columns [lo, hi) of it inside the image.
+func im2colEdge(n *quant.Node, src, row []uint8, x0, y0, lo, hi int) {
+	in, k, c := n.In, n.Kernel, n.In.C
+	seg := k * c
 	for ky := 0; ky < k; ky++ {
-		iy := oy*n.Stride - n.Pad + ky
-		seg := dst[ky*k*c : (ky+1)*k*c]
-		if iy < 0 || iy >= in.H {
-			fill(seg, n.PadValue)
+		iy := y0 + ky
+		d := row[ky*seg:]
+		if iy < 0 || iy >= in.H || hi <= lo {
+			fill(d[:seg], n.PadValue)
 			continue
 		}
-		x0 := ox*n.Stride - n.Pad
-		lo, hi := max(0, -x0), min(k, in.W-x0)
 		if lo > 0 {
-			fill(seg[:lo*c], n.PadValue)
+			fill(d[:lo*c], n.PadValue)
 		}
-		if hi > lo {
-			copy(seg[lo*c:hi*c], src[(iy*in.W+x0+lo)*c:(iy*in.W+x0+hi)*c])
-		}
+		l := (hi - lo) * c
+		copy(d[lo*c:lo*c+l], src[(iy*in.W+x0+lo)*c:])
 		if hi < k {
-			fill(seg[max(hi, lo)*c:], n.PadValue)
+			fill(d[hi*c:seg], n.PadValue)
 		}
 	}
 }
@@ -239,38 +305,6 @@ func fill(b []uint8, v uint8) {
 	for i := range b {
 		b[i] = v
 	}
-}
-
-// floatConv runs a layer the user kept in float, image by image, with quant's shared
-// implementation (bit-identical to the reference by construction); rows are whole images here.
-func (p *Plan) floatConv(n *quant.Node, j job, out []uint8) {
-	pix := n.Out.H * n.Out.W
-	for img := j.r0 / pix; img*pix < j.r1; img++ {
-		if img*pix < j.r0 {
-			continue
-		}
-		n.FloatConv(j.in[img*n.In.Size():(img+1)*n.In.Size()], out[img*n.Out.Size():(img+1)*n.Out.Size()])
-	}
-}
-
-// Kernel names the qgemm kernel that runs node i ("" for pools and float convolutions).
-func (p *Plan) Kernel(i int) string {
-	if p.packed[i] == nil {
-		return ""
-	}
-	return p.packed[i].Kernel()
-}
-
-// Kernels lists the distinct qgemm kernels of the plan's convolutions, in node order, joined
-// by "+".
-func (p *Plan) Kernels() string {
-	var names []string
-	for i := range p.packed {
-		if k := p.Kernel(i); k != "" && !slices.Contains(names, k) {
-			names = append(names, k)
-		}
-	}
-	return strings.Join(names, "+")
 }
 
 // Trace implements backends.Plan.
@@ -291,8 +325,8 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 
 // Close stops the workers. The plan cannot run afterwards.
 func (p *Plan) Close() error {
-	if !p.closed && p.jobs != nil {
-		close(p.jobs)
+	if !p.closed && p.team != nil {
+		p.team.close()
 	}
 	p.closed = true
 	return nil

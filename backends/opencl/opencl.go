@@ -61,23 +61,23 @@ func (Backend) Devices(backends.Options) ([]backends.Device, error) {
 	}
 	plats, err := cl.GetPlatforms()
 	if err != nil {
-		return nil, fmt.Errorf("opencl: listing platforms: %w", err)
+		return nil, fmt.Errorf("listing platforms: %w", err)
 	}
 	var devs []backends.Device
 	byPlatform := map[int][]*cl.Device{}
 	for _, r := range raw {
 		if r.platform >= len(plats) {
-			return nil, fmt.Errorf("opencl: platform %d disappeared while listing devices", r.platform)
+			return nil, fmt.Errorf("platform %d disappeared while listing devices", r.platform)
 		}
 		cds, ok := byPlatform[r.platform]
 		if !ok {
 			if cds, err = plats[r.platform].GetDevices(cl.DeviceTypeAll); err != nil {
-				return nil, fmt.Errorf("opencl: platform %d: listing devices: %w", r.platform, err)
+				return nil, fmt.Errorf("platform %d: listing devices: %w", r.platform, err)
 			}
 			byPlatform[r.platform] = cds
 		}
 		if r.index >= len(cds) {
-			return nil, fmt.Errorf("opencl: platform %d: devices changed while listing them", r.platform)
+			return nil, fmt.Errorf("platform %d: devices changed while listing them", r.platform)
 		}
 		r.info.Index = len(devs)
 		devs = append(devs, &Device{info: r.info, little: r.little, dev: cds[r.index]})
@@ -96,14 +96,14 @@ type rawDevice struct {
 func rawDevices() ([]rawDevice, error) {
 	var np C.cl_uint
 	if rc := C.clGetPlatformIDs(0, nil, &np); rc != C.CL_SUCCESS {
-		return nil, fmt.Errorf("opencl: listing platforms: %w", codeError(rc))
+		return nil, fmt.Errorf("listing platforms: %w", codeError(rc))
 	}
 	if np == 0 {
-		return nil, errors.New("opencl: no OpenCL platform is installed")
+		return nil, errors.New("no OpenCL platform is installed")
 	}
 	plats := make([]C.cl_platform_id, np)
 	if rc := C.clGetPlatformIDs(np, &plats[0], nil); rc != C.CL_SUCCESS {
-		return nil, fmt.Errorf("opencl: listing platforms: %w", codeError(rc))
+		return nil, fmt.Errorf("listing platforms: %w", codeError(rc))
 	}
 	var out []rawDevice
 	var skipped []string
@@ -143,7 +143,7 @@ func rawDevices() ([]rawDevice, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("opencl: no OpenCL device (%s)", strings.Join(skipped, "; "))
+		return nil, fmt.Errorf("no OpenCL device (%s)", strings.Join(skipped, "; "))
 	}
 	return out, nil
 }

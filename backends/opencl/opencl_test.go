@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,10 +16,7 @@ import (
 
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/backends/backendtest"
-	"github.com/ninedge/ninedge/backends/cpu"
-	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant"
-	"github.com/ninedge/ninedge/quant/fixedpoint"
 	"github.com/ninedge/ninedge/quant/quanttest"
 )
 
@@ -40,98 +36,49 @@ func TestDevices(t *testing.T) {
 	})
 }
 
-// The device's requantization must equal fixedpoint.Requantize on edge values (every
-// combination of extreme accumulators, multipliers and shifts), exact ties, and random values
-// aimed at the uint8 range, where rounding decides the result.
+// The device's requantization must equal fixedpoint.Requantize on backendtest's cases: edge
+// values, exact ties and random values aimed at the uint8 range.
 func TestRequantizeKernel(t *testing.T) {
 	d := device(t)
-	var acc, mult, shift []int32
-	add := func(a, m, s int32) { acc, mult, shift = append(acc, a), append(mult, m), append(shift, s) }
-	accs := []int32{math.MinInt32, -1000, -1, 0, 1, 2, 3, 127, 128, 255, 256, 1 << 16, 1<<24 + 1, 1<<30 - 1, 1 << 30, math.MaxInt32 - 1, math.MaxInt32}
-	mults := []int32{1 << 30, 1<<30 + 1, 1518500250, math.MaxInt32 - 1, math.MaxInt32}
-	for _, a := range accs {
-		for _, m := range mults {
-			for s := int32(1); s <= fixedpoint.MaxShift; s++ {
-				add(a, m, s)
-			}
-		}
-		add(a, 0, 1) // a scale too small to represent
-	}
-	// Exact ties acc·m = (2v+1)·2^(s-1), which round up to v+1: with m = 2^30,
-	// acc = (2v+1)·2^(s-31); with m = 3·2^29, acc = (2v+1)/3·2^(s-30) where 3 divides 2v+1.
-	for s := int32(31); s <= 52; s++ {
-		for _, v := range []int32{0, 1, 4, 127, 253, 254, 255, 256} {
-			add((2*v+1)<<(s-31), 1<<30, s)
-			if (2*v+1)%3 == 0 {
-				add((2*v+1)/3<<(s-30), 3<<29, s)
-			}
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 200000; i++ {
-		m := int32(1<<30 + r.Int64N(1<<30))
-		s := int32(1 + r.IntN(fixedpoint.MaxShift))
-		// acc ≈ v·2^s/m for a target v around the uint8 range, clamped to int32.
-		v := r.Float64()*300 - 10
-		a := v * math.Exp2(float64(s)) / float64(m)
-		a += float64(r.IntN(5) - 2)
-		switch {
-		case i%7 == 0: // random bits
-			add(int32(r.Uint32()), m, s)
-		case a >= math.MaxInt32 || a <= math.MinInt32:
-			add(int32(r.Uint32()), m, s)
-		default:
-			add(int32(a), m, s)
-		}
-	}
-	for len(acc)%8 != 0 { // requant_test works on 8 lanes
-		add(0, 0, 1)
-	}
-	rt, err := d.open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.release()
-	k, err := rt.prog.CreateKernel("requant_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Release()
-	var bufs []*cl.MemObject
-	for _, v := range [][]int32{acc, mult, shift} {
-		b, err := rt.ctx.CreateBuffer(cl.MemReadOnly|cl.MemCopyHostPtr, padInt32(v, len(v), 0))
+	backendtest.Requantize(t, func(acc, mult, shift []int32) ([]uint8, error) {
+		// requant_test works on 8 lanes: the padding is a triple that requantizes to 0.
+		n := ceilDiv(len(acc), 8) * 8
+		rt, err := d.open("")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		defer b.Release()
-		bufs = append(bufs, b)
-	}
-	out, err := rt.ctx.CreateEmptyBuffer(cl.MemWriteOnly, len(acc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Release()
-	if err := k.SetArgs(bufs[0], bufs[1], bufs[2], out); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rt.queue.EnqueueNDRangeKernel(k, nil, []int{len(acc) / 8}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]uint8, len(acc))
-	if _, err := rt.queue.EnqueueReadBuffer(out, true, 0, len(got), unsafe.Pointer(&got[0]), nil); err != nil {
-		t.Fatal(err)
-	}
-	bad := 0
-	for i := range acc {
-		if want := fixedpoint.Requantize(acc[i], mult[i], shift[i]); got[i] != want {
-			if bad++; bad <= 10 {
-				t.Errorf("Requantize(%d, %d, %d): device %d, reference %d", acc[i], mult[i], shift[i], got[i], want)
+		defer rt.release()
+		k, err := rt.prog.CreateKernel("requant_test")
+		if err != nil {
+			return nil, err
+		}
+		defer k.Release()
+		var bufs []*cl.MemObject
+		for j, v := range [][]int32{acc, mult, shift} {
+			b, err := rt.ctx.CreateBuffer(cl.MemReadOnly|cl.MemCopyHostPtr, padInt32(v, n, int32(j/2)))
+			if err != nil {
+				return nil, err
 			}
+			defer b.Release()
+			bufs = append(bufs, b)
 		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d values differ", bad, len(acc))
-	}
+		out, err := rt.ctx.CreateEmptyBuffer(cl.MemWriteOnly, n)
+		if err != nil {
+			return nil, err
+		}
+		defer out.Release()
+		if err := k.SetArgs(bufs[0], bufs[1], bufs[2], out); err != nil {
+			return nil, err
+		}
+		if _, err := rt.queue.EnqueueNDRangeKernel(k, nil, []int{n / 8}, nil, nil); err != nil {
+			return nil, err
+		}
+		got := make([]uint8, n)
+		if _, err := rt.queue.EnqueueReadBuffer(out, true, 0, len(got), unsafe.Pointer(&got[0]), nil); err != nil {
+			return nil, err
+		}
+		return got, nil
+	})
 }
 
 // Every test graph, at batch sizes 1 and 3, must give the reference executor's bytes, node by
@@ -140,7 +87,7 @@ func TestRequantizeKernel(t *testing.T) {
 func TestMatchesReference(t *testing.T) {
 	d := device(t)
 	backendtest.MatchesReference(t, d, backendtest.Options{
-		FloatRefusal: "is kept in float; use the cpu backend",
+		RefusesFloat: true,
 		Variants: []backendtest.Variant{
 			{Name: "native", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) { return d.prepare(g, batch, "") }},
 			{Name: "portable", Prepare: func(g *quant.Graph, batch int) (backends.Plan, error) {
@@ -153,8 +100,8 @@ func TestMatchesReference(t *testing.T) {
 // The authors' CIFAR-10 NIN, converted to int8 as ninquant does, on real test images.
 func TestCIFAR10Model(t *testing.T) { backendtest.CIFAR10(t, device(t)) }
 
-// With no OpenCL driver registered, Devices must say so in an error (the caller then falls
-// back to the CPU), never panic. The ICD loader reads its configuration once per process,
+// With no OpenCL driver registered, Devices must say so in an error (auto then skips the
+// backend, a named choice fails with it), never panic. The ICD loader reads its configuration once per process,
 // so the check runs in a child process whose loader looks for drivers in an empty folder.
 func TestNoDriver(t *testing.T) {
 	if os.Getenv("NINEDGE_OPENCL_NO_DRIVER") == "1" {
@@ -205,38 +152,4 @@ func TestRunAllocations(t *testing.T) {
 		}
 		return float64(4 * commands)
 	})
-}
-
-// BenchmarkRun times the CIFAR-10-shaped graph (nin-cifar10's spec with random weights) on
-// OpenCL and, for the ratio, on the CPU backend in the same run: one image at a time (the
-// latency a camera sees) and batches of 8 (throughput).
-func BenchmarkRun(b *testing.B) {
-	d := device(b)
-	spec, err := nin.LoadSpec("nin-cifar10", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := quanttest.Graph(b, spec, 1)
-	for _, batch := range []int{1, 8} {
-		in := quanttest.Input(g, 1, batch)
-		sums := make([]int32, batch*len(g.Classes))
-		for _, dev := range []backends.Device{d, cpu.NewDevice(0)} {
-			b.Run(fmt.Sprintf("%s/batch%d", dev.Info().Backend, batch), func(b *testing.B) {
-				p, err := dev.Prepare(g, batch)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				if err := p.Run(in, batch, sums); err != nil { // the first run absorbs lazy compilation
-					b.Fatal(err)
-				}
-				for b.Loop() {
-					if err := p.Run(in, batch, sums); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N*batch), "ms/image")
-			})
-		}
-	}
 }

@@ -5,7 +5,6 @@ package opencl
 import (
 	_ "embed"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -109,15 +108,12 @@ func (d *Device) Prepare(g *quant.Graph, batch int) (backends.Plan, error) {
 
 // prepare is Prepare with extra kernel build options (the tests force the portable code).
 func (d *Device) prepare(g *quant.Graph, batch int, options string) (backends.Plan, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("opencl: batch %d", batch)
-	}
-	if err := g.Validate(); err != nil {
+	if err := backends.CheckPrepare(g, batch); err != nil {
 		return nil, fmt.Errorf("opencl: %w", err)
 	}
 	for i := range g.Nodes {
 		if n := &g.Nodes[i]; n.Op == quant.OpConv && n.Float {
-			return nil, fmt.Errorf("opencl: layer %s is kept in float; use the cpu backend", n.Name)
+			return nil, fmt.Errorf("opencl: %w", backends.Unsupported(n.Name, "layer %s is kept in float; use the cpu backend"))
 		}
 	}
 	if err := checkIndexes(g, batch); err != nil {
@@ -358,17 +354,12 @@ func b2i(b bool) int32 {
 	return 0
 }
 
-var errClosed = errors.New("opencl: plan is closed")
-
 func (p *Plan) check(in []uint8, n int, sums []int32) error {
 	if p.closed {
-		return errClosed
+		return fmt.Errorf("opencl: %w", backends.ErrClosed)
 	}
-	if n < 1 || n > p.batch {
-		return fmt.Errorf("opencl: batch of %d images, prepared for 1..%d", n, p.batch)
-	}
-	if len(in) < n*p.g.Spec.Input.Size() || len(sums) < n*len(p.g.Classes) {
-		return fmt.Errorf("opencl: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	if err := backends.CheckRun(p.g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("opencl: %w", err)
 	}
 	return nil
 }
@@ -385,8 +376,8 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 // so that each node's wall time includes their launch. The input transfer counts towards the
 // first node and the read of the sums towards the last.
 func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration) error {
-	if len(perNode) < len(p.steps) {
-		return fmt.Errorf("opencl: %d per-node times for %d nodes", len(perNode), len(p.steps))
+	if err := backends.CheckTimings(p.g, perNode); err != nil {
+		return fmt.Errorf("opencl: %w", err)
 	}
 	return p.run(in, n, sums, perNode)
 }
@@ -436,13 +427,8 @@ func (p *Plan) run(in []uint8, n int, sums []int32, perNode []time.Duration) err
 
 // Trace implements backends.Plan: it runs one image and reads every node's buffer back.
 func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
-	if len(acts) < len(p.g.Nodes) {
-		return fmt.Errorf("opencl: %d trace buffers for %d nodes", len(acts), len(p.g.Nodes))
-	}
-	for i, n := range p.g.Nodes {
-		if n.Op != quant.OpGlobalAvg && len(acts[i]) < n.Out.Size() {
-			return fmt.Errorf("opencl: trace buffer of node %s holds %d bytes, needs %d", n.Name, len(acts[i]), n.Out.Size())
-		}
+	if err := backends.CheckTraceBuffers(p.g, acts); err != nil {
+		return fmt.Errorf("opencl: %w", err)
 	}
 	if err := p.Run(in, 1, sums); err != nil {
 		return err

@@ -4,6 +4,7 @@ package vulkan
 
 import (
 	"errors"
+	"runtime"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -110,4 +111,12 @@ func (r *runner) free() { C.free(unsafe.Pointer(r.c)) }
 func cWords(n int) (w []uint32, free func()) {
 	mem := C.calloc(C.size_t(max(n, 1)), 4)
 	return unsafe.Slice((*uint32)(mem), n), func() { C.free(mem) }
+}
+
+// pinned pins s's backing array: vulkan-go stores a slice's data pointer in the C structs it
+// builds, and cgo allows a Go pointer in C memory only while it is pinned. Unpin after the
+// call that reads the structs.
+func pinned[T any](pin *runtime.Pinner, s []T) []T {
+	pin.Pin(&s[0])
+	return s
 }

@@ -10,6 +10,7 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 
+	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/quant"
 )
 
@@ -32,13 +33,12 @@ func (p *Plan) Run(in []uint8, n int, sums []int32) error {
 func (p *Plan) check(in []uint8, n int, sums []int32) error {
 	switch {
 	case p.closed:
-		return errors.New("vulkan: plan is closed")
+		return fmt.Errorf("vulkan: %w", backends.ErrClosed)
 	case p.broken != nil:
 		return fmt.Errorf("vulkan: plan unusable after an earlier failure: %w", p.broken)
-	case n < 1 || n > p.batch:
-		return fmt.Errorf("vulkan: batch of %d images, prepared for 1..%d", n, p.batch)
-	case len(in) < n*p.g.Spec.Input.Size() || len(sums) < n*len(p.g.Classes):
-		return fmt.Errorf("vulkan: input (%d bytes) or output (%d sums) too small for %d images", len(in), len(sums), n)
+	}
+	if err := backends.CheckRun(p.g, p.batch, in, n, sums); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	return nil
 }
@@ -106,9 +106,6 @@ func fill(b []uint8, v uint8) {
 	}
 }
 
-// closeWait is how long Close waits for a submission that timed out before it gives up on it.
-const closeWait = time.Second
-
 // waitLimit is how long a batch of n images may take before the device counts as hung:
 // generous, since a Raspberry Pi's GPU may take a second per image.
 func waitLimit(n int) uint64 { return uint64(time.Minute + time.Duration(n)*10*time.Second) }
@@ -135,13 +132,8 @@ func (p *Plan) Trace(in []uint8, acts [][]uint8, sums []int32) error {
 	if err := p.check(in, 1, sums); err != nil {
 		return err
 	}
-	if len(acts) < len(p.stages) {
-		return fmt.Errorf("vulkan: %d trace buffers for %d nodes", len(acts), len(p.stages))
-	}
-	for i, s := range p.stages {
-		if s.node.Op != quant.OpGlobalAvg && len(acts[i]) < s.node.Out.Size() {
-			return fmt.Errorf("vulkan: trace buffer of node %s holds %d bytes, needs %d", s.node.Name, len(acts[i]), s.node.Out.Size())
-		}
+	if err := backends.CheckTraceBuffers(p.g, acts); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	p.load(in, 1)
 	if err := p.submit(2, waitLimit(1)); err != nil {
@@ -168,8 +160,8 @@ func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration)
 	if p.queries == vk.NullQueryPool {
 		return errors.New("vulkan: the device's compute queue has no timestamp queries")
 	}
-	if len(perNode) < len(p.stages) {
-		return fmt.Errorf("vulkan: %d profile slots for %d nodes", len(perNode), len(p.stages))
+	if err := backends.CheckTimings(p.g, perNode); err != nil {
+		return fmt.Errorf("vulkan: %w", err)
 	}
 	if err := p.Run(in, n, sums); err != nil {
 		return err
@@ -185,68 +177,4 @@ func (p *Plan) Profile(in []uint8, n int, sums []int32, perNode []time.Duration)
 		perNode[i] += time.Duration(float64(ticks) * period)
 	}
 	return nil
-}
-
-// Close waits for the device and destroys everything the plan made. It is safe to call
-// twice; the plan cannot run afterwards.
-func (p *Plan) Close() error {
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	if p.device == nil {
-		return nil
-	}
-	if p.timedOut && p.runner.wait(uint64(closeWait)) != vk.Success {
-		// Destroying what the device may still be running is undefined, and waiting for it
-		// may never end (and would keep a fallback to the CPU from happening): leave it all
-		// allocated, for the process's end to free.
-		return fmt.Errorf("vulkan: work that timed out was still running %v later: the plan's resources are left allocated", closeWait)
-	}
-	var waitErr error // a lost device still lets everything be destroyed
-	if res := vk.DeviceWaitIdle(p.device); res != vk.Success {
-		waitErr = fmt.Errorf("vulkan: %w", vkErr("vkDeviceWaitIdle", res))
-	}
-	for _, s := range p.stages {
-		if s.pipeline != vk.NullPipeline {
-			vk.DestroyPipeline(p.device, s.pipeline, nil)
-		}
-	}
-	for _, v := range p.views {
-		vk.DestroyBufferView(p.device, v, nil)
-	}
-	for _, m := range p.modules {
-		vk.DestroyShaderModule(p.device, m, nil)
-	}
-	if p.descPool != vk.NullDescriptorPool {
-		vk.DestroyDescriptorPool(p.device, p.descPool, nil)
-	}
-	for k := range p.pipeLay {
-		if p.pipeLay[k] != vk.NullPipelineLayout {
-			vk.DestroyPipelineLayout(p.device, p.pipeLay[k], nil)
-		}
-		if p.setLayout[k] != vk.NullDescriptorSetLayout {
-			vk.DestroyDescriptorSetLayout(p.device, p.setLayout[k], nil)
-		}
-	}
-	for _, b := range p.buffers {
-		b.destroy(p.device)
-	}
-	if p.queries != vk.NullQueryPool {
-		vk.DestroyQueryPool(p.device, p.queries, nil)
-	}
-	if p.cmdPool != vk.NullCommandPool {
-		// Destroying the pool frees its command buffers.
-		vk.DestroyCommandPool(p.device, p.cmdPool, nil)
-	}
-	if p.fence != vk.NullFence {
-		vk.DestroyFence(p.device, p.fence, nil)
-	}
-	if p.runner != nil {
-		p.runner.free()
-		p.runner = nil
-	}
-	vk.DestroyDevice(p.device, nil)
-	p.device = nil
-	return waitErr
 }

@@ -4,7 +4,7 @@
 // (package shaders, SPIR-V embedded) and reproduces quant's reference executor byte for byte.
 //
 // It loads libvulkan.so.1 at run time, so a binary built with the vulkan tag starts on a
-// machine without Vulkan and falls back to the CPU. Weights are uploaded once, buffers,
+// machine without Vulkan and runs on the CPU (auto, or a list such as vulkan,cpu). Weights are uploaded once, buffers,
 // pipelines and descriptor sets are made in Prepare, the command buffer is recorded once per
 // plan (the batch size reaches it through an indirect dispatch buffer), and Run copies the
 // input in, makes one submission and copies the sums out, allocating nothing.
@@ -87,7 +87,7 @@ func instance() (vk.Instance, uint32, error) {
 }
 
 // Devices lists every physical device. No loader, no driver or no device is an error that
-// says so, never a panic: the caller falls back to the CPU.
+// says so, never a panic: auto skips the backend, a named choice fails with it.
 func (Backend) Devices(backends.Options) ([]backends.Device, error) {
 	h, api, err := instance()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func classify(e *cli.Env, args []string) error {
 		fmt.Fprintf(e.Stderr, "ninedge classify: %v\n", err)
 	}
 	for _, arg := range fs.Args() {
-		files, err := expand(arg)
+		files, err := expand(arg, e.Stderr)
 		if err != nil {
 			inputs++
 			fail(err)
@@ -70,13 +71,17 @@ func classify(e *cli.Env, args []string) error {
 	return nil
 }
 
-// expand turns a folder into its image files, in name order.
-func expand(arg string) ([]string, error) {
+// expand turns a folder into its image files, in name order, saying on stderr which entries
+// it skipped (a dangling link): not a failure, as a camera's folder may hold one at any time.
+func expand(arg string, stderr io.Writer) ([]string, error) {
 	st, err := os.Stat(arg)
 	if err != nil || !st.IsDir() {
 		return []string{arg}, nil // classifyFile reports what is wrong with it
 	}
-	files, err := imageio.ListImages(arg)
+	files, skipped, err := imageio.ListImages(arg)
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "ninedge classify: skipping %v\n", s)
+	}
 	if err == nil && len(files) == 0 {
 		err = fmt.Errorf("%s: no image files in the folder", arg)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -18,10 +19,19 @@ type devicesJSON struct {
 	Unavailable []unavailable         `json:"unavailable,omitempty"`
 }
 
-// unavailable is a backend that is built in but lists no device, and why.
+// unavailable is a backend that lists no device, and why: not built into this binary (Build
+// then says how to build it in), or built in without a usable device.
 type unavailable struct {
 	Backend string `json:"backend"`
 	Error   string `json:"error"`
+	Build   string `json:"build,omitempty"`
+}
+
+// optional are the backends a plain build (make build, CGO_ENABLED=0) leaves out, with the
+// command that builds them in; each needs cgo and its own build tag.
+var optional = []struct{ name, build string }{
+	{"opencl", "make build-gpu (go build -tags opencl: cgo, the OpenCL headers and libOpenCL.so.1)"},
+	{"vulkan", "make build-gpu (go build -tags vulkan: cgo; libvulkan.so.1 is loaded at run time)"},
 }
 
 func devices(e *cli.Env, args []string) error {
@@ -58,6 +68,11 @@ func devices(e *cli.Env, args []string) error {
 			out.Devices = append(out.Devices, info)
 		}
 	}
+	for _, o := range optional {
+		if !slices.Contains(backends.Names(), o.name) {
+			out.Unavailable = append(out.Unavailable, unavailable{Backend: o.name, Error: "not built into this binary", Build: o.build})
+		}
+	}
 	if *asJSON {
 		if err := json.NewEncoder(e.Stdout).Encode(out); err != nil {
 			return err
@@ -82,6 +97,10 @@ func printDevices(w io.Writer, d *devicesJSON) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", i.Backend, i.Index, i.Name, i.Type, i.Driver, mem, capabilities(i))
 	}
 	for _, u := range d.Unavailable {
+		if u.Build != "" {
+			fmt.Fprintf(tw, "%s\t-\t%s: build it in with %s\n", u.Backend, u.Error, u.Build)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t-\tunavailable: %s\n", u.Backend, u.Error)
 	}
 	tw.Flush()

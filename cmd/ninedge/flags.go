@@ -23,40 +23,56 @@ const modelHelp = "int8 model file (written by ninquant convert)"
 // labelFlags add what classify, stream and serve share.
 type labelFlags struct {
 	cli.RunFlags
-	top    int
-	verify bool
+	top         int
+	verify      bool
+	imageMemory byteSize
 }
 
 func (l *labelFlags) add(fs *cli.FlagSet) {
 	l.RunFlags.Add(fs.FlagSet, modelHelp, 0)
 	fs.IntVar(&l.top, "top", 5, "classes per answer, best first")
-	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images and stop at the first layer that differs", verifyImages))
+	fs.BoolVar(&l.verify, "verify", false, fmt.Sprintf("run the CPU reference executor beside the backend on the first %d images, say on stderr what each comparison covered, and stop at the first layer that differs", verifyImages))
+	l.imageMemory = imageio.DefaultMemoryBudget
+	fs.Var(&l.imageMemory, "image-memory", "most memory decoding one image may take (the decoder's working memory and the file included); larger images are refused")
 }
 
-// labeler opens the model for one image at a time. done frees the device.
+// labeler opens the model for one image at a time, and applies --image-memory. done frees
+// the device.
 func (l *labelFlags) labeler(e *cli.Env) (lab *infer.Labeler, c *infer.Classifier, done func(), err error) {
 	if l.top < 1 {
 		return nil, nil, nil, cli.Usagef("--top must be at least 1")
 	}
-	c, err = l.OpenInt8(e, "ninedge", true)
+	lab, c, err = l.open(e, l.RunFlags)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	applyImageMemory(int64(l.imageMemory))
+	return lab, c, func() { _ = c.Close() }, nil
+}
+
+// open opens the model on rf's device with the labeler's --top and --verify.
+func (l *labelFlags) open(e *cli.Env, rf cli.RunFlags) (*infer.Labeler, *infer.Classifier, error) {
+	c, err := rf.OpenInt8(e, "ninedge", true)
+	if err != nil {
+		return nil, nil, err
 	}
 	verify := 0
 	if l.verify {
 		verify = verifyImages
 	}
-	lab, err = infer.NewLabeler(c, l.top, verify)
+	lab, err := infer.NewLabeler(c, l.top, verify)
 	if err != nil {
 		_ = c.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return lab, c, func() { _ = c.Close() }, nil
+	return lab, c, nil
 }
 
-// sourceFlags choose a camera or a recording, for stream and serve.
+// sourceFlags choose cameras or recordings, for stream and serve.
 type sourceFlags struct {
-	spec       string
+	specs      []string
+	transport  string
+	hwaccel    string
 	fps        float64
 	size       string
 	maxFrame   int
@@ -66,11 +82,13 @@ type sourceFlags struct {
 }
 
 func (s *sourceFlags) add(fs *cli.FlagSet, stats time.Duration) {
-	fs.StringVar(&s.spec, "source", "", "- (stdin), a pipe or file (MJPEG, or raw RGB24 with --size), http://… (MJPEG), /dev/videoN (V4L2), or a folder of images")
+	fs.StringArrayVar(&s.specs, "source", nil, "[NAME=]SOURCE, once per camera: - (stdin), a pipe or file (MJPEG, or raw RGB24 with --size), http://… (MJPEG), rtsp://[user:pass@]host[:port]/path (H.264/H.265 through ffmpeg), /dev/videoN (V4L2), or a folder of images; unnamed sources are cam1, cam2…")
+	fs.StringVar(&s.transport, "rtsp-transport", "tcp", "tcp or udp: how RTSP cameras send their video")
+	fs.StringVar(&s.hwaccel, "hwaccel", "none", "RTSP decoding: none, auto, an ffmpeg hwaccel (drm, vaapi, cuda) or decoder (h264_v4l2m2m); see docs/deploy.md per board")
 	fs.Float64Var(&s.fps, "fps", 0, "play folders and files at this rate (folders default to 30) and ask it of V4L2 cameras; pipes and HTTP streams run at the camera's rate")
-	fs.StringVar(&s.size, "size", "", "WxH: the frames are raw RGB24 of this size (pipes, files); the capture size asked of a V4L2 camera (default 640x480)")
+	fs.StringVar(&s.size, "size", "", "WxH: the frames are raw RGB24 of this size (pipes, files); the capture size asked of a V4L2 camera (default 640x480); the box RTSP frames are scaled down into (default 320x240)")
 	fs.IntVar(&s.maxFrame, "max-frame", stream.DefaultMaxFrame, "largest encoded frame in bytes; larger ones are dropped")
-	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "give up on an HTTP or V4L2 source that sends nothing for this long")
+	fs.DurationVar(&s.timeout, "timeout", stream.DefaultTimeout, "end with an error when a live source (HTTP, V4L2, a pipe, stdin) delivers no complete frame for this long, whatever bytes trickle in; an RTSP camera is reconnected instead")
 	fs.BoolVar(&s.everyFrame, "every-frame", false, "classify every frame, making the source wait (recordings); live, the newest frame wins and the others are skipped")
 	fs.DurationVar(&s.stats, "stats", stats, "print a stats line on stderr this often (0: only at the end)")
 }
@@ -82,6 +100,9 @@ func (s *sourceFlags) check() error {
 	}
 	if s.maxFrame <= 0 || s.timeout <= 0 || s.stats < 0 {
 		return cli.Usagef("--max-frame and --timeout must be positive, --stats 0 or more")
+	}
+	if s.transport != "tcp" && s.transport != "udp" {
+		return cli.Usagef("--rtsp-transport %q: want tcp or udp", s.transport)
 	}
 	w, h, ok := parseSize(s.size)
 	switch {
@@ -95,15 +116,17 @@ func (s *sourceFlags) check() error {
 	return nil
 }
 
-func (s *sourceFlags) open(e *cli.Env) (stream.Source, error) {
+// open opens one source, whose reconnections (RTSP) are counted in cnt.
+func (s *sourceFlags) open(e *cli.Env, spec string, cnt *stream.Counters) (stream.Source, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx}
+	opt := stream.SourceOptions{FPS: s.fps, MaxFrame: s.maxFrame, Timeout: s.timeout, Stdin: e.Stdin, Cancel: e.Ctx, Log: e.Stderr,
+		RTSPTransport: s.transport, HWAccel: s.hwaccel, Counters: cnt}
 	if s.size != "" {
 		opt.W, opt.H, _ = parseSize(s.size)
 	}
-	return stream.Open(s.spec, opt)
+	return stream.Open(spec, opt)
 }
 
 // stoppedConnecting reports err to be a stop asked for while the source was being opened: not
@@ -116,8 +139,8 @@ func stoppedConnecting(e *cli.Env, prog string, err error) bool {
 	return true
 }
 
-func (s *sourceFlags) runOptions(e *cli.Env, c *stream.Counters) stream.RunOptions {
-	return stream.RunOptions{EveryFrame: s.everyFrame, Log: e.Stderr, StatsEvery: s.stats, Counters: c}
+func (s *sourceFlags) runOptions(e *cli.Env) stream.RunOptions {
+	return stream.RunOptions{EveryFrame: s.everyFrame, Log: e.Stderr, StatsEvery: s.stats}
 }
 
 // parseSize reads "WxH".

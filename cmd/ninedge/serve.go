@@ -18,14 +18,18 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func serve(e *cli.Env, args []string) error {
-	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR] [--source SPEC] [--max-upload BYTES]")
+	fs := cli.NewFlags(e, "ninedge serve", "ninedge serve --model Q [--listen ADDR --token-file FILE|--no-auth] [--tls-cert F --tls-key F] [--source [NAME=]SPEC...] [--mqtt URL]")
 	var lf labelFlags
 	lf.add(fs)
 	var sf sourceFlags
 	sf.add(fs, time.Minute)
-	listen := fs.String("listen", ":8080", "address to serve HTTP on")
+	var xf exposureFlags
+	xf.add(fs)
+	var mf mqttFlags
+	mf.add(fs)
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest POST /predict body in bytes")
-	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for a free slot included (answered 408 after)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest a POST /predict body may take to arrive, a wait for upload memory included (answered 408 after)")
+	minRate := fs.Int64("upload-min-rate", server.DefaultMinUploadRate, "slowest average rate in bytes/s at which a POST /predict body may arrive after its first 5 s (answered 408 below)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,65 +39,97 @@ func serve(e *cli.Env, args []string) error {
 	if *maxUpload <= 0 || *uploadTimeout <= 0 {
 		return cli.Usagef("--max-upload and --upload-timeout must be positive")
 	}
+	if *minRate <= 0 {
+		return cli.Usagef("--upload-min-rate must be positive")
+	}
 	if err := sf.check(); err != nil {
 		return err
 	}
-	var src stream.Source
-	if sf.spec != "" {
-		var err error
-		src, err = sf.open(e)
-		if stoppedConnecting(e, "ninedge serve", err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-	}
-	lab, c, done, err := lf.labeler(e)
+	exp, err := xf.load(e)
 	if err != nil {
 		return err
 	}
-	defer done()
-	source := stream.Redacted(sf.spec) // the page and /healthz must not show a camera's password
-	srv := server.New(server.Config{Labeler: lab, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
-		Source: source, MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout})
-	// Whatever happens below, no handler may use the model once done() releases its device.
-	defer srv.Close()
-	ln, err := net.Listen("tcp", *listen)
+	cams, stopped, err := sf.openSources(e, "ninedge serve")
+	if stopped || err != nil {
+		return err
+	}
+	defer closeCameras(cams)
+	live, c, err := lf.live(e)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stderr, "ninedge serve: listening on http://%s/\n", ln.Addr())
+	// Whatever happens below, no handler may use the model once its device is released:
+	// Close waits for the labeling in progress and refuses later ones.
+	defer live.Close()
+	pub, err := mf.publisher(e, lf.Model, cameraNames(cams))
+	if err != nil {
+		return err
+	}
+	cfg := server.Config{Live: live, Device: c.Choice.Device, Reason: c.Choice.Reason, Model: filepath.Base(lf.Model),
+		MaxUpload: *maxUpload, UploadTimeout: *uploadTimeout, MinUploadRate: *minRate, Token: exp.token, Log: e.Stderr}
+	for _, cam := range cams {
+		// The page and /healthz must not show a camera's password.
+		cfg.Cameras = append(cfg.Cameras, server.Camera{Name: cam.name, Source: stream.Redacted(cam.spec), Counters: cam.cnt})
+	}
+	if pub != nil {
+		defer pub.Close()
+		cfg.Collectors = pub.Collectors()
+	}
+	srv := server.New(cfg)
+	reloaded := make(chan struct{})
+	defer close(reloaded)
+	reloadOnSignal(e, reloaded, func() { _, _ = srv.Reload() })
+	ln, err := net.Listen("tcp", xf.listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "ninedge serve: listening on %s://%s/\n", exp.scheme(), ln.Addr())
 	// Cancelled at shutdown, so that requests waiting for an upload slot end at once.
 	base, stopBase := context.WithCancel(context.Background())
 	defer stopBase()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ReadTimeout: server.ReadTimeout, WriteTimeout: server.WriteTimeout,
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return base }, TLSConfig: exp.tls}
 	hs.RegisterOnShutdown(stopBase)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() {
+		if exp.tls != nil {
+			served <- hs.ServeTLS(ln, "", "")
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	streamed := make(chan error, 1)
-	if src != nil {
-		go func() { streamed <- stream.Run(ctx, src, srv, sf.runOptions(e, srv.Counters()), srv.Frame) }()
+	streaming := len(cams) > 0
+	if streaming {
+		emit := srv.Frame
+		if pub != nil {
+			emit = func(f *stream.Frame, r *stream.Result) error {
+				pub.Publish(r)
+				return srv.Frame(f, r)
+			}
+		}
+		go func() { streamed <- stream.RunCameras(ctx, runCameras(cams, true), srv, sf.runOptions(e), emit) }()
 	}
 	select {
 	case <-e.Ctx.Done():
 	case err = <-served:
 	case err = <-streamed:
-		// Without its camera the server has no purpose: exit with an error, so that a
-		// supervisor (systemd Restart=on-failure) starts the capture again.
+		// Without its cameras the server has no purpose: exit with an error, so that a
+		// supervisor (systemd Restart=on-failure) starts the capture again. (RTSP cameras
+		// reconnect by themselves and never end.)
 		switch {
+		case err == nil && e.Ctx.Err() == nil && len(cams) == 1:
+			err = fmt.Errorf("source %s ended", stream.Redacted(cams[0].spec))
 		case err == nil && e.Ctx.Err() == nil:
-			err = fmt.Errorf("source %s ended", source)
-		case err != nil:
-			err = fmt.Errorf("source %s stopped: %w", source, err)
+			err = errors.New("every source ended")
+		case err != nil && len(cams) == 1:
+			err = fmt.Errorf("source %s stopped: %w", stream.Redacted(cams[0].spec), err)
 		}
-		src = nil
+		streaming = false
 	}
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -104,7 +140,7 @@ func serve(e *cli.Env, args []string) error {
 		fmt.Fprintf(e.Stderr, "ninedge serve: requests still running %v after the stop: closing their connections\n", shutdownGrace)
 		hs.Close()
 	}
-	if src != nil {
+	if streaming {
 		if serr := <-streamed; err == nil {
 			err = serr
 		}

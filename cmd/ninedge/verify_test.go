@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -54,6 +55,11 @@ func TestVerify(t *testing.T) {
 	img := streamtest.WriteFile(t, dir, "a.png", streamtest.PNG(t, streamtest.Pictures(1, 64, 48)[0]))
 	jpg := streamtest.JPEG(t, streamtest.Pictures(1, 64, 48)[0])
 	node := g.Nodes[faultyNode].Name
+	compared := 4 * len(g.Classes)
+	for _, n := range g.Nodes[:len(g.Nodes)-1] {
+		compared += n.Out.Size()
+	}
+	agrees := fmt.Sprintf("--verify: image 1 on cpu device 0: %d nodes, %d bytes identical to the CPU reference executor\n", len(g.Nodes), compared)
 	tests := []struct {
 		name  string
 		stdin []byte
@@ -61,9 +67,12 @@ func TestVerify(t *testing.T) {
 		code  int
 		err   string
 	}{
-		{"cpu agrees", nil, []string{"classify", "--backend", "cpu", img}, 0, ""},
+		{"cpu agrees", nil, []string{"classify", "--backend", "cpu", img}, 0, agrees},
+		{"cpu agrees on every checked image", nil, []string{"classify", "--backend", "cpu", img, img, img, img}, 0,
+			strings.ReplaceAll(agrees, "image 1", "image 3")},
 		{"classify stops", nil, []string{"classify", "--backend", "faulty-test", img, img}, 1, "node " + node + " (3 of"},
-		{"stream stops", jpg, []string{"stream", "--backend", "faulty-test", "--source", "-"}, 1, "frame 0: --verify: the backend disagrees"},
+		// Before the first frame: the model is checked on a probe picture as it loads.
+		{"stream stops", jpg, []string{"stream", "--backend", "faulty-test", "--source", "-"}, 1, "fails on a probe picture: --verify: the backend disagrees"},
 		{"without --verify nothing is checked", nil, []string{"classify", "--backend", "faulty-test", img}, 0, ""},
 	}
 	for _, tt := range tests {
@@ -75,6 +84,9 @@ func TestVerify(t *testing.T) {
 			code, out, errs := cmd(bytes.NewReader(tt.stdin), args...)
 			if code != tt.code || !strings.Contains(errs, tt.err) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, errs, tt.code, tt.err)
+			}
+			if n := strings.Count(errs, "--verify: image"); tt.code == 0 && n != min(len(tt.args)-3, 3) && tt.err != "" {
+				t.Errorf("%d images said verified, want one per image up to 3:\n%s", n, errs)
 			}
 			if tt.code != 0 && out != "" {
 				t.Errorf("printed %q before stopping", out)

@@ -42,7 +42,7 @@ func inspect(e *cli.Env, args []string) error {
 
 func inspectFloat(w io.Writer, m *nin.Model) error {
 	s := m.Spec
-	fmt.Fprintf(w, "%s: float32 NIN, input %v, %d classes, preprocessing %s\n\n", s.Name, s.Input, s.Classes, m.Pre.Kind)
+	fmt.Fprintf(w, "%s: float32 NIN, input %v, %d classes, preprocessing %s\nfingerprint %s\n\n", s.Name, s.Input, s.Classes, m.Pre.Kind, m.Fingerprint())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\tkind\tkernel\toutput\tparams\tMACs\t")
 	shapes := s.Shapes()
@@ -61,8 +61,14 @@ func inspectInt8(w io.Writer, g *quant.Graph) error {
 	s := g.Spec
 	fmt.Fprintf(w, "%s: int8 NIN, input %v (scale %.6g, zero point %d), %d classes, preprocessing %s\n",
 		s.Name, s.Input, g.InScale, g.InZero, len(g.Classes), g.Pre.Kind)
-	fmt.Fprintf(w, "calibration: %s", g.Calib)
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprintf(w, "calibration: %s\n", g.Calib)
+	for _, c := range g.Calib.Changes {
+		fmt.Fprintf(w, "  changed: %s\n", c)
+	}
+	if g.FloatFingerprint != "" {
+		fmt.Fprintf(w, "converted from the float model %s\n", g.FloatFingerprint)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "node\top\toutput\tin scale\tout scale\tweights\tweight scale\tmultiplier·2^-shift\t")
 	for _, n := range g.Nodes {

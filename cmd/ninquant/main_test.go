@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ninedge/ninedge/nin"
 	"github.com/ninedge/ninedge/quant/quanttest"
@@ -14,13 +17,17 @@ import (
 
 var binary string
 
+// buildTags are the tags of this test build (backend_*_test.go add theirs), given to the
+// binary's build so that it registers the same backends.
+var buildTags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ninquant-test")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "ninquant")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".").CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	code := m.Run()
@@ -30,7 +37,10 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A command that hangs (on a FIFO, say) fails its test instead of stalling the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -64,6 +74,10 @@ func TestBadModelFiles(t *testing.T) {
 		}
 		return p
 	}
+	fifo := filepath.Join(dir, "fifo.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	hugeHeader := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0}, raw[8:]...)
 	lie := bytes.Replace(raw, []byte(`"data_offsets":[0,`), []byte(`"data_offsets":[1,`), 1)
 	for name, path := range map[string]string{
@@ -75,6 +89,8 @@ func TestBadModelFiles(t *testing.T) {
 		"offset lie":  write("lie", lie),
 		"not a model": write("plain.safetensors", []byte("\x02\x00\x00\x00\x00\x00\x00\x00{}")),
 		"a directory": dir,
+		"a fifo":      fifo,
+		"a device":    "/dev/zero",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, stderr, code := run(t, "inspect", path)
@@ -86,6 +102,23 @@ func TestBadModelFiles(t *testing.T) {
 				t.Errorf("want one error line, got %q", stderr)
 			}
 		})
+	}
+	// Every other input is read the same way: a FIFO is refused at once, by name.
+	refusal := "open " + fifo + ": a named pipe (FIFO), not a regular file"
+	spec := filepath.Join(dir, "spec.json")
+	if err := os.Symlink(fifo, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"import", "--onnx", fifo, "--scale", "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--onnx", fifo, "--scale", "--classes", fifo, "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--caffe", fifo, "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+		{"import", "--caffe", good, "--arch", spec, "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+		{"convert", "--model", fifo, "--dataset", "mnist", "--data", dir, "-o", filepath.Join(dir, "out.safetensors")},
+	} {
+		if _, stderr, code := run(t, args...); code != 1 || !strings.Contains(stderr, refusal) && !strings.Contains(stderr, strings.Replace(refusal, fifo, spec, 1)) {
+			t.Errorf("%q: exit %d, stderr %q; want 1 and %q", args, code, stderr, refusal)
+		}
 	}
 	for _, f := range []string{good, goodFloat} {
 		out, stderr, code := run(t, "inspect", f)
@@ -160,6 +193,21 @@ func TestConvertEvalReport(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"top1":`) || !strings.Contains(out, `"n":40`) {
 		t.Fatalf("eval: exit %d: %s%s", code, out, stderr)
 	}
+	// A model whose scores overflow gets no accuracy, but an error that counts the images.
+	huge, _ := nin.NewModel(s, nin.NumberedClasses(10), nin.Preprocess{Kind: nin.PreScale})
+	for _, w := range huge.Weights {
+		for i := range w {
+			w[i] = 3e38
+		}
+	}
+	hugePath := filepath.Join(dir, "huge.safetensors")
+	if err := huge.Save(hugePath); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := run(t, "eval", "--model", hugePath, "--dataset", "mnist", "--data", data, "--limit", "4", "--json"); code != 1 || out != "" ||
+		stderr != "ninquant eval: 4 of 4 images have scores that are not finite (NaN or infinite): the model is broken, and no accuracy is reported\n" {
+		t.Errorf("eval of an overflowing model: exit %d: %s%s", code, out, stderr)
+	}
 	md, js, png := filepath.Join(dir, "r.md"), filepath.Join(dir, "r.json"), filepath.Join(dir, "r.png")
 	out, stderr, code = run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data,
 		"--limit", "40", "--layer-images", "5", "--md", md, "--json", js, "--png", png)
@@ -171,12 +219,31 @@ func TestConvertEvalReport(t *testing.T) {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
+	// Outputs as a careful tool treats them: the JSON to the standard output named as a file,
+	// the Markdown through a link to its target; a FIFO refused before any work.
+	link := filepath.Join(dir, "latest.md")
+	if err := os.Symlink("r.md", link); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data,
+		"--limit", "40", "--layer-images", "5", "--md", link, "--json", "/dev/stdout")
+	if st, err := os.Lstat(link); code != 0 || !strings.Contains(out, `"agreement":`) || err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("report --json /dev/stdout --md LINK: exit %d, link %v %v: %s%s", code, st.Mode(), err, out, stderr)
+	}
+	fifo := filepath.Join(dir, "fifo.png")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "report", "--float", float, "--int8", int8, "--dataset", "mnist", "--data", data, "--png", fifo); code != 1 ||
+		stderr != "ninquant report: cannot write "+fifo+": "+fifo+" is a named pipe (FIFO): an output must be a regular file (the standard output, the standard error and /dev/null are written in place)\n" {
+		t.Errorf("report --png FIFO: exit %d: %s", code, stderr)
+	}
 	// Swapped files are named for what they are.
 	if _, stderr, code := run(t, "report", "--float", int8, "--int8", float, "--dataset", "mnist", "--data", data); code == 0 || !strings.Contains(stderr, "int8 model") {
 		t.Errorf("swapped report: exit %d: %s", code, stderr)
 	}
 	// A data folder of the wrong kind.
-	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code == 0 || strings.Contains(stderr, "panic") {
+	if _, stderr, code := run(t, "eval", "--model", int8, "--dataset", "cifar10", "--data", data); code != 1 || !strings.Contains(stderr, "the model's input is 28×28×1 and data set cifar10 has 32×32×3 images") {
 		t.Errorf("wrong data set: exit %d: %s", code, stderr)
 	}
 	// 7-bit weights: recorded in the file, shown by inspect.

@@ -13,7 +13,7 @@ import (
 )
 
 func reportCmd(e *cli.Env, args []string) error {
-	fs := cli.NewFlags(e, "ninquant report", "ninquant report --float F --int8 Q --dataset D --data DIR [--split test] [--json FILE] [--md FILE] [--png FILE] [--max-drop PP]")
+	fs := cli.NewFlags(e, "ninquant report", "ninquant report --float F --int8 Q --dataset D --data DIR [--split test] [--json FILE] [--md FILE] [--png FILE] [--max-drop PP] [--force]")
 	floatPath := fs.String("float", "", "float model file")
 	int8Path := fs.String("int8", "", "int8 model file converted from it")
 	var data cli.DataFlags
@@ -25,6 +25,7 @@ func reportCmd(e *cli.Env, args []string) error {
 	pngPath := fs.String("png", "", "write a chart of the per-layer SQNR (PNG)")
 	layerImages := fs.Int("layer-images", 200, "images for the per-layer comparison")
 	maxDrop := fs.Float64("max-drop", -1, "exit with status 3 when top-1 drops by more than this many percentage points")
+	force := fs.Bool("force", false, "compare even when the int8 file records another float model than --float")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +59,14 @@ func reportCmd(e *cli.Env, args []string) error {
 	}
 	if err := report.CheckPair(m, g); err != nil {
 		return err
+	}
+	switch err := report.CheckSource(m, g); {
+	case err != nil && !*force:
+		return fmt.Errorf("--int8 %s: %w; convert this float model, or give --force to compare them anyway", *int8Path, err)
+	case err != nil:
+		fmt.Fprintf(e.Stderr, "--force: %v\n", err)
+	case !report.Recorded(g):
+		fmt.Fprintf(e.Stderr, "note: --int8 %s does not record which float model it came from (converted before ninquant recorded it, or imported already quantized): the pair is not checked\n", *int8Path)
 	}
 	set, err := data.Load(m.Spec.Input)
 	if err != nil {

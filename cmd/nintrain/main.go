@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/ninedge/ninedge/cmd/internal/cli"
 	"github.com/ninedge/ninedge/dataset"
+	"github.com/ninedge/ninedge/internal/infile"
 	"github.com/ninedge/ninedge/nin"
 	nintrain "github.com/ninedge/ninedge/nin/train"
 )
@@ -273,7 +273,7 @@ func newTrainer(c *config) (*nintrain.Trainer, *dataset.Set, *dataset.Set, error
 
 // newSpec is --arch with --head.
 func newSpec(c *config) (nin.Spec, error) {
-	spec, err := nin.LoadSpec(c.arch, os.ReadFile)
+	spec, err := nin.LoadSpec(c.arch, infile.ReadFile)
 	if err != nil {
 		return nin.Spec{}, cli.Usagef("%v", err)
 	}

@@ -29,6 +29,10 @@ type Packed struct {
 	// requantization wants (see kernel.qorder).
 	bias, mult, shift []int32
 	qrnd, qshift      []int64
+	// hi says, per panel, that all its shifts are at least 33, so that a kernel with hiShift
+	// requantizes it from hrnd (2^(shift−33)) and hshift (shift−32), in natural order.
+	hi           []bool
+	hrnd, hshift []int32
 
 	// The unpacked inputs, kept for RunRef so that the oracle shares no code with Pack.
 	refB    []int8
@@ -119,6 +123,25 @@ func pack(kn *kernel, k, n int, b []int8, bias, mult, shift []int32) *Packed {
 		if kn.signedA {
 			// The kernel multiplies a−128 (an int8) by B, so Σ a·B = Σ (a−128)·B + 128·Σ B.
 			p.bias[j] += 128 * colSum
+		}
+	}
+	p.hi = make([]bool, npad/nr)
+	if kn.hiShift {
+		p.hrnd = make([]int32, npad)
+		p.hshift = make([]int32, npad)
+		for q := range p.hi {
+			p.hi[q] = true
+			for j := q * nr; j < (q+1)*nr; j++ {
+				s := p.shift[j]
+				if j < n && s < 33 {
+					p.hi[q] = false
+				}
+				if s >= 33 {
+					p.hrnd[j], p.hshift[j] = 1<<(s-33), s-32
+				} else {
+					p.hshift[j] = 31 // padding (shift 1, multiplier 0): requantizes to 0 either way
+				}
+			}
 		}
 	}
 	if kn.qorder != 0 {

@@ -1,17 +1,17 @@
-//go:build amd64 && !purego
+//go:build !purego
 
 package qgemm
 
 import "golang.org/x/sys/cpu"
 
 var (
-	vnniKernel = kernel{name: "avx512vnni", mr: 12, nr: 32, kstep: 4, layout: dot4, qorder: 16, probe: peakVNNI, probeMACs: 12 * 64}
-	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8, probe: peakAVX2, probeMACs: 12 * 16}
+	vnniKernel = kernel{name: "avx512vnni", mr: 12, nr: 32, kstep: 4, layout: dot4, qorder: 16, hiShift: true, probe: peakVNNI, probeMACs: 12 * 64}
+	avx2Kernel = kernel{name: "avx2", mr: 6, nr: 16, kstep: 4, layout: pairs16, qorder: 8, hiShift: true, probe: peakAVX2, probeMACs: 12 * 16}
 	// avx2MaddubsKernel needs weights in [-64, 64]: VPMADDUBSW adds two u8×s8 products in a
 	// saturating int16, exact while 255·(|b0|+|b1|) ≤ 32767. It does 32 products per
 	// multiply instruction pair where avx2Kernel does 16 per VPMADDWD plus the shuffling to
 	// widen activations, and reads half the weight bytes.
-	avx2MaddubsKernel = kernel{name: "avx2-maddubs", mr: 6, nr: 16, kstep: 4, layout: dot4, qorder: 8, maxAbsB: 64,
+	avx2MaddubsKernel = kernel{name: "avx2-maddubs", mr: 6, nr: 16, kstep: 4, layout: dot4, qorder: 8, maxAbsB: 64, hiShift: true,
 		probe: peakAVX2Maddubs, probeMACs: 12 * 32}
 )
 
@@ -45,8 +45,16 @@ func (kn *kernel) gemm(a []uint8, lda int, w []byte, kk int, t []int32, accum bo
 func (kn *kernel) requant(t []int32, rows int, p *Packed, j0 int, c []uint8, ldc int) {
 	switch kn {
 	case &vnniKernel:
+		if p.hi[j0/kn.nr] {
+			requantAVX512Hi(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.hrnd[j0], &p.hshift[j0], &c[0], ldc)
+			return
+		}
 		requantAVX512(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
 	case &avx2Kernel, &avx2MaddubsKernel:
+		if p.hi[j0/kn.nr] {
+			requantAVX2Hi(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.hrnd[j0], &p.hshift[j0], &c[0], ldc)
+			return
+		}
 		requantAVX2(&t[0], rows, kn.nr, &p.bias[j0], &p.mult[j0], &p.qrnd[j0], &p.qshift[j0], &c[0], ldc)
 	default:
 		requantGo(t, rows, kn.nr, p, j0, c, ldc)
@@ -87,6 +95,22 @@ func gemmAVX2Maddubs(a *uint8, lda int, w *byte, kk int, t *int32, accum bool)
 //
 //go:noescape
 func requantAVX512(t *int32, rows, nr int, bias, mult *int32, rnd, shift *int64, c *uint8, ldc int)
+
+// requantAVX512Hi is requantGo with 16 lanes for a panel whose shifts are all at least 33
+// (Packed.hi); nr is a multiple of 16, rnd holds 2^(shift−33) and shift holds shift−32, in
+// natural order.
+//
+//	for r < rows, j < nr: c[r*ldc+j] = Requantize(t[r*nr+j]+bias[j], mult[j], shift[j])
+//
+//go:noescape
+func requantAVX512Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
+
+// requantAVX2Hi is requantAVX512Hi with 8 lanes.
+//
+//	for r < rows, j < nr: c[r*ldc+j] = Requantize(t[r*nr+j]+bias[j], mult[j], shift[j])
+//
+//go:noescape
+func requantAVX2Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
 
 // requantAVX2 is requantGo with 8 lanes; nr is a multiple of 8 and rnd, shift are in
 // qorder 8.

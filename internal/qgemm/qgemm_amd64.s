@@ -1,4 +1,4 @@
-//go:build amd64 && !purego
+//go:build !purego
 
 #include "textflag.h"
 
@@ -346,6 +346,65 @@ q16row:
 	VZEROUPPER
 	RET
 
+// func requantAVX512Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
+// requantAVX512 for panels whose shifts are all 33 or more: with hi = ⌊acc·m / 2^32⌋,
+// Requantize(acc) = (hi + 2^(s−33)) >> (s−32) exactly (the low 32 bits of the product and the
+// rest of the rounding term cannot carry past a multiple of 2^(s−32)), so the 64-bit adds, shifts
+// and minimums become 32-bit ones on the product's high halves: ten instructions per 16 outputs
+// instead of fourteen. The even lanes' high halves move down a dword, the odd lanes' are in
+// place (merged under K1 = the odd lanes); VPMOVUSDB clamps to 255. rnd and shift are 2^(s−33)
+// and s−32 per column, in natural order.
+TEXT ·requantAVX512Hi(SB), NOSPLIT, $0-72
+	MOVQ t+0(FP), SI
+	MOVQ nr+16(FP), R10
+	MOVQ bias+24(FP), R11
+	MOVQ mult+32(FP), R12
+	MOVQ rnd+40(FP), R13
+	MOVQ shift+48(FP), R14
+	MOVQ c+56(FP), DI
+	MOVQ ldc+64(FP), DX
+	LEAQ 0(R10*4), BX
+	VPXORD Z31, Z31, Z31
+	MOVL   $0xAAAA, AX
+	KMOVW  AX, K1
+
+h16chunk:
+	VMOVDQU32 (R11), Z16
+	VMOVDQU32 (R12), Z17
+	VPSRLQ    $32, Z17, Z18
+	VMOVDQU32 (R13), Z19
+	VMOVDQU32 (R14), Z20
+	MOVQ      rows+8(FP), CX
+	MOVQ      SI, AX
+	MOVQ      DI, R9
+
+h16row:
+	VPADDD    (AX), Z16, Z0
+	VPMAXSD   Z31, Z0, Z0
+	VPMULUDQ  Z17, Z0, Z1
+	VPSRLQ    $32, Z0, Z2
+	VPMULUDQ  Z18, Z2, Z2
+	VPSRLQ    $32, Z1, Z1
+	VMOVDQA32 Z2, K1, Z1
+	VPADDD    Z19, Z1, Z1
+	VPSRLVD   Z20, Z1, Z1
+	VPMOVUSDB Z1, (R9)
+	ADDQ      BX, AX
+	ADDQ      DX, R9
+	DECQ      CX
+	JNZ       h16row
+
+	ADDQ $64, SI
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, R13
+	ADDQ $64, R14
+	ADDQ $16, DI
+	SUBQ $16, R10
+	JNZ  h16chunk
+	VZEROUPPER
+	RET
+
 // func requantAVX2(t *int32, rows, nr int, bias, mult *int32, rnd, shift *int64, c *uint8, ldc int)
 // As requantAVX512 with 8 lanes; AVX2 has no unsigned 64-bit minimum, so values over 255 are
 // found with a signed compare (they are below 2^63) and replaced by a blend.
@@ -393,7 +452,7 @@ q8row:
 	VEXTRACTI128 $1, Y1, X2
 	VPACKUSDW    X2, X1, X1
 	VPACKUSWB    X1, X1, X1
-	MOVQ         X1, (R9)
+	VMOVQ        X1, (R9)
 	ADDQ         BX, AX
 	ADDQ         DX, R9
 	DECQ         CX
@@ -407,6 +466,63 @@ q8row:
 	ADDQ $8, DI
 	SUBQ $8, R10
 	JNZ  q8chunk
+	VZEROUPPER
+	RET
+
+// func requantAVX2Hi(t *int32, rows, nr int, bias, mult, rnd, shift *int32, c *uint8, ldc int)
+// requantAVX512Hi with 8 lanes: the odd lanes' high halves merge by VPBLENDD; values are below
+// 2^31, so VPMINUD clamps them and the signed packs keep them.
+TEXT ·requantAVX2Hi(SB), NOSPLIT, $0-72
+	MOVQ t+0(FP), SI
+	MOVQ nr+16(FP), R10
+	MOVQ bias+24(FP), R11
+	MOVQ mult+32(FP), R12
+	MOVQ rnd+40(FP), R13
+	MOVQ shift+48(FP), R14
+	MOVQ c+56(FP), DI
+	MOVQ ldc+64(FP), DX
+	LEAQ 0(R10*4), BX
+	VPXOR        Y15, Y15, Y15
+	VPBROADCASTD max8<>(SB), Y7
+
+h8chunk:
+	VMOVDQU (R11), Y8
+	VMOVDQU (R12), Y9
+	VPSRLQ  $32, Y9, Y10
+	VMOVDQU (R13), Y11
+	VMOVDQU (R14), Y12
+	MOVQ    rows+8(FP), CX
+	MOVQ    SI, AX
+	MOVQ    DI, R9
+
+h8row:
+	VPADDD       (AX), Y8, Y0
+	VPMAXSD      Y15, Y0, Y0
+	VPMULUDQ     Y9, Y0, Y1
+	VPSRLQ       $32, Y0, Y2
+	VPMULUDQ     Y10, Y2, Y2
+	VPSRLQ       $32, Y1, Y1
+	VPBLENDD     $0xAA, Y2, Y1, Y1
+	VPADDD       Y11, Y1, Y1
+	VPSRLVD      Y12, Y1, Y1
+	VPMINUD      Y7, Y1, Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPACKUSDW    X2, X1, X1
+	VPACKUSWB    X1, X1, X1
+	VMOVQ        X1, (R9)
+	ADDQ         BX, AX
+	ADDQ         DX, R9
+	DECQ         CX
+	JNZ          h8row
+
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, R14
+	ADDQ $8, DI
+	SUBQ $8, R10
+	JNZ  h8chunk
 	VZEROUPPER
 	RET
 

@@ -451,3 +451,35 @@ func TestPeak(t *testing.T) {
 		t.Error("a peak for an unknown kernel")
 	}
 }
+
+// TestHiShift runs panels whose shifts are all 33 or more, which kernels with hiShift
+// requantize from the products' high halves, at the shifts' ends (33, 62) and the
+// multipliers' (2^30, 2^31−1), against RunRef; a panel with one shift below 33 takes the
+// general path.
+func TestHiShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, kn := range kernels {
+		for _, n := range []int{5, 32, 70} {
+			tc := case_{m: 29, n: n, k: 75, lda: 75, ldc: n, tightA: true, mode: modeRandom}
+			pr := tc.problem(rng)
+			for j := range n {
+				switch rng.IntN(4) {
+				case 0:
+					pr.mult[j], pr.shift[j] = 1<<31-1, 33
+				case 1:
+					pr.mult[j], pr.shift[j] = 1<<30, int32(33+rng.IntN(30))
+				default:
+					pr.mult[j], pr.shift[j] = int32(1<<30+rng.IntN(1<<30)), int32(33+rng.IntN(12))
+				}
+			}
+			if n > 40 {
+				pr.shift[40] = 32 // column 40's panel takes the general path
+			}
+			pk := pr.pack(kn, tc)
+			if kn.hiShift && (!pk.hi[0] || n > 40 && pk.hi[40/kn.nr]) {
+				t.Fatalf("%s n=%d: panels %v", kn.name, n, pk.hi)
+			}
+			checkAgainstRef(t, kn.name, pk, tc, pr.a)
+		}
+	}
+}

@@ -14,18 +14,6 @@ var generic = kernel{
 	axpy:    axpyGo,
 }
 
-// axpyGo is kernel.axpy in plain Go, and the contract the assembly versions follow:
-//
-//	for j := range y {
-//		y[j] += alpha * x[j]
-//	}
-func axpyGo(alpha float32, x, y []float32) {
-	x = x[:len(y)]
-	for j := range y {
-		y[j] += alpha * x[j]
-	}
-}
-
 // microGo is the micro-kernel contract (see kernel.micro) in plain Go for any even mr and any
 // nr that is a multiple of 4. It walks the tile in 2×4 blocks: eight accumulators fit the
 // registers of every architecture, and each multiply-add needs less than one load.

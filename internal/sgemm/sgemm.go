@@ -75,6 +75,48 @@ func GemmBiasReLU(threads int, transA, transB bool, m, n, k int, a []float32, ld
 	gemm(&kernels[0], threads, ep, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
 
+// Workspace is one goroutine's packing buffers, for callers that must not allocate per call:
+// Gemm's pooled ones may be dropped by a garbage collection and allocated again.
+type Workspace struct {
+	w  workspace
+	ep epilogue // here rather than on the stack, which it would escape from
+}
+
+// GemmBiasReLU is the package's GemmBiasReLU with beta 0, on the calling goroutine only, with
+// ws's buffers (grown on first use, then reused), and always through the packed path, never
+// thin's axpys: each value of C is then summed in one order that depends on k and the
+// kernel only, not on m, so a caller may split the rows of C between calls (and goroutines)
+// any way it likes and get the same bits.
+func (ws *Workspace) GemmBiasReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
+	checkArgs("Workspace.GemmBiasReLU", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if bias != nil && len(bias) < n {
+		panic(fmt.Sprintf("sgemm.Workspace.GemmBiasReLU: len(bias)=%d < n=%d", len(bias), n))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	ws.ep = epilogue{bias: bias, relu: relu}
+	ep := &ws.ep
+	if k == 0 {
+		scale(m, n, 0, c, ldc)
+		ep.apply(c, ldc, m, n, 0)
+		return
+	}
+	serialIn(&ws.w, &kernels[0], ep, 0, transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc)
+}
+
+// Reserve grows ws's buffers for every product of Workspace.GemmBiasReLU with at most m rows,
+// n columns and k, so that none allocates.
+func (ws *Workspace) Reserve(m, n, k int) {
+	kern := &kernels[0]
+	kc := blockSize(max(k, 1), kern.kc, 1)
+	mc := (min(max(m, 1), kern.mc) + kern.mr - 1) / kern.mr * kern.mr // the largest block of any m' ≤ m
+	nc := blockSize(max(n, 1), kern.nc, kern.nr)
+	ws.w.a = grow(ws.w.a, mc*kc)
+	ws.w.b = grow(ws.w.b, nc*kc)
+	ws.w.tile = grow(ws.w.tile, kern.mr*kern.nr)
+}
+
 // Add sets y[j] += x[j] for j < len(y), x being at least as long, with the vector
 // instructions the GEMM uses: the scatter-add of a column gradient back onto an image (col2im),
 // which Go's scalar loop ran at a third of the speed.
@@ -307,6 +349,11 @@ func blockSize(total, max, unit int) int {
 func serial(kern *kernel, ep *epilogue, col0 int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	w := workspaces.Get().(*workspace)
 	defer workspaces.Put(w)
+	serialIn(w, kern, ep, col0, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// serialIn is serial with the caller's workspace.
+func serialIn(w *workspace, kern *kernel, ep *epilogue, col0 int, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	kc := blockSize(k, kern.kc, 1)
 	mc := blockSize(m, kern.mc, mr)

@@ -39,24 +39,3 @@ func DivRound(dst []uint8, sum []uint16, count int) {
 // MaxCount is the largest count DivRound takes: 255·256 plus the rounding half (128) still
 // fits the assembly's 16-bit lanes.
 const MaxCount = 256
-
-func maxGo(dst, src []uint8) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] = max(dst[i], src[i])
-	}
-}
-
-func addWidenGo(acc []uint16, src []uint8) {
-	src = src[:len(acc)]
-	for i := range acc {
-		acc[i] += uint16(src[i])
-	}
-}
-
-func divRoundGo(dst []uint8, sum []uint16, count int) {
-	sum = sum[:len(dst)]
-	for i := range dst {
-		dst[i] = uint8((uint32(sum[i]) + uint32(count)/2) / uint32(count))
-	}
-}

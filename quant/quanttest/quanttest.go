@@ -20,7 +20,8 @@ type Case struct {
 
 // Cases returns architectures with the channel counts the kernels must handle (1, 3, 7, 8,
 // 15, 16, 17, 96, 192), odd spatial sizes, padding, stride 2, ceil-mode pools with clipped
-// windows, and both pool kinds.
+// windows, both pool kinds, and pools whose stride exceeds their window (the ceil-mode window
+// that would start past the input is dropped: 11 → 3 and 4 → 2).
 func Cases(t testing.TB) []Case {
 	mk := func(name string, in nin.Shape, classes int, blocks ...nin.Block) Case {
 		s, err := nin.Expand(name, in, classes, blocks)
@@ -43,6 +44,10 @@ func Cases(t testing.TB) []Case {
 			nin.Block{Out: []int{192, 96}, Kernel: 5, Pad: 2, Pool: "max", Size: 3, Step: 2},
 			nin.Block{Out: []int{192, 192}, Kernel: 5, Pad: 2, Pool: "avg", Size: 3, Step: 2},
 			nin.Block{Out: []int{192, 10}, Kernel: 3, Pad: 1, Pool: "global"}),
+		mk("c7-gaps", nin.Shape{H: 11, W: 14, C: 7}, 5,
+			nin.Block{Out: []int{8, 6}, Kernel: 3, Pad: 1, Pool: "max", Size: 2, Step: 4},
+			nin.Block{Out: []int{9}, Kernel: 1, Pool: "avg", Size: 1, Step: 2},
+			nin.Block{Out: []int{5}, Kernel: 1, Pool: "global"}),
 	}
 }
 

@@ -26,6 +26,12 @@ import (
 // weights: fast enough to classify thousands of frames in a test.
 func Graph(t testing.TB) *quant.Graph {
 	t.Helper()
+	return GraphSeed(t, 7)
+}
+
+// GraphSeed is Graph with other random weights: another model of the same shape.
+func GraphSeed(t testing.TB, seed uint64) *quant.Graph {
+	t.Helper()
 	s, err := nin.Expand("tiny-cifar", nin.Shape{H: 32, W: 32, C: 3}, 10, []nin.Block{
 		{Out: []int{16, 16}, Kernel: 5, Pad: 2, Pool: "max", Size: 3, Step: 2},
 		{Out: []int{24, 10}, Kernel: 3, Pad: 1, Pool: "global"},
@@ -33,7 +39,7 @@ func Graph(t testing.TB) *quant.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return quanttest.Graph(t, s, 7)
+	return quanttest.Graph(t, s, seed)
 }
 
 // ModelFile saves Graph in dir and returns its path.
@@ -169,4 +175,31 @@ func FFmpegMJPEG(t testing.TB, pictures []*image.RGBA) (stream []byte, frames []
 		frames = append(frames, b)
 	}
 	return stream, frames
+}
+
+// Live serves g from a model file in a temporary folder, on one CPU thread with k classes per
+// answer, as serve does; it returns the file's path for reloads.
+func Live(t testing.TB, g *quant.Graph, k int) (*infer.Live, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "model-int8.safetensors")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	l, err := infer.NewLive(path, func() (*infer.Labeler, *infer.Classifier, error) {
+		c, err := infer.OpenInt8(path, infer.Options{Backend: "cpu", Threads: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		lab, err := infer.NewLabeler(c, k, 0)
+		if err != nil {
+			_ = c.Close()
+			return nil, nil, err
+		}
+		return lab, c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l, path
 }

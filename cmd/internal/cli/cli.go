@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ninedge/ninedge/backends"
 	"github.com/spf13/pflag"
 )
 
@@ -21,6 +22,8 @@ type Env struct {
 	Ctx            context.Context
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Reload receives a value for each SIGHUP, for a command that Reloads (nil otherwise).
+	Reload <-chan struct{}
 }
 
 // Command is one subcommand.
@@ -28,6 +31,8 @@ type Command struct {
 	Name     string
 	Synopsis string // one line in the program's list of commands
 	Run      func(e *Env, args []string) error
+	// Reloads makes SIGHUP mean "load the model again" (Env.Reload) rather than "stop".
+	Reloads bool
 }
 
 // Program is a command-line tool: either subcommands (Commands) or one Run of its own.
@@ -42,8 +47,14 @@ type Program struct {
 
 // Main runs the program on the process's arguments and exits with its status.
 func (p *Program) Main() {
-	ctx, stop := SignalContext(p.Name, p.Grace)
-	code := p.Exec(&Env{Ctx: ctx, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
+	reloads := false
+	for _, c := range p.Commands {
+		if len(os.Args) > 1 && c.Name == os.Args[1] {
+			reloads = c.Reloads
+		}
+	}
+	ctx, reload, stop := SignalContext(p.Name, p.Grace, reloads)
+	code := p.Exec(&Env{Ctx: ctx, Reload: reload, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
@@ -105,7 +116,8 @@ func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // Status is the exit status for a command's error: 0 for none (or --help), 2 for usage
-// errors, an ExitError's own code, and 1 for every other failure.
+// errors (a --device the backend does not have among them, known only once its devices are
+// listed), an ExitError's own code, and 1 for every other failure.
 func Status(err error) int {
 	var exit *ExitError
 	switch {
@@ -113,7 +125,7 @@ func Status(err error) int {
 		return 0
 	case errors.As(err, &exit):
 		return exit.Code
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), errors.Is(err, backends.ErrNoDevice):
 		return 2
 	}
 	return 1

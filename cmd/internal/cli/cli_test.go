@@ -5,8 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/ninedge/ninedge/nin"
 )
 
 // Every way a command can end maps to one exit status and at most one line on stderr.
@@ -65,5 +70,70 @@ func TestExecSingle(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := p.Exec(&Env{Ctx: context.Background(), Stderr: &stderr}, []string{"--x", "y"}); code != 2 || stderr.String() != "one: -o is required\n" || len(got) != 2 {
 		t.Errorf("exit %d, stderr %q, args %q", code, stderr.String(), got)
+	}
+}
+
+// CheckOutputs refuses, before any work, every output a command could not write or should
+// not replace, and lets through what it will write in place.
+func TestCheckOutputs(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "model.bin")
+	readOnly := filepath.Join(dir, "read-only.json")
+	for _, p := range []string{in, readOnly} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(readOnly, 0o444)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("model.bin", filepath.Join(dir, "to-input"))
+	os.Symlink("out.json", filepath.Join(dir, "to-out"))
+	os.Symlink(".", filepath.Join(dir, "here"))
+	at := func(name string) string { return filepath.Join(dir, name) }
+	for _, tt := range []struct {
+		outputs []string
+		code    int    // Status of the error
+		err     string // what it says, after the output's name
+	}{
+		{[]string{at("out.json"), at("out.md"), "", "/dev/null"}, 0, ""},
+		{[]string{"/dev/stdout", "/dev/stderr"}, 0, ""},
+		{[]string{at("to-out")}, 0, ""},
+		{[]string{dir}, 2, "output " + dir + " is a folder"},
+		{[]string{fifo}, 1, "cannot write " + fifo + ": " + fifo + " is a named pipe (FIFO): an output must be a regular file"},
+		{[]string{"/dev/zero"}, 1, "cannot write /dev/zero: /dev/zero is a device"},
+		{[]string{readOnly}, 1, "cannot write " + readOnly + ": " + readOnly + " is read-only"},
+		{[]string{at("missing/out.json")}, 1, "cannot write " + at("missing/out.json") + ": open " + at("missing")},
+		{[]string{in}, 2, "output " + in + " is the same file as " + in},
+		{[]string{at("to-input")}, 2, "output " + at("to-input") + " is the same file as " + in},
+		{[]string{at("out.json"), at("to-out")}, 2, "two outputs are " + at("to-out")},
+		{[]string{at("out.json"), at("here/out.json")}, 2, "two outputs are " + at("here/out.json")},
+	} {
+		err := CheckOutputs([]string{in}, tt.outputs...)
+		msg := ""
+		if err != nil {
+			msg = strings.TrimPrefix(err.Error(), "usage: ")
+		}
+		if Status(err) != tt.code || !strings.HasPrefix(msg, tt.err) || (tt.err == "") != (err == nil) {
+			t.Errorf("%q: status %d, %v; want %d, %q", tt.outputs, Status(err), err, tt.code, tt.err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 6 {
+		t.Errorf("CheckOutputs left files behind: %v", ents)
+	}
+}
+
+// A data set of fixed-size images that does not fit the model is named in the user's words:
+// the model's input and the set's images, each as H×W×C.
+func TestDataFlagsSizeMismatch(t *testing.T) {
+	d := DataFlags{Name: "mnist", Dir: "../../../samples/mnist", Split: "test", Limit: 2}
+	if _, err := d.Load(nin.Shape{H: 28, W: 28, C: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Load(nin.Shape{H: 32, W: 32, C: 3})
+	if want := "the model's input is 32×32×3 and data set mnist has 28×28×1 images"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to say %q", err, want)
 	}
 }

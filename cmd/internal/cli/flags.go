@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/ninedge/ninedge/backends"
 	"github.com/ninedge/ninedge/dataset"
 	"github.com/ninedge/ninedge/infer"
+	"github.com/ninedge/ninedge/internal/atomicfile"
 	"github.com/ninedge/ninedge/nin"
 )
 
@@ -34,9 +36,10 @@ func (r *RunFlags) Add(fs *pflag.FlagSet, model string, batch int) {
 	}
 	// auto by default: it measures instead of guessing (on a Raspberry Pi the GPU is often
 	// slower than the CPU, on a Jetson much faster), costs a few runs at start, and any
-	// device that fails falls back to the CPU.
-	fs.StringVar(&r.Backend, "backend", "auto", "cpu, opencl, vulkan, or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
-	fs.IntVar(&r.Device, "device", 0, "device index within a named --backend (see ninedge devices)")
+	// device that fails is skipped. A named backend that cannot run is an error, so that a
+	// user who asked for the GPU hears that it did not happen; a list says what may replace it.
+	fs.StringVar(&r.Backend, "backend", "auto", "cpu, opencl, vulkan (an error if it cannot run), a list tried in order (opencl,cpu), or auto: the fastest device in a short timed trial (built in: "+strings.Join(backends.Names(), ", ")+")")
+	fs.IntVar(&r.Device, "device", 0, "device index within a named --backend, the first of a list (see ninedge devices)")
 	ThreadsFlag(fs, &r.Threads)
 	r.Batch = 1
 	if batch > 0 {
@@ -68,10 +71,8 @@ func (r *RunFlags) Check() error {
 	if r.Backend == "auto" && r.Device != 0 {
 		return Usagef("--device %d needs a named --backend (auto times every device and keeps the fastest)", r.Device)
 	}
-	if r.Backend != "auto" {
-		if _, err := backends.Get(r.Backend); err != nil {
-			return Usagef("--backend: %v", err)
-		}
+	if _, err := backends.ParseChoice(r.Backend); err != nil {
+		return Usagef("--backend: %v", err)
 	}
 	return nil
 }
@@ -172,55 +173,66 @@ func (d *DataFlags) Load(in nin.Shape) (*dataset.Set, error) {
 	}
 	set, err := dataset.Load(d.Name, d.Dir, d.Split, dataset.Options{Size: [2]int{in.H, in.W}, Channels: in.C, Limit: d.Limit,
 		Holdout: d.Holdout, Seed: d.Seed})
+	var size *dataset.SizeError
+	if errors.As(err, &size) {
+		return nil, fmt.Errorf("the model's input is %d×%d×%d and data set %s has %d×%d×%d images, which it does not resize: evaluate the model on a data set of its own size, or use --dataset folder, which fits any pictures to the model",
+			in.H, in.W, in.C, d.Name, size.H, size.W, size.C)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if set.H != in.H || set.W != in.W || set.C != in.C {
-		return nil, fmt.Errorf("data set %s has %dx%dx%d images, the model wants %v", d.Name, set.H, set.W, set.C, in)
+		return nil, fmt.Errorf("the model's input is %d×%d×%d and data set %s has %d×%d×%d images", in.H, in.W, in.C, d.Name, set.H, set.W, set.C)
 	}
 	return set, nil
 }
 
 // CheckOutputs makes sure, before a command starts work that may take hours, that it can
-// write each named output (empty names are skipped): the folder exists and takes a new
-// file, the name is not a folder, no two outputs are the same file, and no output is one
-// of the inputs, which it would replace.
+// write each named output (empty names are skipped), as atomicfile.Check says (a regular
+// file or a new one in a folder that takes it, links followed; the standard output or error
+// and /dev/null written in place; a folder, FIFO, device or read-only file refused), that no
+// two outputs are the same file, and that no output is one of the inputs, which it would
+// replace. A folder is a usage error; the other refusals are errors of their own.
 func CheckOutputs(inputs []string, outputs ...string) error {
-	var seen []string
+	var seen []string // the files outputs replace
 	for _, out := range outputs {
 		if out == "" {
 			continue
 		}
-		if st, err := os.Stat(out); err == nil {
-			if st.IsDir() {
-				return Usagef("output %s is a folder", out)
-			}
-			for _, in := range slices.Concat(inputs, seen) {
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			return Usagef("output %s is a folder", out)
+		}
+		target, err := atomicfile.Check(out)
+		if err != nil {
+			return fmt.Errorf("cannot write %s: %w", out, err)
+		}
+		if target == "" {
+			continue
+		}
+		if st, err := os.Stat(target); err == nil {
+			for _, in := range inputs {
 				if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
 					return Usagef("output %s is the same file as %s", out, in)
 				}
 			}
 		}
-		for _, prev := range seen {
-			if absPath(prev) == absPath(out) {
-				return Usagef("two outputs are %s", out)
-			}
+		if slices.Contains(seen, absPath(target)) {
+			return Usagef("two outputs are %s", out)
 		}
-		probe, err := os.CreateTemp(filepath.Dir(out), ".ninedge-probe-*")
-		if err != nil {
-			return fmt.Errorf("cannot write %s: %w", out, err)
-		}
-		probe.Close()
-		os.Remove(probe.Name())
-		seen = append(seen, out)
+		seen = append(seen, absPath(target))
 	}
 	return nil
 }
 
-// absPath is path made absolute, or path itself where the working folder is unknown.
+// absPath is path made absolute with its folder's links resolved, so that two names of one
+// file that may not exist yet compare equal; path itself where that cannot be known.
 func absPath(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err == nil {
+		dir, err = filepath.Abs(dir)
 	}
-	return path
+	if err != nil {
+		return path
+	}
+	return filepath.Join(dir, filepath.Base(path))
 }

@@ -19,14 +19,35 @@ func (s *Signalled) Status() int { return 128 + int(s.Signal.(syscall.Signal)) }
 
 // SignalContext returns a context that SIGINT, SIGTERM or SIGHUP (unless ignored, as under
 // nohup) cancels with a *Signalled cause, so that a command can stop cleanly, and the
-// function that stops listening. A command blocked where no context reaches (opening a
-// named pipe that nobody writes) must still stop: a second signal, or grace after the first
-// (never, when grace ≤ 0), ends the process at once with the signal's status.
-func SignalContext(prog string, grace time.Duration) (context.Context, func()) {
+// function that stops listening. With hupReloads, SIGHUP stops nothing: it is sent on the
+// returned channel instead (a daemon's "load your files again"). A command blocked where no
+// context reaches (opening a named pipe that nobody writes) must still stop: a second signal,
+// or grace after the first (never, when grace ≤ 0), ends the process at once with the
+// signal's status.
+func SignalContext(prog string, grace time.Duration, hupReloads bool) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs, done := make(chan os.Signal, 2), make(chan struct{})
 	watch := []os.Signal{os.Interrupt, syscall.SIGTERM}
-	if !signal.Ignored(syscall.SIGHUP) { // Notify would undo nohup's ignoring it
+	var reload chan struct{}
+	hups := make(chan os.Signal, 1)
+	switch {
+	case hupReloads:
+		reload = make(chan struct{}, 1)
+		signal.Notify(hups, syscall.SIGHUP)
+		go func() {
+			for {
+				select {
+				case <-hups:
+					select {
+					case reload <- struct{}{}: // one pending reload is enough
+					default:
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+	case !signal.Ignored(syscall.SIGHUP): // Notify would undo nohup's ignoring it
 		watch = append(watch, syscall.SIGHUP)
 	}
 	signal.Notify(sigs, watch...)
@@ -52,5 +73,5 @@ func SignalContext(prog string, grace time.Duration) (context.Context, func()) {
 		}
 		os.Exit((&Signalled{sig}).Status())
 	}()
-	return ctx, func() { signal.Stop(sigs); close(done); cancel(nil) }
+	return ctx, reload, func() { signal.Stop(sigs); signal.Stop(hups); close(done); cancel(nil) }
 }

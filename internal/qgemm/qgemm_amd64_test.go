@@ -1,6 +1,6 @@
-//go:build arm64 && !purego
+//go:build !purego
 
 package qgemm
 
 // declared lists every assembly kernel of this architecture, runnable here or not.
-var declared = []*kernel{&sdotKernel, &neonKernel}
+var declared = []*kernel{&vnniKernel, &avx2MaddubsKernel, &avx2Kernel}

@@ -1,6 +1,6 @@
-//go:build amd64 && !purego
+//go:build !purego
 
 package qgemm
 
 // declared lists every assembly kernel of this architecture, runnable here or not.
-var declared = []*kernel{&vnniKernel, &avx2MaddubsKernel, &avx2Kernel}
+var declared = []*kernel{&sdotKernel, &neonKernel}

@@ -1,0 +1,13 @@
+//go:build cgo && opencl
+
+package opencl
+
+import (
+	"testing"
+
+	"github.com/ninedge/ninedge/backends/backendtest"
+	"github.com/ninedge/ninedge/backends/cpu"
+)
+
+// BenchmarkRun times the CIFAR-10-shaped graph on OpenCL and, for the ratio, on the CPU.
+func BenchmarkRun(b *testing.B) { backendtest.BenchRun(b, device(b), cpu.NewDevice(0)) }

@@ -1,0 +1,6 @@
+//go:build cgo && opencl
+
+package main
+
+// The binary the tests run is built with the tags the tests are.
+func init() { buildTags = append(buildTags, "opencl") }
